@@ -1,0 +1,154 @@
+/*
+ * memberlist 0.2.2 wire format: message bodies, envelopes (compound, CRC,
+ * LZW compression) and the TCP push/pull layout.
+ * Facts: shared/spec/memberlist-wire.md.  Pure functions; no I/O.
+ *
+ * Decoded structs point into the input buffer (strings are NOT
+ * NUL-terminated: name + name_len); they are valid as long as it is.
+ */
+#ifndef HM_MLWIRE_H
+#define HM_MLWIRE_H
+
+#include <hamlet/types.h>
+
+enum hm_ml_type {
+    HM_ML_PING = 0,
+    HM_ML_INDIRECT_PING = 1,
+    HM_ML_ACK = 2,
+    HM_ML_SUSPECT = 3,
+    HM_ML_ALIVE = 4,
+    HM_ML_DEAD = 5,
+    HM_ML_PUSH_PULL = 6,
+    HM_ML_COMPOUND = 7,
+    HM_ML_USER = 8,
+    HM_ML_COMPRESS = 9,
+    HM_ML_ENCRYPT = 10,
+    HM_ML_NACK = 11,
+    HM_ML_HAS_CRC = 12,
+    HM_ML_ERR = 13,
+};
+
+enum hm_ml_state { HM_ML_STATE_ALIVE = 0, HM_ML_STATE_SUSPECT = 1, HM_ML_STATE_DEAD = 2, HM_ML_STATE_LEFT = 3 };
+
+typedef struct hm_ml_str {
+    const char *p;
+    size_t n;
+} hm_ml_str_t;
+
+typedef struct hm_ml_ping {
+    hm_ml_str_t node;
+    uint32_t seq_no;
+    hm_ml_str_t source_node; /* n == 0: absent */
+    hm_addr_t source;        /* len == 0: absent */
+} hm_ml_ping_t;
+
+typedef struct hm_ml_indirect_ping {
+    hm_ml_str_t node;
+    hm_addr_t target; /* Target + Port */
+    uint32_t seq_no;
+    bool nack;
+    hm_ml_str_t source_node;
+    hm_addr_t source;
+} hm_ml_indirect_ping_t;
+
+typedef struct hm_ml_ack {
+    uint32_t seq_no;
+    const uint8_t *payload; /* NULL: nil */
+    size_t payload_len;
+} hm_ml_ack_t;
+
+typedef struct hm_ml_nack {
+    uint32_t seq_no;
+} hm_ml_nack_t;
+
+/* suspect and dead share a body */
+typedef struct hm_ml_accuse {
+    uint32_t incarnation;
+    hm_ml_str_t node;
+    hm_ml_str_t from;
+} hm_ml_accuse_t;
+
+typedef struct hm_ml_alive {
+    uint32_t incarnation;
+    hm_ml_str_t node;
+    hm_addr_t addr;
+    const uint8_t *meta; /* NULL: nil */
+    size_t meta_len;
+    uint8_t vsn[6];
+    bool has_vsn; /* Vsn of length >= 6 present */
+} hm_ml_alive_t;
+
+typedef struct hm_ml_push_header {
+    bool join;
+    uint32_t nodes;
+    uint32_t user_state_len;
+} hm_ml_push_header_t;
+
+typedef struct hm_ml_push_node {
+    hm_ml_str_t name;
+    hm_addr_t addr;
+    const uint8_t *meta;
+    size_t meta_len;
+    uint32_t incarnation;
+    uint8_t state; /* enum hm_ml_state */
+    uint8_t vsn[6];
+    bool has_vsn;
+} hm_ml_push_node_t;
+
+/* Encoders append [type byte][msgpack body] to `b`; 0 or -1. */
+int hm_ml_put_ping(hm_buf_t *b, const hm_ml_ping_t *m);
+int hm_ml_put_indirect_ping(hm_buf_t *b, const hm_ml_indirect_ping_t *m);
+int hm_ml_put_ack(hm_buf_t *b, const hm_ml_ack_t *m);
+int hm_ml_put_nack(hm_buf_t *b, const hm_ml_nack_t *m);
+int hm_ml_put_suspect(hm_buf_t *b, const hm_ml_accuse_t *m);
+int hm_ml_put_dead(hm_buf_t *b, const hm_ml_accuse_t *m);
+int hm_ml_put_alive(hm_buf_t *b, const hm_ml_alive_t *m);
+int hm_ml_put_user(hm_buf_t *b, const void *p, size_t n); /* [8][bytes] */
+int hm_ml_put_err(hm_buf_t *b, const char *msg);
+
+/* Decoders take the body (after the type byte); 0 or -1 (malformed). */
+int hm_ml_get_ping(const uint8_t *p, size_t n, hm_ml_ping_t *m);
+int hm_ml_get_indirect_ping(const uint8_t *p, size_t n, hm_ml_indirect_ping_t *m);
+int hm_ml_get_ack(const uint8_t *p, size_t n, hm_ml_ack_t *m);
+int hm_ml_get_nack(const uint8_t *p, size_t n, hm_ml_nack_t *m);
+int hm_ml_get_accuse(const uint8_t *p, size_t n, hm_ml_accuse_t *m);
+int hm_ml_get_alive(const uint8_t *p, size_t n, hm_ml_alive_t *m);
+int hm_ml_get_err(const uint8_t *p, size_t n, hm_ml_str_t *msg);
+
+/* Compound: [7][count][len16...][msgs...].  `parts` at most 255. */
+int hm_ml_put_compound(hm_buf_t *b, const hm_buf_t *parts, size_t n);
+/* Splits a compound body (after the type byte); returns the number of
+ * complete parts written to out/out_len (at most max), -1 if malformed.
+ * A truncated tail is dropped, earlier parts kept, as memberlist does. */
+int hm_ml_split_compound(const uint8_t *p, size_t n, const uint8_t **out, size_t *out_len,
+                         size_t max);
+
+/* CRC envelope: prepend [12][crc32 BE]. Check: 0 ok (payload returned), -1 bad. */
+int hm_ml_put_crc(hm_buf_t *b, const uint8_t *p, size_t n);
+int hm_ml_check_crc(const uint8_t *p, size_t n, const uint8_t **payload, size_t *plen);
+
+/* Compression envelope [9]{Algo:0, Buf:lzw(msg)}. */
+int hm_ml_put_compress(hm_buf_t *b, const uint8_t *msg, size_t n);
+/* body = bytes after the [9]; out gets the decompressed message; on a
+ * stream `*used` tells how many body bytes the msgpack object took. */
+int hm_ml_get_compress(const uint8_t *body, size_t n, hm_buf_t *out, size_t *used);
+
+/* Go compress/lzw, LSB order, literal width 8 (spec section 3.4.1). */
+int hm_lzw_encode(const uint8_t *in, size_t n, hm_buf_t *out);
+int hm_lzw_decode(const uint8_t *in, size_t n, hm_buf_t *out, size_t max_out);
+
+/* Push/pull: [6] header, node states, user state bytes. */
+int hm_ml_put_push_pull(hm_buf_t *b, bool join, const hm_ml_push_node_t *nodes, size_t n,
+                        const uint8_t *user_state, size_t user_len);
+/* Incremental parse of a push/pull body (after the type byte) from a
+ * stream: HM_AGAIN-like result 1 = need more bytes, 0 = complete (fills
+ * hdr, calls node_fn per node, sets user state pointer and *used), -1 =
+ * malformed. */
+typedef int (*hm_ml_node_fn)(void *ud, const hm_ml_push_node_t *node);
+int hm_ml_get_push_pull(const uint8_t *p, size_t n, hm_ml_push_header_t *hdr, hm_ml_node_fn fn,
+                        void *ud, const uint8_t **user_state, size_t *used);
+
+/* Addresses as memberlist sends them: 4 bytes for IPv4. */
+int hm_ml_addr_from_raw(hm_addr_t *a, const uint8_t *p, size_t n, uint16_t port);
+
+#endif
