@@ -12,14 +12,6 @@
 struct event_base;
 
 /* Logging, Serf-style lines: "2026/11/25 14:22:03 [INFO] NAME: message". */
-typedef enum {
-    HM_LOG_TRACE,
-    HM_LOG_DEBUG,
-    HM_LOG_INFO,
-    HM_LOG_WARN,
-    HM_LOG_ERR,
-} hm_log_level_t;
-
 void hm_log(hm_ctx_t *ctx, hm_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void hm_vlog(hm_ctx_t *ctx, hm_log_level_t level, const char *fmt, va_list ap);
@@ -64,6 +56,25 @@ int hm_query_send(hm_ctx_t *ctx, const hm_query_params_t *p, hm_query_reply_fn f
  * 0 no match, HM_ERROR for no such filter or a bad expression. */
 int hm_filter_eval(hm_ctx_t *ctx, const char *name, const char *expr, const hm_member_t *m,
                    const char **err);
+
+/* Membership actions, as the RPC commands of the same names. */
+int hm_join(hm_ctx_t *ctx, const char *const *addrs, size_t n, bool replay, size_t *joined,
+            char *err, size_t errlen);
+int hm_leave(hm_ctx_t *ctx); /* graceful leave, then the daemon exits */
+int hm_force_leave(hm_ctx_t *ctx, const char *node, bool prune);
+
+/* Vivaldi coordinate of a member (ours if node is NULL); -1 if unknown. */
+typedef struct hm_coord {
+    double vec[8];
+    double error, adjustment, height;
+} hm_coord_t;
+int hm_coordinate(hm_ctx_t *ctx, const char *node, hm_coord_t *out);
+
+/* Agent statistics as `serf info` groups them ("agent", "runtime",
+ * "serf", ...): emit(section, key, value) once per entry. */
+typedef void (*hm_stat_emit_fn)(void *ud, const char *section, const char *key,
+                                const char *value);
+void hm_stats(hm_ctx_t *ctx, hm_stat_emit_fn emit, void *ud);
 
 /* Metrics a module publishes for the status/metrics outputs. */
 void hm_metric_add(hm_ctx_t *ctx, const char *name, double delta);

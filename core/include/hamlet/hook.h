@@ -45,6 +45,10 @@ typedef void (*hm_metrics_fn)(void *ud, hm_metric_emit_fn emit, void *emit_ud);
 
 typedef void (*hm_tick_fn)(void *ud, uint64_t now_ms);
 
+/* Every log line the daemon writes, whatever the configured level (for
+ * `serf monitor`): `line` is the formatted Serf-style line without '\n'. */
+typedef void (*hm_log_fn)(void *ud, hm_log_level_t level, const char *line);
+
 /* RPC commands and HTTP routes carry opaque request/response handles owned
  * by the module that serves the protocol (rpc, http); their types are in
  * that module's public header. */
@@ -63,6 +67,7 @@ int hm_hook_filter(hm_ctx_t *ctx, const char *name, hm_filter_fn fn, void *ud);
 int hm_hook_rpc(hm_ctx_t *ctx, const char *command, hm_rpc_fn fn, void *ud);
 int hm_hook_http(hm_ctx_t *ctx, const char *path, hm_http_fn fn, void *ud);
 int hm_hook_metrics(hm_ctx_t *ctx, hm_metrics_fn fn, void *ud);
+int hm_hook_log(hm_ctx_t *ctx, hm_log_fn fn, void *ud);
 int hm_hook_tick(hm_ctx_t *ctx, uint32_t interval_ms, hm_tick_fn fn, void *ud);
 
 /* Bytes the packet-out transforms add (e.g. 29 for AES-GCM v1), so the

@@ -6,6 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+typedef enum {
+    HM_LOG_TRACE,
+    HM_LOG_DEBUG,
+    HM_LOG_INFO,
+    HM_LOG_WARN,
+    HM_LOG_ERR,
+} hm_log_level_t;
+
 /* A network address as memberlist carries it: 4 or 16 IP bytes + port. */
 typedef struct hm_addr {
     uint8_t ip[16];
