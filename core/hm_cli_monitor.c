@@ -24,7 +24,7 @@ static void on_signal(int sig)
 }
 
 /* Go's %#v of a value decoded into interface{}, close enough for people:
- * strings quoted, unsigned ints in hex, bytes as []byte{0x..}. */
+ * strings quoted, bytes as []byte{0x..}, maps and arrays as interface{}. */
 static void gosyntax(const msgpack_object *o, bool top)
 {
     switch (o->type) {
@@ -35,7 +35,7 @@ static void gosyntax(const msgpack_object *o, bool top)
         printf(o->via.boolean ? "true" : "false");
         break;
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        printf("0x%llx", (unsigned long long)o->via.u64);
+        printf("%llu", (unsigned long long)o->via.u64);
         break;
     case MSGPACK_OBJECT_NEGATIVE_INTEGER:
         printf("%lld", (long long)o->via.i64);
@@ -133,8 +133,17 @@ static void stop(hm_rpcc_t *c, uint64_t seq)
     hm_rpc_packer_init(&pk, &req);
     msgpack_pack_map(&pk, 1);
     hm_rpc_pack_kuint(&pk, "Stop", seq);
-    hm_rpcc_send(c, "stop", &req);
+    seq = hm_rpcc_send(c, "stop", &req);
     hm_buf_free(&req);
+    /* wait for the answer, as serf does, so the agent never writes to a
+     * closed socket; stream records may still be in flight before it */
+    for (int i = 0; seq && i < 1000; i++) {
+        uint64_t got = 0;
+        msgpack_object rec;
+        if (hm_rpcc_read_header(c, &got, 2000) == HM_RPCC_ECONN || got == seq ||
+            hm_rpcc_read_obj(c, &rec, 2000) != HM_RPCC_OK)
+            return;
+    }
 }
 
 int hm_cmd_monitor(int argc, char **argv)

@@ -1,4 +1,4 @@
-/* `hamlet` flag parsing in Go's `flag` style, tags, durations, connecting. */
+/* `hamlet` flag parsing (errors on stderr, usage on stdout, as Go's flag + serf) in Go's `flag` style, tags, durations, connecting. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +65,7 @@ static int set_value(const hm_flag_t *f, const char *val)
     switch (f->type) {
     case HM_FLAG_BOOL:
         if (parse_bool(val, f->ptr) < 0) {
-            printf("invalid boolean value \"%s\" for -%s: parse error\n", val, f->name);
+            fprintf(stderr, "invalid boolean value \"%s\" for -%s: parse error\n", val, f->name);
             return -1;
         }
         return 0;
@@ -85,7 +85,7 @@ static int set_value(const hm_flag_t *f, const char *val)
     case HM_FLAG_LIST:
         return list_add(f->ptr, val);
     }
-    printf("invalid value \"%s\" for flag -%s: parse error\n", val, f->name);
+    fprintf(stderr, "invalid value \"%s\" for flag -%s: parse error\n", val, f->name);
     return -1;
 }
 
@@ -116,7 +116,8 @@ int hm_flags_parse(const hm_flag_t *flags, hm_rpc_opts_t *rpc, int argc, char **
         if (name == a + 2 && name[0] == '\0')
             return i + 1; /* "--" ends the flags */
         if (name[0] == '-' || name[0] == '=') {
-            printf("bad flag syntax: %s\n%s\n", a, help);
+            fprintf(stderr, "bad flag syntax: %s\n", a);
+            printf("%s\n", help);
             return -1;
         }
         eq = strchr(name, '=');
@@ -127,7 +128,8 @@ int hm_flags_parse(const hm_flag_t *flags, hm_rpc_opts_t *rpc, int argc, char **
                 printf("%s\n", help);
                 return -2;
             }
-            printf("flag provided but not defined: -%.*s\n%s\n", (int)n, name, help);
+            fprintf(stderr, "flag provided but not defined: -%.*s\n", (int)n, name);
+            printf("%s\n", help);
             return -1;
         }
         if (eq == NULL && f->type == HM_FLAG_BOOL) {
@@ -135,7 +137,8 @@ int hm_flags_parse(const hm_flag_t *flags, hm_rpc_opts_t *rpc, int argc, char **
             continue;
         }
         if (eq == NULL && i + 1 >= argc) {
-            printf("flag needs an argument: -%s\n%s\n", f->name, help);
+            fprintf(stderr, "flag needs an argument: -%s\n", f->name);
+            printf("%s\n", help);
             return -1;
         }
         if (set_value(f, eq ? eq + 1 : argv[++i]) < 0) {
