@@ -38,10 +38,12 @@ uint16_t hm_net_port(const hm_net_t *n);
 /* Drain the engine's outputs and re-arm the timer: call after acting on
  * the Serf layer from outside the glue's own callbacks. */
 void hm_net_kick(hm_net_t *n);
-/* Join synchronously: the streams it opens are run with blocking I/O
- * (bounded by each stream's deadline) before this returns. */
-int hm_net_join_sync(hm_net_t *n, const hm_addr_t *addrs, size_t count, bool ignore_old,
-                     size_t *joined, char *err, size_t errlen);
+/* While on, streams the engine opens run with blocking I/O (bounded by
+ * each stream's deadline) inside hm_net_kick(): a join started from an
+ * RPC command completes before the command returns. */
+void hm_net_sync_streams(hm_net_t *n, bool on);
+/* Inbound stream deadline (memberlist TCPTimeout). */
+void hm_net_set_tcp_timeout(hm_net_t *n, uint32_t ms);
 const hm_net_stats_t *hm_net_stats(const hm_net_t *n);
 void hm_net_free(hm_net_t *n);
 
