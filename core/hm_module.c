@@ -373,7 +373,10 @@ static size_t module_list(const hm_conf_node_t *root, char **names, size_t max)
         names[n++] = "tags";
     for (size_t i = 0; i < hm_conf_len(root) && n < max; i++) {
         const char *k = hm_conf_key_at(root, i);
-        if (!hm_core_key(k) && !in_list(names, n, k))
+        /* a section whose module cannot be found stays out of the list and
+         * is reported as an unknown key */
+        if (!hm_core_key(k) && !in_list(names, n, k) &&
+            hm_module_find(root, k, buf, sizeof(buf)) == 0)
             names[n++] = (char *)k;
     }
     return n;
