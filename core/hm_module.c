@@ -417,6 +417,16 @@ int hm_modules_load(struct hm_daemon *d, hm_conf_node_t *root, char *err, size_t
     eff->set = hm_conf_isset(root, "modules");
     eff->decl = hm_conf_get(root, "modules") ? hm_conf_get(root, "modules")->decl : NULL;
     hm_conf_put(root, "modules", eff);
+    if (hm_conf_len(hm_conf_get(root, "module_path")) == 0) {
+        const char *dirs[MAX_DIRS];
+        size_t nd = hm_module_path(root, dirs, MAX_DIRS);
+        hm_conf_node_t *mp = hm_conf_new(HM_NODE_SEQ, NULL, "<default>");
+        mp->decl = hm_conf_get(root, "module_path") ? hm_conf_get(root, "module_path")->decl
+                                                    : NULL;
+        for (size_t i = 0; i < nd; i++)
+            hm_conf_push(mp, hm_conf_new(HM_NODE_SCALAR, dirs[i], "<default>"));
+        hm_conf_put(root, "module_path", mp);
+    }
     return 0;
 }
 
