@@ -158,8 +158,8 @@ static void test_expr(void)
         is_int(tags_expr_match(rows[i].src, &m, &err), rows[i].want, "expr '%s'", rows[i].src);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err = NULL;
-        ok(tags_expr_match(bad[i], &m, &err) < 0 && err != NULL, "bad expr '%s': %s", bad[i],
-           err ? err : "(no error)");
+        int rc = tags_expr_match(bad[i], &m, &err);
+        ok(rc < 0 && err != NULL, "bad expr '%s': %s", bad[i], err ? err : "(no error)");
     }
 }
 
