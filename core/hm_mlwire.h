@@ -11,6 +11,11 @@
 
 #include <hamlet/types.h>
 
+#include "hm_mpack.h"
+
+/* Decompression limit (memberlist's stream limit is 20 MiB). */
+#define HM_ML_MAX_DECOMPRESS (20u * 1024 * 1024)
+
 enum hm_ml_type {
     HM_ML_PING = 0,
     HM_ML_INDIRECT_PING = 1,
@@ -123,7 +128,8 @@ int hm_ml_put_compound(hm_buf_t *b, const hm_buf_t *parts, size_t n);
 int hm_ml_split_compound(const uint8_t *p, size_t n, const uint8_t **out, size_t *out_len,
                          size_t max);
 
-/* CRC envelope: prepend [12][crc32 BE]. Check: 0 ok (payload returned), -1 bad. */
+/* CRC envelope: prepend [12][crc32 BE]. Check takes the body AFTER the
+ * [12] type byte (like every hm_ml_get_*): 0 ok (payload returned), -1 bad. */
 int hm_ml_put_crc(hm_buf_t *b, const uint8_t *p, size_t n);
 int hm_ml_check_crc(const uint8_t *p, size_t n, const uint8_t **payload, size_t *plen);
 
@@ -148,7 +154,39 @@ typedef int (*hm_ml_node_fn)(void *ud, const hm_ml_push_node_t *node);
 int hm_ml_get_push_pull(const uint8_t *p, size_t n, hm_ml_push_header_t *hdr, hm_ml_node_fn fn,
                         void *ud, const uint8_t **user_state, size_t *used);
 
-/* Addresses as memberlist sends them: 4 bytes for IPv4. */
+/* Addresses as memberlist sends them: 4 bytes for IPv4, 16 for IPv6 (or
+ * IPv4-mapped); 0 bytes gives len 0.  Other lengths: -1 (len 0). */
 int hm_ml_addr_from_raw(hm_addr_t *a, const uint8_t *p, size_t n, uint16_t port);
+
+/* ---- extensions ---------------------------------------------------------- */
+
+/* Reliable user message on a TCP stream: [8]{UserMsgLen}[bytes].  get takes
+ * the bytes after [8]: 0 complete (*msg, *len, *used), 1 need more, -1 bad. */
+int hm_ml_put_user_stream(hm_buf_t *b, const void *p, size_t n);
+int hm_ml_get_user_stream(const uint8_t *p, size_t n, const uint8_t **msg, size_t *len,
+                          size_t *used);
+
+/* Stream helper: does p hold one whole msgpack object?  0 yes (*used = its
+ * size), 1 need more bytes, -1 invalid.  Use before hm_ml_get_ping etc. or
+ * hm_ml_get_compress on a TCP stream, where messages are not framed. */
+int hm_ml_msg_complete(const uint8_t *p, size_t n, size_t *used);
+
+/* Generic decoding of a Go struct (also used by hm_serfwire.c): `fields`
+ * lists the Go field names in declaration order (the order of the
+ * struct-as-array form).  For a map, each known key's value is handed to
+ * fn(r, index, m) unless it is nil (the field keeps its zero value);
+ * unknown keys are skipped.  A nil struct decodes as all-zero. */
+typedef int (*hm_ml_field_fn)(hm_mp_reader_t *r, int idx, void *m);
+int hm_ml_get_struct(hm_mp_reader_t *r, const char *const *fields, int nf, hm_ml_field_fn fn,
+                     void *m);
+/* Range-checked integer readers and raw readers for field callbacks. */
+int hm_ml_get_u64(hm_mp_reader_t *r, uint64_t *v);
+int hm_ml_get_u32(hm_mp_reader_t *r, uint32_t *v);
+int hm_ml_get_u16(hm_mp_reader_t *r, uint16_t *v);
+int hm_ml_get_u8(hm_mp_reader_t *r, uint8_t *v);
+int hm_ml_get_str(hm_mp_reader_t *r, hm_ml_str_t *s);
+int hm_ml_get_bytes(hm_mp_reader_t *r, const uint8_t **p, size_t *n); /* nil: NULL */
+/* A map key (raw family). */
+int hm_ml_put_key(hm_buf_t *b, const char *k);
 
 #endif

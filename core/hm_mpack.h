@@ -47,6 +47,10 @@ int hm_mp_get_raw(hm_mp_reader_t *r, const uint8_t **p, size_t *n);
 int hm_mp_get_map(hm_mp_reader_t *r, uint32_t *n);
 int hm_mp_get_array(hm_mp_reader_t *r, uint32_t *n);
 int hm_mp_skip(hm_mp_reader_t *r); /* one whole object, nesting depth-limited */
+/* Is one whole object available at the cursor?  1 yes (*used = its size,
+ * may be NULL), 0 the input ends inside it (read more), -1 invalid byte.
+ * Does not move the cursor; never recurses. */
+int hm_mp_complete(const hm_mp_reader_t *r, size_t *used);
 /* Compare a raw just read with a C string. */
 bool hm_mp_raw_eq(const uint8_t *p, size_t n, const char *s);
 

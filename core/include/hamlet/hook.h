@@ -70,6 +70,14 @@ int hm_hook_metrics(hm_ctx_t *ctx, hm_metrics_fn fn, void *ud);
 int hm_hook_log(hm_ctx_t *ctx, hm_log_fn fn, void *ud);
 int hm_hook_tick(hm_ctx_t *ctx, uint32_t interval_ms, hm_tick_fn fn, void *ud);
 
+/* For the modules that serve RPC and HTTP (rpc, http): run the command or
+ * route registered under that name by any module (first that does not
+ * decline wins); HM_DECLINED when nobody serves it. */
+int hm_rpc_dispatch(hm_ctx_t *ctx, const char *command, void *request);
+int hm_http_dispatch(hm_ctx_t *ctx, const char *path, void *request);
+/* Every published figure: hm_metric_add() counters, then the metrics hooks. */
+void hm_metrics_collect(hm_ctx_t *ctx, hm_metric_emit_fn emit, void *emit_ud);
+
 /* Bytes the packet-out transforms add (e.g. 29 for AES-GCM v1), so the
  * gossip engine can budget piggybacked broadcasts. */
 void hm_hook_set_packet_overhead(hm_ctx_t *ctx, size_t bytes);

@@ -1,0 +1,814 @@
+/*
+ * memberlist 0.2.2 message bodies and envelopes (see hm_mlwire.h and
+ * shared/spec/memberlist-wire.md).  Encoders write struct maps exactly as
+ * go-msgpack does (keys sorted, omitempty honoured); decoders take keys in
+ * any order, skip unknown ones and also accept Go's struct-as-array form.
+ */
+#include <string.h>
+#include <zlib.h>
+
+#include "hm_mlwire.h"
+#include "hm_mpack.h"
+
+/* ---- decoding helpers shared with hm_serfwire.c ------------------------ */
+
+int hm_ml_get_struct(hm_mp_reader_t *r, const char *const *fields, int nf, hm_ml_field_fn fn,
+                     void *m)
+{
+    uint32_t n, i;
+    const uint8_t *k;
+    size_t kl;
+    int idx;
+
+    if (hm_mp_peek(r) == HM_MP_NIL)
+        return hm_mp_get_nil(r); /* Go decodes nil into a zero struct */
+    if (hm_mp_peek(r) == HM_MP_ARRAY) {
+        if (hm_mp_get_array(r, &n) < 0)
+            return -1;
+        for (i = 0; i < n; i++) {
+            if (i >= (uint32_t)nf) {
+                if (hm_mp_skip(r) < 0)
+                    return -1;
+            } else if (hm_mp_peek(r) == HM_MP_NIL) {
+                r->p++;
+            } else if (fn(r, (int)i, m) < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (hm_mp_get_map(r, &n) < 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (hm_mp_peek(r) != HM_MP_RAW || hm_mp_get_raw(r, &k, &kl) < 0)
+            return -1;
+        for (idx = 0; idx < nf; idx++)
+            if (hm_mp_raw_eq(k, kl, fields[idx]))
+                break;
+        if (idx == nf) {
+            if (hm_mp_skip(r) < 0)
+                return -1;
+        } else if (hm_mp_peek(r) == HM_MP_NIL) {
+            r->p++; /* nil leaves the zero value */
+        } else if (fn(r, idx, m) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int hm_ml_get_u64(hm_mp_reader_t *r, uint64_t *v)
+{
+    return hm_mp_get_uint(r, v);
+}
+
+int hm_ml_get_u32(hm_mp_reader_t *r, uint32_t *v)
+{
+    uint64_t u;
+
+    if (hm_mp_get_uint(r, &u) < 0 || u > UINT32_MAX)
+        return -1;
+    *v = (uint32_t)u;
+    return 0;
+}
+
+int hm_ml_get_u16(hm_mp_reader_t *r, uint16_t *v)
+{
+    uint64_t u;
+
+    if (hm_mp_get_uint(r, &u) < 0 || u > UINT16_MAX)
+        return -1;
+    *v = (uint16_t)u;
+    return 0;
+}
+
+int hm_ml_get_u8(hm_mp_reader_t *r, uint8_t *v)
+{
+    uint64_t u;
+
+    if (hm_mp_get_uint(r, &u) < 0 || u > UINT8_MAX)
+        return -1;
+    *v = (uint8_t)u;
+    return 0;
+}
+
+int hm_ml_get_str(hm_mp_reader_t *r, hm_ml_str_t *s)
+{
+    const uint8_t *p;
+    size_t n;
+
+    if (hm_mp_get_raw(r, &p, &n) < 0)
+        return -1;
+    s->p = (const char *)p;
+    s->n = n;
+    return 0;
+}
+
+int hm_ml_get_bytes(hm_mp_reader_t *r, const uint8_t **p, size_t *n)
+{
+    return hm_mp_get_raw(r, p, n);
+}
+
+/* Go int fields (Nodes, UserStateLen, State): non-negative, fits uint32. */
+static int get_len(hm_mp_reader_t *r, uint32_t *v)
+{
+    int64_t i;
+
+    if (hm_mp_get_int(r, &i) < 0 || i < 0 || i > UINT32_MAX)
+        return -1;
+    *v = (uint32_t)i;
+    return 0;
+}
+
+/* []uint8: raw bytes as Go writes them, or an array of small ints. */
+static int get_vsn(hm_mp_reader_t *r, uint8_t vsn[6], bool *has)
+{
+    const uint8_t *p;
+    size_t n;
+    uint32_t an, i;
+    uint8_t v;
+
+    memset(vsn, 0, 6);
+    if (hm_mp_peek(r) == HM_MP_ARRAY) {
+        if (hm_mp_get_array(r, &an) < 0)
+            return -1;
+        for (i = 0; i < an; i++) {
+            if (hm_ml_get_u8(r, &v) < 0)
+                return -1;
+            if (i < 6)
+                vsn[i] = v;
+        }
+        *has = an >= 6;
+        return 0;
+    }
+    if (hm_mp_get_raw(r, &p, &n) < 0)
+        return -1;
+    memcpy(vsn, p, n < 6 ? n : 6);
+    *has = n >= 6;
+    return 0;
+}
+
+int hm_ml_addr_from_raw(hm_addr_t *a, const uint8_t *p, size_t n, uint16_t port)
+{
+    memset(a->ip, 0, sizeof(a->ip));
+    a->port = port;
+    if (n != 0 && n != 4 && n != 16) {
+        a->len = 0;
+        return -1;
+    }
+    if (n)
+        memcpy(a->ip, p, n);
+    a->len = (uint8_t)n;
+    return 0;
+}
+
+static int get_addr_ip(hm_mp_reader_t *r, hm_addr_t *a)
+{
+    const uint8_t *p;
+    size_t n;
+
+    if (hm_mp_get_raw(r, &p, &n) < 0)
+        return -1;
+    return hm_ml_addr_from_raw(a, p, n, a->port);
+}
+
+/* Whole body must be one struct; trailing bytes are tolerated (Go reads
+ * from a stream and ignores what follows). */
+static int decode_body(const uint8_t *p, size_t n, const char *const *fields, int nf,
+                       hm_ml_field_fn fn, void *m)
+{
+    hm_mp_reader_t r;
+
+    hm_mp_reader_init(&r, p, n);
+    return hm_ml_get_struct(&r, fields, nf, fn, m);
+}
+
+/* ---- encoding helpers -------------------------------------------------- */
+
+static int put_type(hm_buf_t *b, uint8_t t)
+{
+    return hm_buf_append(b, &t, 1);
+}
+
+int hm_ml_put_key(hm_buf_t *b, const char *k)
+{
+    return hm_mp_put_str(b, k);
+}
+
+static int put_kv_uint(hm_buf_t *b, const char *k, uint64_t v)
+{
+    return hm_ml_put_key(b, k) | hm_mp_put_uint(b, v);
+}
+
+static int put_kv_str(hm_buf_t *b, const char *k, hm_ml_str_t s)
+{
+    return hm_ml_put_key(b, k) | hm_mp_put_raw(b, s.p, s.n);
+}
+
+static int put_kv_bytes(hm_buf_t *b, const char *k, const uint8_t *p, size_t n, bool is_nil)
+{
+    return hm_ml_put_key(b, k) | hm_mp_put_bytes_or_nil(b, p, n, is_nil);
+}
+
+static int put_kv_ip(hm_buf_t *b, const char *k, const hm_addr_t *a)
+{
+    return put_kv_bytes(b, k, a->ip, a->len, a->len == 0);
+}
+
+static int put_kv_vsn(hm_buf_t *b, const uint8_t vsn[6], bool has)
+{
+    return put_kv_bytes(b, "Vsn", vsn, 6, !has);
+}
+
+/* Every put_* helper returns 0 or -1, so OR-ing results keeps -1 sticky. */
+
+/* ---- ping (0) ---------------------------------------------------------- */
+
+int hm_ml_put_ping(hm_buf_t *b, const hm_ml_ping_t *m)
+{
+    bool sa = m->source.len > 0, sn = m->source_node.n > 0, sp = m->source.port != 0;
+    int rc = put_type(b, HM_ML_PING);
+
+    rc |= hm_mp_put_map(b, 2u + sa + sn + sp);
+    rc |= put_kv_str(b, "Node", m->node);
+    rc |= put_kv_uint(b, "SeqNo", m->seq_no);
+    if (sa)
+        rc |= put_kv_ip(b, "SourceAddr", &m->source);
+    if (sn)
+        rc |= put_kv_str(b, "SourceNode", m->source_node);
+    if (sp)
+        rc |= put_kv_uint(b, "SourcePort", m->source.port);
+    return rc;
+}
+
+/* Go declaration order, for the struct-as-array form. */
+static const char *const ping_fields[] = {"SeqNo", "Node", "SourceAddr", "SourcePort",
+                                          "SourceNode"};
+
+static int ping_field(hm_mp_reader_t *r, int idx, void *vm)
+{
+    hm_ml_ping_t *m = vm;
+
+    switch (idx) {
+    case 0:
+        return hm_ml_get_u32(r, &m->seq_no);
+    case 1:
+        return hm_ml_get_str(r, &m->node);
+    case 2:
+        return get_addr_ip(r, &m->source);
+    case 3:
+        return hm_ml_get_u16(r, &m->source.port);
+    default:
+        return hm_ml_get_str(r, &m->source_node);
+    }
+}
+
+int hm_ml_get_ping(const uint8_t *p, size_t n, hm_ml_ping_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    return decode_body(p, n, ping_fields, 5, ping_field, m);
+}
+
+/* ---- indirectPing (1) -------------------------------------------------- */
+
+int hm_ml_put_indirect_ping(hm_buf_t *b, const hm_ml_indirect_ping_t *m)
+{
+    bool sa = m->source.len > 0, sn = m->source_node.n > 0, sp = m->source.port != 0;
+    int rc = put_type(b, HM_ML_INDIRECT_PING);
+
+    rc |= hm_mp_put_map(b, 5u + sa + sn + sp);
+    rc |= hm_ml_put_key(b, "Nack") | hm_mp_put_bool(b, m->nack);
+    rc |= put_kv_str(b, "Node", m->node);
+    rc |= put_kv_uint(b, "Port", m->target.port);
+    rc |= put_kv_uint(b, "SeqNo", m->seq_no);
+    if (sa)
+        rc |= put_kv_ip(b, "SourceAddr", &m->source);
+    if (sn)
+        rc |= put_kv_str(b, "SourceNode", m->source_node);
+    if (sp)
+        rc |= put_kv_uint(b, "SourcePort", m->source.port);
+    rc |= put_kv_ip(b, "Target", &m->target);
+    return rc;
+}
+
+static const char *const iping_fields[] = {"SeqNo", "Target", "Port", "Node",
+                                           "Nack", "SourceAddr", "SourcePort", "SourceNode"};
+
+static int iping_field(hm_mp_reader_t *r, int idx, void *vm)
+{
+    hm_ml_indirect_ping_t *m = vm;
+
+    switch (idx) {
+    case 0:
+        return hm_ml_get_u32(r, &m->seq_no);
+    case 1:
+        return get_addr_ip(r, &m->target);
+    case 2:
+        return hm_ml_get_u16(r, &m->target.port);
+    case 3:
+        return hm_ml_get_str(r, &m->node);
+    case 4:
+        return hm_mp_get_bool(r, &m->nack);
+    case 5:
+        return get_addr_ip(r, &m->source);
+    case 6:
+        return hm_ml_get_u16(r, &m->source.port);
+    default:
+        return hm_ml_get_str(r, &m->source_node);
+    }
+}
+
+int hm_ml_get_indirect_ping(const uint8_t *p, size_t n, hm_ml_indirect_ping_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    return decode_body(p, n, iping_fields, 8, iping_field, m);
+}
+
+/* ---- ackResp (2), nackResp (11) ---------------------------------------- */
+
+int hm_ml_put_ack(hm_buf_t *b, const hm_ml_ack_t *m)
+{
+    int rc = put_type(b, HM_ML_ACK);
+
+    rc |= hm_mp_put_map(b, 2);
+    rc |= put_kv_bytes(b, "Payload", m->payload, m->payload_len, m->payload == NULL);
+    rc |= put_kv_uint(b, "SeqNo", m->seq_no);
+    return rc;
+}
+
+static const char *const ack_fields[] = {"SeqNo", "Payload"};
+
+static int ack_field(hm_mp_reader_t *r, int idx, void *vm)
+{
+    hm_ml_ack_t *m = vm;
+
+    if (idx == 0)
+        return hm_ml_get_u32(r, &m->seq_no);
+    return hm_ml_get_bytes(r, &m->payload, &m->payload_len);
+}
+
+int hm_ml_get_ack(const uint8_t *p, size_t n, hm_ml_ack_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    return decode_body(p, n, ack_fields, 2, ack_field, m);
+}
+
+int hm_ml_put_nack(hm_buf_t *b, const hm_ml_nack_t *m)
+{
+    return put_type(b, HM_ML_NACK) | hm_mp_put_map(b, 1) | put_kv_uint(b, "SeqNo", m->seq_no);
+}
+
+static const char *const nack_fields[] = {"SeqNo"};
+
+static int nack_field(hm_mp_reader_t *r, int idx, void *vm)
+{
+    hm_ml_nack_t *m = vm;
+
+    (void)idx;
+    return hm_ml_get_u32(r, &m->seq_no);
+}
+
+int hm_ml_get_nack(const uint8_t *p, size_t n, hm_ml_nack_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    return decode_body(p, n, nack_fields, 1, nack_field, m);
+}
+
+/* ---- suspect (3), dead (5) --------------------------------------------- */
+
+static int put_accuse(hm_buf_t *b, uint8_t type, const hm_ml_accuse_t *m)
+{
+    int rc = put_type(b, type);
+
+    rc |= hm_mp_put_map(b, 3);
+    rc |= put_kv_str(b, "From", m->from);
+    rc |= put_kv_uint(b, "Incarnation", m->incarnation);
+    rc |= put_kv_str(b, "Node", m->node);
+    return rc;
+}
+
+int hm_ml_put_suspect(hm_buf_t *b, const hm_ml_accuse_t *m)
+{
+    return put_accuse(b, HM_ML_SUSPECT, m);
+}
+
+int hm_ml_put_dead(hm_buf_t *b, const hm_ml_accuse_t *m)
+{
+    return put_accuse(b, HM_ML_DEAD, m);
+}
+
+static const char *const accuse_fields[] = {"Incarnation", "Node", "From"};
+
+static int accuse_field(hm_mp_reader_t *r, int idx, void *vm)
+{
+    hm_ml_accuse_t *m = vm;
+
+    if (idx == 0)
+        return hm_ml_get_u32(r, &m->incarnation);
+    return hm_ml_get_str(r, idx == 1 ? &m->node : &m->from);
+}
+
+int hm_ml_get_accuse(const uint8_t *p, size_t n, hm_ml_accuse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    return decode_body(p, n, accuse_fields, 3, accuse_field, m);
+}
+
+/* ---- alive (4) ---------------------------------------------------------- */
+
+int hm_ml_put_alive(hm_buf_t *b, const hm_ml_alive_t *m)
+{
+    int rc = put_type(b, HM_ML_ALIVE);
+
+    rc |= hm_mp_put_map(b, 6);
+    rc |= put_kv_ip(b, "Addr", &m->addr);
+    rc |= put_kv_uint(b, "Incarnation", m->incarnation);
+    rc |= put_kv_bytes(b, "Meta", m->meta, m->meta_len, m->meta == NULL);
+    rc |= put_kv_str(b, "Node", m->node);
+    rc |= put_kv_uint(b, "Port", m->addr.port);
+    rc |= put_kv_vsn(b, m->vsn, m->has_vsn);
+    return rc;
+}
+
+static const char *const alive_fields[] = {"Incarnation", "Node", "Addr", "Port", "Meta", "Vsn"};
+
+static int alive_field(hm_mp_reader_t *r, int idx, void *vm)
+{
+    hm_ml_alive_t *m = vm;
+
+    switch (idx) {
+    case 0:
+        return hm_ml_get_u32(r, &m->incarnation);
+    case 1:
+        return hm_ml_get_str(r, &m->node);
+    case 2:
+        return get_addr_ip(r, &m->addr);
+    case 3:
+        return hm_ml_get_u16(r, &m->addr.port);
+    case 4:
+        return hm_ml_get_bytes(r, &m->meta, &m->meta_len);
+    default:
+        return get_vsn(r, m->vsn, &m->has_vsn);
+    }
+}
+
+int hm_ml_get_alive(const uint8_t *p, size_t n, hm_ml_alive_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    return decode_body(p, n, alive_fields, 6, alive_field, m);
+}
+
+/* ---- user (8), err (13) ------------------------------------------------- */
+
+int hm_ml_put_user(hm_buf_t *b, const void *p, size_t n)
+{
+    return put_type(b, HM_ML_USER) | hm_buf_append(b, p, n);
+}
+
+int hm_ml_put_err(hm_buf_t *b, const char *msg)
+{
+    return put_type(b, HM_ML_ERR) | hm_mp_put_map(b, 1) | hm_ml_put_key(b, "Error") |
+           hm_mp_put_str(b, msg);
+}
+
+static const char *const err_fields[] = {"Error"};
+
+static int err_field(hm_mp_reader_t *r, int idx, void *vm)
+{
+    (void)idx;
+    return hm_ml_get_str(r, vm);
+}
+
+int hm_ml_get_err(const uint8_t *p, size_t n, hm_ml_str_t *msg)
+{
+    memset(msg, 0, sizeof(*msg));
+    return decode_body(p, n, err_fields, 1, err_field, msg);
+}
+
+/* Reliable user message on a stream: [8]{UserMsgLen}[bytes]. */
+int hm_ml_put_user_stream(hm_buf_t *b, const void *p, size_t n)
+{
+    return put_type(b, HM_ML_USER) | hm_mp_put_map(b, 1) | hm_ml_put_key(b, "UserMsgLen") |
+           hm_mp_put_uint(b, n) | hm_buf_append(b, p, n);
+}
+
+static const char *const umh_fields[] = {"UserMsgLen"};
+
+static int umh_field(hm_mp_reader_t *r, int idx, void *vm)
+{
+    (void)idx;
+    return get_len(r, vm);
+}
+
+int hm_ml_get_user_stream(const uint8_t *p, size_t n, const uint8_t **msg, size_t *len,
+                          size_t *used)
+{
+    hm_mp_reader_t r;
+    uint32_t ulen = 0;
+    size_t hl;
+    int rc;
+
+    hm_mp_reader_init(&r, p, n);
+    rc = hm_mp_complete(&r, &hl);
+    if (rc <= 0)
+        return rc < 0 ? -1 : 1;
+    if (hm_ml_get_struct(&r, umh_fields, 1, umh_field, &ulen) < 0)
+        return -1;
+    if (n - hl < ulen)
+        return 1;
+    *msg = p + hl;
+    *len = ulen;
+    *used = hl + ulen;
+    return 0;
+}
+
+/* ---- compound (7) -------------------------------------------------------- */
+
+int hm_ml_put_compound(hm_buf_t *b, const hm_buf_t *parts, size_t n)
+{
+    uint8_t hdr[2];
+    size_t i;
+    int rc;
+
+    if (n > 255)
+        return -1;
+    for (i = 0; i < n; i++)
+        if (parts[i].len > 0xffff)
+            return -1;
+    hdr[0] = HM_ML_COMPOUND;
+    hdr[1] = (uint8_t)n;
+    rc = hm_buf_append(b, hdr, 2);
+    for (i = 0; i < n; i++) {
+        hdr[0] = (uint8_t)(parts[i].len >> 8);
+        hdr[1] = (uint8_t)parts[i].len;
+        rc |= hm_buf_append(b, hdr, 2);
+    }
+    for (i = 0; i < n; i++)
+        rc |= hm_buf_append(b, parts[i].data, parts[i].len);
+    return rc;
+}
+
+int hm_ml_split_compound(const uint8_t *p, size_t n, const uint8_t **out, size_t *out_len,
+                         size_t max)
+{
+    size_t count, i, off, len, got = 0;
+
+    if (n < 1)
+        return -1;
+    count = p[0];
+    if (n - 1 < 2 * count)
+        return -1; /* memberlist: "truncated len slice", whole packet dropped */
+    off = 1 + 2 * count;
+    for (i = 0; i < count && got < max; i++) {
+        len = (size_t)p[1 + 2 * i] << 8 | p[2 + 2 * i];
+        if (n - off < len)
+            break; /* truncated: keep the parts before */
+        out[got] = p + off;
+        out_len[got] = len;
+        got++;
+        off += len;
+    }
+    return (int)got;
+}
+
+/* ---- CRC envelope (12) ------------------------------------------------------ */
+
+static uint32_t crc_of(const uint8_t *p, size_t n)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+
+    /* zlib takes uInt lengths; feed large buffers in slices */
+    while (n > 0) {
+        uInt chunk = n > 0x40000000u ? 0x40000000u : (uInt)n;
+        c = crc32(c, p, chunk);
+        p += chunk;
+        n -= chunk;
+    }
+    return (uint32_t)c;
+}
+
+int hm_ml_put_crc(hm_buf_t *b, const uint8_t *p, size_t n)
+{
+    uint32_t c = crc_of(p, n);
+    uint8_t hdr[5] = {HM_ML_HAS_CRC, (uint8_t)(c >> 24), (uint8_t)(c >> 16), (uint8_t)(c >> 8),
+                      (uint8_t)c};
+
+    return hm_buf_append(b, hdr, 5) | hm_buf_append(b, p, n);
+}
+
+int hm_ml_check_crc(const uint8_t *p, size_t n, const uint8_t **payload, size_t *plen)
+{
+    uint32_t want;
+
+    if (n < 4)
+        return -1;
+    want = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    if (crc_of(p + 4, n - 4) != want)
+        return -1;
+    *payload = p + 4;
+    *plen = n - 4;
+    return 0;
+}
+
+/* ---- compression envelope (9) ------------------------------------------------ */
+
+int hm_ml_put_compress(hm_buf_t *b, const uint8_t *msg, size_t n)
+{
+    hm_buf_t z = {0};
+    int rc;
+
+    if (hm_lzw_encode(msg, n, &z) < 0) {
+        hm_buf_free(&z);
+        return -1;
+    }
+    rc = put_type(b, HM_ML_COMPRESS) | hm_mp_put_map(b, 2) | hm_ml_put_key(b, "Algo") |
+         hm_mp_put_uint(b, 0) | hm_ml_put_key(b, "Buf") | hm_mp_put_raw(b, z.data, z.len);
+    hm_buf_free(&z);
+    return rc;
+}
+
+typedef struct {
+    uint8_t algo;
+    const uint8_t *buf;
+    size_t len;
+} compress_t;
+
+static const char *const compress_fields[] = {"Algo", "Buf"};
+
+static int compress_field(hm_mp_reader_t *r, int idx, void *vm)
+{
+    compress_t *m = vm;
+
+    if (idx == 0)
+        return hm_ml_get_u8(r, &m->algo);
+    return hm_ml_get_bytes(r, &m->buf, &m->len);
+}
+
+int hm_ml_get_compress(const uint8_t *body, size_t n, hm_buf_t *out, size_t *used)
+{
+    hm_mp_reader_t r;
+    compress_t m = {0};
+
+    hm_mp_reader_init(&r, body, n);
+    if (hm_ml_get_struct(&r, compress_fields, 2, compress_field, &m) < 0)
+        return -1;
+    if (m.algo != 0)
+        return -1; /* only LZW exists */
+    if (hm_lzw_decode(m.buf, m.len, out, HM_ML_MAX_DECOMPRESS) < 0)
+        return -1;
+    if (used)
+        *used = (size_t)(r.p - body);
+    return 0;
+}
+
+int hm_ml_msg_complete(const uint8_t *p, size_t n, size_t *used)
+{
+    hm_mp_reader_t r;
+    int rc;
+
+    hm_mp_reader_init(&r, p, n);
+    rc = hm_mp_complete(&r, used);
+    return rc == 1 ? 0 : rc == 0 ? 1 : -1;
+}
+
+/* ---- push/pull (6) ------------------------------------------------------------ */
+
+static int put_push_node(hm_buf_t *b, const hm_ml_push_node_t *s)
+{
+    int rc = hm_mp_put_map(b, 7);
+
+    rc |= put_kv_ip(b, "Addr", &s->addr);
+    rc |= put_kv_uint(b, "Incarnation", s->incarnation);
+    rc |= put_kv_bytes(b, "Meta", s->meta, s->meta_len, s->meta == NULL);
+    rc |= put_kv_str(b, "Name", s->name);
+    rc |= put_kv_uint(b, "Port", s->addr.port);
+    rc |= put_kv_uint(b, "State", s->state);
+    rc |= put_kv_vsn(b, s->vsn, s->has_vsn);
+    return rc;
+}
+
+int hm_ml_put_push_pull(hm_buf_t *b, bool join, const hm_ml_push_node_t *nodes, size_t n,
+                        const uint8_t *user_state, size_t user_len)
+{
+    size_t i;
+    int rc = put_type(b, HM_ML_PUSH_PULL);
+
+    rc |= hm_mp_put_map(b, 3);
+    rc |= hm_ml_put_key(b, "Join") | hm_mp_put_bool(b, join);
+    rc |= put_kv_uint(b, "Nodes", n);
+    rc |= put_kv_uint(b, "UserStateLen", user_len);
+    for (i = 0; i < n && rc == 0; i++)
+        rc |= put_push_node(b, &nodes[i]);
+    rc |= hm_buf_append(b, user_state, user_len);
+    return rc;
+}
+
+static const char *const pph_fields[] = {"Nodes", "UserStateLen", "Join"};
+
+static int pph_field(hm_mp_reader_t *r, int idx, void *vm)
+{
+    hm_ml_push_header_t *h = vm;
+
+    switch (idx) {
+    case 0:
+        return get_len(r, &h->nodes);
+    case 1:
+        return get_len(r, &h->user_state_len);
+    default:
+        return hm_mp_get_bool(r, &h->join);
+    }
+}
+
+static const char *const pns_fields[] = {"Name", "Addr", "Port", "Meta",
+                                         "Incarnation", "State", "Vsn"};
+
+static int pns_field(hm_mp_reader_t *r, int idx, void *vm)
+{
+    hm_ml_push_node_t *s = vm;
+    uint32_t st;
+
+    switch (idx) {
+    case 0:
+        return hm_ml_get_str(r, &s->name);
+    case 1:
+        return get_addr_ip(r, &s->addr);
+    case 2:
+        return hm_ml_get_u16(r, &s->addr.port);
+    case 3:
+        return hm_ml_get_bytes(r, &s->meta, &s->meta_len);
+    case 4:
+        return hm_ml_get_u32(r, &s->incarnation);
+    case 5:
+        if (get_len(r, &st) < 0 || st > 255)
+            return -1;
+        s->state = (uint8_t)st;
+        return 0;
+    default:
+        return get_vsn(r, s->vsn, &s->has_vsn);
+    }
+}
+
+/* Decode one complete struct at the cursor: 1 need more, 0 ok, -1 bad. */
+static int get_complete_struct(hm_mp_reader_t *r, const char *const *fields, int nf,
+                               hm_ml_field_fn fn, void *m)
+{
+    size_t used;
+    hm_mp_reader_t sub;
+    int rc = hm_mp_complete(r, &used);
+
+    if (rc <= 0)
+        return rc == 0 ? 1 : -1;
+    hm_mp_reader_init(&sub, r->p, used);
+    if (hm_ml_get_struct(&sub, fields, nf, fn, m) < 0)
+        return -1;
+    r->p += used;
+    return 0;
+}
+
+static int parse_push_pull(const uint8_t *p, size_t n, hm_ml_push_header_t *hdr,
+                           hm_ml_node_fn fn, void *ud, const uint8_t **user_state, size_t *used)
+{
+    hm_mp_reader_t r;
+    hm_ml_push_node_t node;
+    uint32_t i;
+    int rc;
+
+    hm_mp_reader_init(&r, p, n);
+    memset(hdr, 0, sizeof(*hdr));
+    rc = get_complete_struct(&r, pph_fields, 3, pph_field, hdr);
+    if (rc != 0)
+        return rc;
+    for (i = 0; i < hdr->nodes; i++) {
+        memset(&node, 0, sizeof(node));
+        rc = get_complete_struct(&r, pns_fields, 7, pns_field, &node);
+        if (rc != 0)
+            return rc;
+        if (fn && fn(ud, &node) < 0)
+            return -1;
+    }
+    if ((size_t)(r.end - r.p) < hdr->user_state_len)
+        return 1;
+    *user_state = r.p;
+    *used = (size_t)(r.p - p) + hdr->user_state_len;
+    return 0;
+}
+
+int hm_ml_get_push_pull(const uint8_t *p, size_t n, hm_ml_push_header_t *hdr, hm_ml_node_fn fn,
+                        void *ud, const uint8_t **user_state, size_t *used)
+{
+    const uint8_t *us;
+    size_t u;
+    int rc;
+
+    /* First pass without callbacks, so a caller that retries with more
+     * bytes never sees a node twice. */
+    rc = parse_push_pull(p, n, hdr, NULL, NULL, &us, &u);
+    if (rc != 0 || fn == NULL) {
+        if (rc == 0) {
+            *user_state = us;
+            *used = u;
+        }
+        return rc;
+    }
+    return parse_push_pull(p, n, hdr, fn, ud, user_state, used);
+}

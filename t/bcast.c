@@ -1,0 +1,263 @@
+/* Broadcast queue (memberlist queue.go semantics). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hm_bcast_int.h"
+#include "tap.h"
+
+static int done_count[16];
+static void on_done(void *ud)
+{
+    done_count[(intptr_t)ud]++;
+}
+
+static size_t get(hm_bcast_queue_t *q, size_t nodes, size_t overhead, size_t limit, char *out,
+                  size_t outlen)
+{
+    hm_buf_t parts[16] = {{0}};
+    size_t k = hm_bcast_get(q, nodes, overhead, limit, parts, 16), i;
+
+    out[0] = 0;
+    for (i = 0; i < k; i++) {
+        size_t l = strlen(out);
+        if (i)
+            out[l++] = ',';
+        snprintf(out + l, outlen - l, "%.*s", (int)parts[i].len, (const char *)parts[i].data);
+        hm_buf_free(&parts[i]);
+    }
+    return k;
+}
+
+static void push_s(hm_bcast_queue_t *q, const char *name, const char *s, int done_slot)
+{
+    hm_bcast_push(q, name, (const uint8_t *)s, strlen(s), done_slot ? on_done : NULL,
+                  (void *)(intptr_t)done_slot);
+}
+
+static void test_limits(void)
+{
+    is_int(hm_bcast_retransmit_limit(4, 1), 4, "limit n=1");
+    is_int(hm_bcast_retransmit_limit(4, 9), 4, "limit n=9");
+    is_int(hm_bcast_retransmit_limit(4, 10), 8, "limit n=10");
+    is_int(hm_bcast_retransmit_limit(4, 99), 8, "limit n=99");
+    is_int(hm_bcast_retransmit_limit(4, 100), 12, "limit n=100");
+    is_int(hm_bcast_retransmit_limit(4, 999), 12, "limit n=999");
+    is_int(hm_bcast_retransmit_limit(4, 10000), 20, "limit n=10000");
+}
+
+static void test_transmit_limit(void)
+{
+    hm_bcast_queue_t *q = hm_bcast_new(4);
+    char out[256];
+    int i;
+
+    push_s(q, NULL, "hello", 1);
+    for (i = 0; i < 4; i++) {
+        get(q, 5, 2, 1400, out, sizeof(out));
+        is_str(out, "hello", "transmission %d", i + 1);
+    }
+    is_int(hm_bcast_len(q), 0, "gone after 4 transmissions (limit 4 for 5 nodes)");
+    is_int(done_count[1], 1, "finished callback once");
+    is_int(get(q, 5, 2, 1400, out, sizeof(out)), 0, "nothing more");
+    hm_bcast_free(q);
+}
+
+static void test_order(void)
+{
+    hm_bcast_queue_t *q = hm_bcast_new(4);
+    char out[256];
+
+    push_s(q, NULL, "aa", 0);
+    push_s(q, NULL, "bbbb", 0);
+    push_s(q, NULL, "cc", 0);
+    push_s(q, NULL, "ddd", 0);
+    get(q, 5, 2, 1400, out, sizeof(out));
+    is_str(out, "bbbb,ddd,cc,aa", "longer first, newest first among equal lengths");
+    push_s(q, NULL, "e", 0);
+    get(q, 5, 2, 1400, out, sizeof(out));
+    is_str(out, "e,bbbb,ddd,cc,aa", "fewer transmissions first");
+    /* budget: limit 8, overhead 2: "e" has 1 transmit, others 2 */
+    get(q, 5, 2, 8, out, sizeof(out));
+    is_str(out, "e,ddd", "first fitting message of the lowest tier, then the next tier");
+    get(q, 5, 2, 5, out, sizeof(out));
+    is_str(out, "cc", "skips a message that does not fit (bbbb needs 6)");
+    hm_bcast_free(q);
+}
+
+static void test_named(void)
+{
+    hm_bcast_queue_t *q = hm_bcast_new(4);
+    char out[256];
+
+    push_s(q, "n1", "alive-1", 2);
+    push_s(q, "n2", "alive-2", 0);
+    push_s(q, "n1", "suspect-1", 0);
+    is_int(hm_bcast_len(q), 2, "same name replaces");
+    is_int(done_count[2], 1, "replaced message finished");
+    push_s(q, NULL, "x", 0);
+    push_s(q, NULL, "x", 0);
+    is_int(hm_bcast_len(q), 4, "unnamed messages never invalidate each other");
+    get(q, 5, 2, 1400, out, sizeof(out));
+    is_str(out, "suspect-1,alive-2,x,x", "order after replacement");
+    hm_bcast_free(q);
+}
+
+static void test_prune(void)
+{
+    hm_bcast_queue_t *q = hm_bcast_new(4);
+    char out[256];
+
+    push_s(q, NULL, "old", 3);
+    get(q, 5, 2, 1400, out, sizeof(out));
+    push_s(q, NULL, "n1", 3);
+    push_s(q, NULL, "n2", 3);
+    hm_bcast_prune(q, 2);
+    is_int(hm_bcast_len(q), 2, "pruned to 2");
+    is_int(done_count[3], 1, "pruned message finished");
+    get(q, 5, 2, 1400, out, sizeof(out));
+    is_str(out, "n2,n1", "the most transmitted one went first");
+    hm_bcast_free(q);
+}
+
+static int dropped[8];
+static int enc(void *ud, uint32_t key, hm_buf_t *out)
+{
+    char s[16];
+    snprintf(s, sizeof(s), "lazy%u", key);
+    return hm_buf_append(out, s, strlen(s));
+}
+static void drop(void *ud, uint32_t key)
+{
+    dropped[key]++;
+}
+
+static void test_keyed(void)
+{
+    hm_bcast_queue_t *q = hm_bcast_new(1);
+    char out[256];
+    uint32_t h1, h2;
+
+    hm_bcast_set_hooks(q, enc, drop, NULL);
+    h1 = hm_bcast_push_keyed(q, 1, NULL, 5, NULL, NULL);
+    h2 = hm_bcast_push_keyed(q, 2, (const uint8_t *)"stored", 6, NULL, NULL);
+    ok(h1 && h2 && h1 != h2, "handles");
+    hm_bcast_remove(q, h2);
+    is_int(dropped[2], 1, "drop hook on removal");
+    get(q, 5, 2, 1400, out, sizeof(out));
+    is_str(out, "lazy1", "lazy item encoded on demand");
+    is_int(dropped[1], 1, "drop hook once fully transmitted");
+    is_int(hm_bcast_len(q), 0, "empty");
+    hm_bcast_free(q);
+}
+
+/* Random operations against a naive model sorted by the same key.  Item
+ * ids only matter relative to each other, so the push step serves as id. */
+typedef struct {
+    int tr, len, step, alive;
+    char name[8];
+} model_t;
+
+static int model_before(const model_t *a, const model_t *b)
+{
+    if (a->tr != b->tr)
+        return a->tr < b->tr;
+    if (a->len != b->len)
+        return a->len > b->len;
+    return a->step > b->step;
+}
+
+static int model_get(model_t *m, int nm, int limit, int tl, char *exp, size_t explen)
+{
+    int picked[16], np = 0, used = 0, i, t, tmin = 1 << 30, tmax = -1;
+
+    for (i = 0; i < nm; i++)
+        if (m[i].alive) {
+            tmin = m[i].tr < tmin ? m[i].tr : tmin;
+            tmax = m[i].tr > tmax ? m[i].tr : tmax;
+        }
+    for (t = tmin; t <= tmax && np < 16;) {
+        int freeb = limit - used - 2, best = -1;
+        if (freeb <= 0)
+            break;
+        for (i = 0; i < nm; i++)
+            if (m[i].alive && m[i].tr == t && m[i].len <= freeb &&
+                (best < 0 || model_before(&m[i], &m[best])))
+                best = i;
+        if (best < 0) {
+            t++;
+            continue;
+        }
+        picked[np++] = best;
+        used += 2 + m[best].len;
+        m[best].alive = 0;
+    }
+    exp[0] = 0;
+    for (i = 0; i < np; i++) {
+        size_t l = strlen(exp);
+        snprintf(exp + l, explen - l, "%05d,", m[picked[i]].step);
+        m[picked[i]].alive = ++m[picked[i]].tr < tl;
+    }
+    return np;
+}
+
+static void test_model(void)
+{
+    enum { N = 3000 };
+    static model_t m[N];
+    hm_bcast_queue_t *q = hm_bcast_new(3);
+    int nm = 0, step, mismatches = 0, gets = 0, live = 0, i;
+    unsigned seed = 12345;
+
+    for (step = 0; step < 4000; step++) {
+        seed = seed * 1103515245u + 12345u;
+        if ((seed >> 16) % 3 != 0 && nm < N) {
+            char buf[64], name[8];
+            int len = 6 + (int)((seed >> 8) % 40), named = (seed >> 4) % 4 == 0;
+            snprintf(name, sizeof(name), "k%u", (seed >> 20) % 20);
+            memset(buf, 'y', sizeof(buf));
+            snprintf(buf, sizeof(buf), "%05d", step);
+            if (named)
+                for (i = 0; i < nm; i++)
+                    if (m[i].alive && strcmp(m[i].name, name) == 0)
+                        m[i].alive = 0;
+            m[nm] = (model_t){0, len, step, 1, ""};
+            strcpy(m[nm].name, named ? name : "");
+            hm_bcast_push(q, named ? name : NULL, (const uint8_t *)buf, (size_t)len, NULL, NULL);
+            nm++;
+        } else {
+            int limit = 20 + (int)((seed >> 10) % 120);
+            char exp[256], got[256];
+            hm_buf_t parts[16] = {{0}};
+            size_t k, pi;
+
+            model_get(m, nm, limit, 3, exp, sizeof(exp));
+            k = hm_bcast_get(q, 1, 2, (size_t)limit, parts, 16);
+            got[0] = 0;
+            for (pi = 0; pi < k; pi++) {
+                size_t l = strlen(got);
+                snprintf(got + l, sizeof(got) - l, "%.5s,", (const char *)parts[pi].data);
+                hm_buf_free(&parts[pi]);
+            }
+            gets++;
+            if (strcmp(exp, got) != 0 && mismatches++ == 0)
+                diag("step %d: expected %s got %s", step, exp, got);
+        }
+    }
+    for (i = 0; i < nm; i++)
+        live += m[i].alive;
+    is_int(hm_bcast_len(q), live, "queue length matches the model after 4000 random ops");
+    is_int(mismatches, 0, "all %d gets returned exactly the model's messages in order", gets);
+    hm_bcast_free(q);
+}
+
+int main(void)
+{
+    test_limits();
+    test_transmit_limit();
+    test_order();
+    test_named();
+    test_prune();
+    test_keyed();
+    test_model();
+    return done_testing();
+}
