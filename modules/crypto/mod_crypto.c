@@ -301,6 +301,61 @@ int mod_crypto_keyop(hm_ctx_t *ctx, const char *op, const char *key_b64, uint8_t
     return 0;
 }
 
+/* ---- RPC keyring commands (served through mod_rpc's hm_hook_rpc) ---- */
+#if __has_include(<hamlet/rpc.h>)
+#include <hamlet/rpc.h>
+#define HAVE_HM_RPC 1
+
+static void rpc_keyop_done(void *ud, const crypto_keyop_result_t *res, const char *err)
+{
+    hm_rpc_request_t *r = ud;
+    const char **keys = calloc(res->nkeys + 1, sizeof(char *));
+    uint32_t *counts = calloc(res->nkeys + 1, sizeof(uint32_t));
+    hm_tag_t *msgs = calloc(res->nmessages + 1, sizeof(hm_tag_t));
+    hm_tags_t mt = {msgs, res->nmessages};
+    hm_rpc_keys_reply_t k = {.error = err, .list = strcmp(r->command, "list-keys") == 0,
+                             .keys = keys, .counts = counts, .nkeys = res->nkeys,
+                             .messages = &mt, .num_err = (uint32_t)res->num_err,
+                             .num_nodes = (uint32_t)res->num_nodes,
+                             .num_resp = (uint32_t)res->num_resp};
+
+    if (keys == NULL || counts == NULL || msgs == NULL) {
+        hm_rpc_keys_reply_t oom = {.error = "out of memory"};
+        r->reply_keys(r, &oom);
+        goto out;
+    }
+    for (size_t i = 0; i < res->nkeys; i++) {
+        keys[i] = res->keys[i].name;
+        counts[i] = (uint32_t)res->keys[i].count;
+    }
+    for (size_t i = 0; i < res->nmessages; i++) {
+        msgs[i].key = res->messages[i].name;
+        msgs[i].value = res->messages[i].text ? res->messages[i].text : "";
+    }
+    r->reply_keys(r, &k);
+out:
+    free(keys);
+    free(counts);
+    free(msgs);
+}
+
+static int on_rpc_key(void *ud, void *request)
+{
+    mod_crypto_t *m = ud;
+    hm_rpc_request_t *r = request;
+    bool list = strcmp(r->command, "list-keys") == 0;
+    const char *key = list ? "" : r->field_str(r, "Key");
+    char err[256];
+
+    if (mod_crypto_keyop(m->ctx, r->command, key ? key : "", 0, rpc_keyop_done, r, err,
+                         sizeof(err)) < 0) {
+        hm_rpc_keys_reply_t k = {.error = err};
+        r->reply_keys(r, &k);
+    }
+    return HM_OK;
+}
+#endif
+
 /* ---- life cycle ---- */
 
 static int load_keys(mod_crypto_t *m, const hm_conf_node_t *conf)
@@ -358,6 +413,11 @@ static int crypto_init(hm_ctx_t *ctx, const hm_conf_node_t *conf)
     for (int i = OP_INSTALL; i <= OP_LIST; i++)
         if (hm_hook_query(ctx, ops[i].query, on_key_query, m) < 0)
             return HM_ERROR;
+#ifdef HAVE_HM_RPC
+    for (int i = OP_INSTALL; i <= OP_LIST; i++)
+        if (hm_hook_rpc(ctx, ops[i].verb, on_rpc_key, m) < 0)
+            return HM_ERROR;
+#endif
     if (m->st.ring.n > 0 && m->st.verify_outgoing)
         hm_hook_set_packet_overhead(ctx, crypto_overhead(m->st.vsn));
     return HM_OK;
