@@ -109,7 +109,7 @@ static void finish(handlers_proc_t *p)
         lin[i] = p->ring[(start + i) % HANDLERS_OUTPUT_MAX];
     r.status = p->status;
     r.timed_out = p->timed_out;
-    r.out = lin;
+    r.out = lin ? lin : (const uint8_t *)"";
     r.out_len = lin ? n : 0;
     r.total_written = p->total;
     p->done_called = true;
@@ -235,6 +235,7 @@ static void fail_later(evutil_socket_t fd, short what, void *arg)
     handlers_result_t r = {0};
 
     r.spawn_errno = p->status;
+    r.out = (const uint8_t *)""; /* never NULL for the callback */
     p->done(p->ud, &r);
     proc_free(p);
 }
