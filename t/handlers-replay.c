@@ -131,6 +131,10 @@ int main(int argc, char **argv)
     handlers_env_free(env);
     hm_buf_free(&in);
     event_base_free(b);
+    for (size_t i = 0; i < ev.n; i++) {
+        free(((hm_member_t *)members[i])->tags.v);
+        free((hm_member_t *)members[i]);
+    }
     if (result.spawn_errno || !WIFEXITED(result.status))
         return 99;
     return WEXITSTATUS(result.status);
