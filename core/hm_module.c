@@ -336,7 +336,18 @@ static int add_module(struct hm_daemon *d, hm_conf_node_t *root, const char *nam
 
     if (dl == NULL)
         return -1;
-    if (check_section(root, m, name, err, errlen) < 0 || (c = hm_ctx_new(d, name)) == NULL)
+    if (hm_core_key(name)) {
+        /* a module named after a core key (tags) works on that key's value,
+         * which the core schema validates: it may not declare keys itself */
+        if (m->keys && m->keys[0].name) {
+            seterr(err, errlen, "module %s: '%s' is a core key, the module cannot declare keys",
+                   name, name);
+            goto fail;
+        }
+    } else if (check_section(root, m, name, err, errlen) < 0) {
+        goto fail;
+    }
+    if ((c = hm_ctx_new(d, name)) == NULL)
         goto fail;
     v = realloc(d->mods, (d->nmods + 1) * sizeof(*v));
     if (v == NULL)
@@ -391,10 +402,6 @@ int hm_modules_load(struct hm_daemon *d, hm_conf_node_t *root, char *err, size_t
     for (size_t i = 0; i < n; i++) {
         if (in_list(names, i, names[i])) {
             seterr(err, errlen, "module %s: listed twice in modules", names[i]);
-            return -1;
-        }
-        if (hm_core_key(names[i])) {
-            seterr(err, errlen, "module %s: the name is a core key", names[i]);
             return -1;
         }
     }
@@ -461,7 +468,8 @@ int hm_modules_check(struct hm_daemon *d, hm_conf_node_t *root, char *err, size_
             return -1;
     }
     for (size_t i = 0; i < d->nmods; i++)
-        if (check_section(root, d->mods[i]->mod, d->mods[i]->name, err, errlen) < 0)
+        if (!hm_core_key(d->mods[i]->name) &&
+            check_section(root, d->mods[i]->mod, d->mods[i]->name, err, errlen) < 0)
             return -1;
     return 0;
 }

@@ -102,6 +102,17 @@ int main(void)
     hm_log_attach(NULL);
     hm_conf_free(root);
 
+    ok(run("modules: [profile]\nprofile: wan\n", &d, &root) == 0,
+       "a module named after a core key loads (%s)", err);
+    ok(strstr(lines, "profile: init with core value wan\n") != NULL,
+       "its conf is the core key's value");
+    hm_daemon_free(d);
+    hm_log_attach(NULL);
+    hm_conf_free(root);
+    refused("modules: [bind]\n",
+            "module bind: 'bind' is a core key, the module cannot declare keys",
+            "a module named after a core key may not declare keys");
+
     refused("modules: [badabi]\n",
             "module badabi: ABI version 99, hamletd needs 1 (rebuild the module)", "wrong ABI");
     refused("modules: [badmagic]\n",
