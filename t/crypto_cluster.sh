@@ -3,9 +3,11 @@
 # keyring file) converge; a serf node with a wrong key and a plaintext serf
 # node cannot join h1 (and h1 logs the drops); a full key rotation driven by
 # `serf keys` through s1 reaches h1 (answers and keyring file), and a serf
-# node holding only the new key then joins h1.
+# node holding only the new key then joins h1; a second rotation is driven
+# through hamletd's own RPC (serf keys and hamlet keys against h1).
 : "${top_builddir:=.}"
 HAMLETD="$top_builddir/core/hamletd"
+HAMLET="$top_builddir/core/hamlet"
 MODS="$top_builddir/modules"
 K1=5K9OtfP7efFrNKe5WCQvXvnaXJ5cWP0SvXiwe0kkjM4=
 K2=QHOYjmYlxSCBhdfiolhtDQ==
@@ -41,7 +43,7 @@ pids="$pids $!"
 until_ok serf members -rpc-addr="127.0.66.1:$rpc"
 
 printf '["%s"]' "$K1" >"$dir/h1.keyring"
-"$HAMLETD" -node=h1 -bind="127.0.66.2:$port" -module-path="$MODS" \
+"$HAMLETD" -node=h1 -bind="127.0.66.2:$port" -rpc-addr="127.0.66.2:$rpc" -module-path="$MODS" \
     -keyring-file="$dir/h1.keyring" -join="127.0.66.1:$port" -log-level=debug \
     >"$dir/h1.log" 2>&1 &
 h1=$!
@@ -99,6 +101,28 @@ until_ok alive_in "127.0.66.1:$rpc" s5
 check $? "a K2-only serf node joined through h1 and s1 sees it"
 until_ok alive_in "127.0.66.5:$rpc" h1
 check $? "s5 sees h1 alive"
+# Rotation back to K1, driven through hamletd's RPC (mod_crypto's KeyManager).
+H1RPC="127.0.66.2:$rpc"
+serf keys -rpc-addr="$H1RPC" -install=$K1 >"$dir/r.out" 2>&1
+check $? "serf keys -install through h1"
+"$HAMLET" keys -rpc-addr="$H1RPC" -use=$K1 >>"$dir/r.out" 2>&1
+check $? "hamlet keys -use through h1"
+serf keys -rpc-addr="$H1RPC" -remove=$K2 >>"$dir/r.out" 2>&1
+check $? "serf keys -remove through h1"
+out=$(serf keys -rpc-addr="$H1RPC" -list 2>&1)
+[ "$(echo "$out" | grep -c '\[')" = 1 ] && echo "$out" | grep -q "$K1  \[3/3\]"
+check $? "list-keys through h1: only K1, on all 3 nodes"
+out=$(serf keys -rpc-addr="127.0.66.5:$rpc" -list 2>&1)
+echo "$out" | grep -q "$K1  \[3/3\]"
+check $? "serf s5 agrees"
+[ "$(cat "$dir/h1.keyring")" = "$(printf '[\n  "%s"\n]' "$K1")" ]
+check $? "h1's keyring file holds only K1"
+serf keys -rpc-addr="$H1RPC" -use=$K3 >"$dir/r3.out" 2>&1
+check $((! $?)) "using an unknown key through h1 fails"
+grep -q "3/3 nodes reported failure" "$dir/r3.out"
+check $? "with Serf's tally (3/3 nodes reported failure)"
+until_ok alive_in "127.0.66.1:$rpc" h1 && until_ok alive_in "127.0.66.5:$rpc" s1
+check $? "the cluster still converged on K1"
 kill -0 "$h1" 2>/dev/null
 check $? "hamletd still running"
 echo "1..$n"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <hamlet/hamlet.h>
+#include <hamlet/rpc.h>
 
 #include "aesgcm.h"
 #include "keyq.h"
@@ -235,20 +236,30 @@ typedef struct keyop_run {
     void *ud;
 } keyop_run_t;
 
+static void keyop_report(keyop_run_t *run)
+{
+    char buf[128];
+
+    run->finished = true;
+    run->done(run->ud, &run->res, crypto_keyop_error(&run->res, buf, sizeof(buf)));
+}
+
+/* Serf's KeyManager answers as soon as every node has responded; later
+ * copies (relays) and the query's end are then only bookkeeping. */
 static void keyop_reply(void *ud, hm_query_reply_type_t type, const char *from,
                         const uint8_t *payload, size_t len)
 {
     keyop_run_t *run = ud;
-    char buf[128];
 
     if (type == HM_QUERY_RESPONSE && !run->finished) {
         if (crypto_keyop_add(&run->res, from, payload, len))
-            run->finished = true; /* all answered: later copies are ignored */
+            keyop_report(run);
         return;
     }
     if (type != HM_QUERY_DONE)
         return;
-    run->done(run->ud, &run->res, crypto_keyop_error(&run->res, buf, sizeof(buf)));
+    if (!run->finished)
+        keyop_report(run);
     crypto_keyop_free(&run->res);
     free(run);
 }
@@ -302,9 +313,6 @@ int mod_crypto_keyop(hm_ctx_t *ctx, const char *op, const char *key_b64, uint8_t
 }
 
 /* ---- RPC keyring commands (served through mod_rpc's hm_hook_rpc) ---- */
-#if __has_include(<hamlet/rpc.h>)
-#include <hamlet/rpc.h>
-#define HAVE_HM_RPC 1
 
 static void rpc_keyop_done(void *ud, const crypto_keyop_result_t *res, const char *err)
 {
@@ -354,7 +362,6 @@ static int on_rpc_key(void *ud, void *request)
     }
     return HM_OK;
 }
-#endif
 
 /* ---- life cycle ---- */
 
@@ -413,11 +420,9 @@ static int crypto_init(hm_ctx_t *ctx, const hm_conf_node_t *conf)
     for (int i = OP_INSTALL; i <= OP_LIST; i++)
         if (hm_hook_query(ctx, ops[i].query, on_key_query, m) < 0)
             return HM_ERROR;
-#ifdef HAVE_HM_RPC
     for (int i = OP_INSTALL; i <= OP_LIST; i++)
         if (hm_hook_rpc(ctx, ops[i].verb, on_rpc_key, m) < 0)
             return HM_ERROR;
-#endif
     if (m->st.ring.n > 0 && m->st.verify_outgoing)
         hm_hook_set_packet_overhead(ctx, crypto_overhead(m->st.vsn));
     return HM_OK;
