@@ -39,7 +39,8 @@ HM_RECORD_DIR="$dir/serf" serf agent -node=s1 -bind="127.0.67.1:$port" \
     -rpc-addr="127.0.67.1:$rpc" $TAGS -event-handler="$REC" >"$dir/s1.log" 2>&1 &
 pids="$pids $!"
 until_ok serf members -rpc-addr="127.0.67.1:$rpc" || bail "serf s1 up"
-HM_RECORD_DIR="$dir/ours" "$HAMLETD" -node=h1 -bind="127.0.67.2:$port" -module-path="$MODS" \
+HM_RECORD_DIR="$dir/ours" "$HAMLETD" -node=h1 -bind="127.0.67.2:$port" \
+    -rpc-addr="127.0.67.2:$rpc" -module-path="$MODS" \
     $TAGS -event-handler="$REC" -join="127.0.67.1:$port" -log-level=debug \
     >"$dir/h1.log" 2>&1 &
 h1=$!
@@ -74,6 +75,17 @@ serf leave -rpc-addr="127.0.67.3:$rpc" >/dev/null 2>&1
 until_ok both_have 5 || bail "member-leave of s2 recorded by both"
 ok "member-leave of s2 recorded by both"
 
+# The other way round: events sent through hamletd's own RPC.
+serf event -rpc-addr="127.0.67.2:$rpc" -coalesce=false from-h1 "x" >/dev/null 2>&1
+until_ok both_have 6 || bail "user event sent through h1 recorded by both"
+ok "user event sent through h1 recorded by both"
+serf query -rpc-addr="127.0.67.2:$rpc" -timeout=2s ping-h1 >"$dir/query2.out" 2>&1
+until_ok both_have 7 || bail "query sent through h1 recorded by both"
+ok "query sent through h1 recorded by both"
+grep -q "Response from 's1': answer from s1 to ping-h1" "$dir/query2.out" &&
+    grep -q "Response from 'h1': answer from h1 to ping-h1" "$dir/query2.out"
+check $? "h1's query collected both handler answers"
+
 normalize() {
     sed 's/^SERF_SELF_NAME=.*/SERF_SELF_NAME=<self>/' "$1" |
     awk -F'\t' 'BEGIN { OFS = "\t" }
@@ -100,8 +112,8 @@ while read -r s && read -r o <&3; do
         notok "record $i ($ev): records differ"; sed 's/^/# /' "$dir/diff"
     fi
 done <"$dir/serf.list" 3<"$dir/ours.list"
-[ "$(count "$dir/serf")" = 5 ] && [ "$(count "$dir/ours")" = 5 ]
-check $? "both ran the handler exactly 5 times"
+[ "$(count "$dir/serf")" = 7 ] && [ "$(count "$dir/ours")" = 7 ]
+check $? "both ran the handler exactly 7 times"
 kill -0 "$h1" 2>/dev/null
 check $? "hamletd still running"
 echo "1..$n"

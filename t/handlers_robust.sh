@@ -44,6 +44,8 @@ bind: "127.0.68.2:$port"
 join: ["127.0.68.1:$port"]
 module_path: ["$MODS"]
 log_level: debug
+rpc:
+  addr: "127.0.68.2:$rpc"
 handlers:
   concurrency: 2
   event_handlers:
