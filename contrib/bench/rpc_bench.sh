@@ -1,7 +1,8 @@
 #!/bin/sh
 # RPC benchmark: `members` calls per second and server CPU per call, on
 # hamletd (mod_rpc) and on a serf agent, in the same run and the same
-# cluster (so both list the same members).  Loopback only.
+# cluster (so both list the same members); then event and query latency
+# between them (mixed cluster).  Loopback only.
 #
 #   contrib/bench/rpc_bench.sh [CALLS] [CLIENTS] [EXTRA_SERF_NODES]
 #
@@ -94,3 +95,69 @@ run() { # NAME RPCADDR PID
 echo "members RPC, $CALLS calls over $CLIENTS connections, $want members in the cluster"
 run hamletd 127.0.0.1:$hr $hpid
 run serf 127.0.0.1:$sr $spid
+
+# Event and query latency across the mixed cluster, measured by RPC clients:
+# an event sent to one agent until a `stream` on the other sees it; a query
+# sent to one agent until every member has acked.
+cat > "$tmp/lat.py" <<'PY'
+import socket, statistics, sys, time, msgpack
+class C:
+    def __init__(self, addr):
+        h, p = addr.rsplit(":", 1)
+        self.s = socket.create_connection((h, int(p)))
+        self.u = msgpack.Unpacker(raw=False)
+        self.seq = 0
+        self.req("handshake", {"Version": 1}); self.rd()
+    def req(self, cmd, body=None):
+        self.seq += 1
+        self.s.sendall(msgpack.packb({"Command": cmd, "Seq": self.seq}) +
+                       (msgpack.packb(body, use_bin_type=True) if body is not None else b""))
+        return self.seq
+    def rd(self):
+        while True:
+            for o in self.u:
+                return o
+            self.u.feed(self.s.recv(65536))
+def event_lat(src, dst, n):
+    a, b = C(src), C(dst)
+    sseq = b.req("stream", {"Type": "user"}); b.rd()
+    out = []
+    for i in range(n):
+        name = "lat%d" % i
+        t0 = time.time()
+        a.req("event", {"Name": name, "Payload": b"", "Coalesce": False}); a.rd()
+        while True:
+            h = b.rd(); r = b.rd()
+            if h["Seq"] == sseq and r.get("Name") == name:
+                break
+        out.append(time.time() - t0)
+    return out
+def query_lat(src, members, n):
+    a = C(src)
+    out = []
+    for i in range(n):
+        t0 = time.time(); acks = 0; last = None
+        q = a.req("query", {"FilterNodes": None, "FilterTags": {}, "RequestAck": True,
+                            "RelayFactor": 0, "Timeout": 3000000000, "Name": "lat",
+                            "Payload": b""})
+        a.rd()
+        while True:
+            h = a.rd(); r = a.rd()
+            if r["Type"] == "ack":
+                acks += 1
+                if acks == members:
+                    last = time.time() - t0
+            if r["Type"] == "done":
+                break
+        if last is not None:
+            out.append(last)
+    return out
+ms = lambda v: "%.1f ms median, %.1f ms max (%d samples)" % (
+    statistics.median(v) * 1e3, max(v) * 1e3, len(v)) if v else "no samples"
+h, s, members = sys.argv[1], sys.argv[2], int(sys.argv[3])
+print("event  hamletd -> serf     %s" % ms(event_lat(h, s, 20)))
+print("event  serf -> hamletd     %s" % ms(event_lat(s, h, 20)))
+print("query  from hamletd, all %d acks  %s" % (members, ms(query_lat(h, members, 5))))
+print("query  from serf, all %d acks     %s" % (members, ms(query_lat(s, members, 5))))
+PY
+$PY "$tmp/lat.py" 127.0.0.1:$hr 127.0.0.1:$sr $want
