@@ -1,4 +1,5 @@
-/* `hamlet` flag parsing (errors on stderr, usage on stdout, as Go's flag + serf) in Go's `flag` style, tags, durations, connecting. */
+/* `hamlet` flag parsing in Go's `flag` style (errors on stderr, usage on
+ * stdout, as serf's CLI), tags, durations, connecting. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
