@@ -496,7 +496,7 @@ static int parse_int(const char *s, int64_t *out)
     if (*s == '\0')
         return -1;
     errno = 0;
-    v = strtoll(s, &end, 0);
+    v = strtoll(s, &end, 10);
     if (errno != 0 || *end != '\0')
         return -1;
     *out = v;

@@ -307,7 +307,10 @@ static int check_foreign(hm_conf_node_t *root, hm_conf_node_t *kid, char *err, s
     int r;
 
     if (!valid_name(kid->key) || hm_module_find(root, kid->key, e, sizeof(e)) < 0) {
-        seterr(err, errlen, "%s: %s: unknown key", kid->key_where, kid->key);
+        seterr(err, errlen, "%s: %s: unknown key%s%s%s", kid->key_where, kid->key,
+               valid_name(kid->key) ? " (not a core key, and no mod_" : "",
+               valid_name(kid->key) ? kid->key : "",
+               valid_name(kid->key) ? ".so on the module path)" : "");
         return -1;
     }
     dl = open_module(root, kid->key, &m, NULL, err, errlen);
