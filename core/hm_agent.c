@@ -965,8 +965,14 @@ void hm_stats(hm_ctx_t *ctx, hm_stat_emit_fn emit, void *ud)
         return;
     emit(ud, "agent", "name", a->name);
     if (uname(&u) == 0) {
+        /* Go's GOOS/GOARCH spelling, as serf info prints them */
+        for (char *c = u.sysname; *c; c++)
+            *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
         emit(ud, "runtime", "os", u.sysname);
-        emit(ud, "runtime", "arch", u.machine);
+        emit(ud, "runtime", "arch", strcmp(u.machine, "x86_64") == 0    ? "amd64"
+                                    : strcmp(u.machine, "aarch64") == 0 ? "arm64"
+                                    : strcmp(u.machine, "i686") == 0    ? "386"
+                                                                        : u.machine);
     }
     snprintf(v, sizeof(v), "%ld", ncpu > 0 ? ncpu : 1);
     emit(ud, "runtime", "cpu_count", v);
