@@ -66,14 +66,17 @@ serf_start() {
 }
 serf_up() { "$SERF" members -rpc-addr=127.0.0.1:"$1" >/dev/null 2>&1; }
 
-# hamlet_start NAME [extra flags]: sets ${NAME}_port ${NAME}_pid
+# hamlet_start NAME [extra flags]: sets ${NAME}_port ${NAME}_rpc ${NAME}_pid.
+# An RPC port is always given (mod_rpc, when built, is loaded by default
+# and would otherwise try 127.0.0.1:7373); a later -rpc-addr wins.
 hamlet_start() {
     n=$1; shift
-    p=$(free_port)
-    "$HAMLETD" -node="$n" -bind=127.0.0.1:"$p" "$@" >"$W/$n.log" 2>&1 &
+    p=$(free_port); r=$(free_port)
+    "$HAMLETD" -node="$n" -bind=127.0.0.1:"$p" -rpc-addr=127.0.0.1:"$r" "$@" \
+        >"$W/$n.log" 2>&1 &
     pid=$!
     PIDS="$PIDS $pid"
-    eval "${n}_port=$p ${n}_pid=$pid"
+    eval "${n}_port=$p ${n}_rpc=$r ${n}_pid=$pid"
 }
 
 # wait_for SECONDS cmd...: polls every 100 ms until cmd succeeds.
