@@ -508,6 +508,42 @@ static void test_snapshot(void)
     unlink(path);
 }
 
+static void test_coalesce(void)
+{
+    hm_serf_config_t c;
+    vnet_t *v = vnet_new();
+    int n = 4;
+    char err[128];
+    vnet_node_t *n0;
+
+    hm_serf_config_default(&c, "local");
+    c.coalesce_period_ms = c.user_coalesce_period_ms = 3000;
+    c.quiescent_period_ms = c.user_quiescent_period_ms = 1000;
+    for (int i = 0; i < n; i++)
+        vnet_add(v, &c);
+    n0 = vnet_node(v, 0);
+    is_int(vnet_count(n0, 'J', NULL), 0, "coalescing: own join held back at first");
+    for (int i = 1; i < n; i++)
+        vnet_join(v, i, 0, true);
+    vnet_run_until(v, 10000, all_alive, &n);
+    is_int(vnet_count(n0, 'J', "s3"), 0, "joins held while they keep coming");
+    vnet_run(v, 3500);
+    is_int(vnet_count(n0, 'J', NULL), 4, "then every join delivered");
+    ok(n0->member_callbacks <= 2, "in few batched events (%zu)", n0->member_callbacks);
+    for (int i = 0; i < 3; i++)
+        hm_serf_user_event(vnet_node(v, 1)->serf, vnet_now(v), "cc", (const uint8_t *)"x", 1,
+                           true, err, sizeof(err));
+    for (int i = 0; i < 2; i++)
+        hm_serf_user_event(vnet_node(v, 1)->serf, vnet_now(v), "plain", NULL, 0, false, err,
+                           sizeof(err));
+    vnet_run(v, 500);
+    is_int(vnet_count(n0, 'E', "plain"), 2, "events without coalesce pass at once");
+    is_int(vnet_count(n0, 'E', "cc"), 0, "coalescable events held");
+    vnet_run(v, 3500);
+    is_int(vnet_count(n0, 'E', "cc"), 1, "only the newest coalescable event delivered");
+    vnet_free(v);
+}
+
 int main(void)
 {
     test_pure();
@@ -522,5 +558,6 @@ int main(void)
     test_coordinates();
     test_conflict();
     test_snapshot();
+    test_coalesce();
     return done_testing();
 }
