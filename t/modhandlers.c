@@ -159,6 +159,30 @@ int main(void)
            strstr(fc.logs, "[INFO] Received event: member-join") != NULL,
        "per-event log lines as Serf's");
 
+    /* SIGHUP: a new handler list applies to the next events. */
+    {
+        hm_conf_node_t *c2 = fc_map();
+        char spec2[512];
+        snprintf(spec2, sizeof(spec2), "user:deploy=echo reloaded >> %s", log);
+        fc_list_add(c2, "event_handlers", spec2);
+        fc_defaults(c2, hm_module.keys);
+        unlink(log);
+        is_int(hm_module.reload(fc_ctx(), c2), HM_OK, "reload");
+        user("deploy", 20, NULL);
+        settle();
+        is_str(slurp(log), "reloaded\n", "the new handler ran, the old one did not");
+        hm_conf_node_t *bad = fc_map();
+        fc_list_add(bad, "event_handlers", "nope=x");
+        fc_defaults(bad, hm_module.keys);
+        is_int(hm_module.reload(fc_ctx(), bad), HM_ERROR, "a bad reload is refused");
+        unlink(log);
+        user("deploy", 21, NULL);
+        settle();
+        is_str(slurp(log), "reloaded\n", "and the previous handlers stay");
+        fc_free(bad);
+        fc_free(c2);
+    }
+
     hm_module.fini(fc_ctx());
     fc_free(conf);
     event_base_free(fc.base);
