@@ -75,11 +75,10 @@ static void test_vectors(void)
         uint8_t k[32], iv[12], p[64], a[32], c[64], t[16], out[64];
         size_t kl = unhex(vec[i].k, k), ivl = unhex(vec[i].iv, iv), pl = unhex(vec[i].p, p),
                al = unhex(vec[i].a, a);
-        ok(crypto_gcm_encrypt(k, kl, iv, ivl, a, al, p, pl, c, t) == 0 &&
-               eq_hex(c, pl, vec[i].c) && eq_hex(t, 16, vec[i].t),
+        ok(crypto_gcm_encrypt(k, kl, iv, ivl, a, al, p, pl, c, t) == 0 && eq_hex(c, pl, vec[i].c) &&
+               eq_hex(t, 16, vec[i].t),
            "%s: ciphertext and tag", vec[i].name);
-        ok(crypto_gcm_decrypt(k, kl, iv, ivl, a, al, c, pl, out, t) == 0 &&
-               memcmp(out, p, pl) == 0,
+        ok(crypto_gcm_decrypt(k, kl, iv, ivl, a, al, c, pl, out, t) == 0 && memcmp(out, p, pl) == 0,
            "%s: decrypts", vec[i].name);
         t[0] ^= 1;
         ok(crypto_gcm_decrypt(k, kl, iv, ivl, a, al, c, pl, out, t) < 0,
@@ -161,8 +160,9 @@ static void test_keyring(void)
        "32-byte key");
     ok(crypto_key_parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &c, &err) == 0 && c.len == 24,
        "24-byte key");
-    ok(crypto_key_parse("AAAA", &c, &err) < 0 && strcmp(err, "key size must be 16, 24 or 32 bytes")
-           == 0, "3-byte key: Serf's size error");
+    ok(crypto_key_parse("AAAA", &c, &err) < 0 &&
+           strcmp(err, "key size must be 16, 24 or 32 bytes") == 0,
+       "3-byte key: Serf's size error");
     ok(crypto_key_parse("QHOYjmYlxSCBhdfiolhtDQ=", &c, &err) < 0, "bad padding rejected");
     ok(crypto_key_parse("QHOYjmYlxSCBhdfiolhtDR==", &c, &err) < 0,
        "non-zero trailing bits rejected (Go strict)");
@@ -237,7 +237,9 @@ static void test_keyq(void)
 
     memset(key, 0xab, 16);
     crypto_keyreq_encode(key, 16, &b);
-    ok(eq_hex(b.data, b.len, "0781a34b6579b0" "abababababababababababababababab"),
+    ok(eq_hex(b.data, b.len,
+              "0781a34b6579b0"
+              "abababababababababababababababab"),
        "keyRequest bytes: [7]{Key: raw}");
     ok(crypto_keyreq_decode(b.data, b.len, &k, &kl) == 0 && kl == 16 && k[0] == 0xab,
        "keyRequest decodes");
@@ -263,7 +265,8 @@ static void test_keyq(void)
        "response decodes");
     crypto_keyresp_dec_free(&d);
 
-    const char *keys[] = {"QHOYjmYlxSCBhdfiolhtDQ==", "5K9OtfP7efFrNKe5WCQvXvnaXJ5cWP0SvXiwe0kkjM4="};
+    const char *keys[] = {"QHOYjmYlxSCBhdfiolhtDQ==",
+                          "5K9OtfP7efFrNKe5WCQvXvnaXJ5cWP0SvXiwe0kkjM4="};
     crypto_keyresp_t l = {true, "", keys, 2, keys[0]};
     hm_buf_reset(&b);
     crypto_keyresp_encode(&l, &b);
@@ -288,16 +291,17 @@ static void test_keyq(void)
             many[i] = keys[1];
         hm_buf_reset(&b);
         shown = 99;
-        int rc = crypto_keylist_fit(many, 60, keys[1], 1, 1, "node", 1024, &b, &shown, msg,
-                                    sizeof(msg));
+        int rc =
+            crypto_keylist_fit(many, 60, keys[1], 1, 1, "node", 1024, &b, &shown, msg, sizeof(msg));
         ok(rc == 0 && shown < 60 && crypto_qresp_size(1, 1, "node", b.len) <= 1024,
            "long key list truncated to fit (%zu shown)", shown);
         char want[128];
         snprintf(want, sizeof(want), "truncated key list response, showing first %zu of 60 keys",
                  shown);
         is_str(msg, want, "truncation message");
-        ok(crypto_keylist_fit(many, 2, keys[1], 1, 1, "node", 1024, &b, &shown, msg,
-                              sizeof(msg)) == 0 && shown == 2 && msg[0] == 0,
+        ok(crypto_keylist_fit(many, 2, keys[1], 1, 1, "node", 1024, &b, &shown, msg, sizeof(msg)) ==
+                   0 &&
+               shown == 2 && msg[0] == 0,
            "short list untouched");
     }
 
@@ -358,8 +362,7 @@ static void test_transforms(void)
            memcmp(p.data, ping, sizeof(ping)) == 0,
        "secondary key decrypts");
     hm_buf_reset(&p);
-    ok(crypto_packet_in(&other, ping, sizeof(ping), &p) == HM_DROP &&
-           other.packets_bad == 2,
+    ok(crypto_packet_in(&other, ping, sizeof(ping), &p) == HM_DROP && other.packets_bad == 2,
        "plaintext rejected with verify_incoming");
     other.verify_incoming = false;
     ok(crypto_packet_in(&other, ping, sizeof(ping), &p) == HM_DECLINED,
@@ -406,8 +409,7 @@ static void test_transforms(void)
        "plain stream rejected with verify_incoming");
     is_str(other.last_error, "Encryption is configured but remote state is not encrypted",
            "Serf's reason");
-    ok(crypto_stream_in(&other, (const uint8_t *)"\x0a\x02\x00\x00\x00", 5, &p, &used) ==
-           HM_DROP,
+    ok(crypto_stream_in(&other, (const uint8_t *)"\x0a\x02\x00\x00\x00", 5, &p, &used) == HM_DROP,
        "over 20 MiB refused");
     {
         crypto_state_t none = {0};

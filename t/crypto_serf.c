@@ -167,18 +167,33 @@ int main(void)
 
     udp = sock_at(SOCK_DGRAM, "127.0.61.3", base);
     tcp = sock_at(SOCK_STREAM, "127.0.61.4", base);
-    ok(udp >= 0 && tcp >= 0, "listening on 127.0.61.3:%d/udp and 127.0.61.4:%d/tcp", base,
-       base);
+    ok(udp >= 0 && tcp >= 0, "listening on 127.0.61.3:%d/udp and 127.0.61.4:%d/tcp", base, base);
 
-    char *argv_a[] = {"serf", "agent", "-node=a", bind_a, adv_a, rpc_a, "-encrypt=" KEY,
-                      "-disable-compression", "-log-level=debug", NULL};
+    char *argv_a[] = {"serf",
+                      "agent",
+                      "-node=a",
+                      bind_a,
+                      adv_a,
+                      rpc_a,
+                      "-encrypt=" KEY,
+                      "-disable-compression",
+                      "-log-level=debug",
+                      NULL};
     a = spawn("a.log", argv_a);
     ok(a > 0, "serf agent a started (pid %d)", (int)a);
 
     /* b's join must wait until a listens: retry_join polls for us. */
     snprintf(join, sizeof(join), "-retry-join=127.0.61.1:%d", base);
-    char *argv_b[] = {"serf", "agent", "-node=b", bind_b, rpc_b, "-encrypt=" KEY, join,
-                      "-retry-interval=1s", "-log-level=debug", NULL};
+    char *argv_b[] = {"serf",
+                      "agent",
+                      "-node=b",
+                      bind_b,
+                      rpc_b,
+                      "-encrypt=" KEY,
+                      join,
+                      "-retry-interval=1s",
+                      "-log-level=debug",
+                      NULL};
     b = spawn("b.log", argv_b);
     ok(b > 0, "serf agent b started (pid %d)", (int)b);
 
@@ -198,11 +213,10 @@ int main(void)
             int rc = crypto_packet_in(&good, pkt, (size_t)n, &out);
             ok(rc == HM_OK && out.len == (size_t)n - 29,
                "decrypted with the cluster key (%zu bytes plain)", out.len);
-            ok(out.len > 0 && known_type(out.data[0]), "plaintext is a memberlist message (type %d)",
-               out.len ? out.data[0] : -1);
+            ok(out.len > 0 && known_type(out.data[0]),
+               "plaintext is a memberlist message (type %d)", out.len ? out.data[0] : -1);
             hm_buf_reset(&out);
-            ok(crypto_packet_in(&wrong, pkt, (size_t)n, &out) == HM_DROP &&
-                   wrong.packets_bad == 1,
+            ok(crypto_packet_in(&wrong, pkt, (size_t)n, &out) == HM_DROP && wrong.packets_bad == 1,
                "wrong key: dropped and counted");
             hm_buf_reset(&out);
             ok(crypto_packet_in(&good, pkt + 29, (size_t)n - 29, &out) == HM_DROP &&
@@ -216,8 +230,8 @@ int main(void)
 
     /* The other way: a ping we encrypt must be acked by serf, encrypted. */
     {
-        static const uint8_t ping[] = {0x00, 0x82, 0xa4, 'N', 'o', 'd', 'e', 0xa1, 'a',
-                                       0xa5, 'S', 'e', 'q', 'N', 'o', 0x2a};
+        static const uint8_t ping[] = {0x00, 0x82, 0xa4, 'N', 'o', 'd', 'e', 0xa1,
+                                       'a',  0xa5, 'S',  'e', 'q', 'N', 'o', 0x2a};
         struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)base)};
         long long deadline = now_ms() + 20000;
         int acked = 0;

@@ -48,7 +48,9 @@ static char *slurp(const char *path)
 
 static void user(const char *name, uint64_t ltime, const char *payload)
 {
-    hm_user_event_t e = {.ltime = ltime, .name = name, .payload = (const uint8_t *)payload,
+    hm_user_event_t e = {.ltime = ltime,
+                         .name = name,
+                         .payload = (const uint8_t *)payload,
                          .len = payload ? strlen(payload) : 0};
     fc.user_fn(fc.user_ud, &e);
 }
@@ -124,8 +126,8 @@ int main(void)
 
     /* A query: the output is the response. */
     {
-        hm_query_t q = {.ltime = 4, .id = 99, .name = "ask", .payload = (const uint8_t *)"hi",
-                        .len = 2};
+        hm_query_t q = {
+            .ltime = 4, .id = 99, .name = "ask", .payload = (const uint8_t *)"hi", .len = 2};
         is_int(fc_query(NULL, &q), HM_OK, "query taken");
         hm_query_t other = {.ltime = 5, .id = 100, .name = "other"};
         is_int(fc_query(NULL, &other), HM_DECLINED, "query without a handler declined");

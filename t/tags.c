@@ -14,7 +14,9 @@
 
 static hm_tag_t tv[] = {{"role", "web"}, {"dc", "east-1"}, {"cpu", "8"},
                         {"env", "prod"}, {"empty", ""},    {"mem", "15.5"}};
-static hm_member_t m = {.name = "web-01", .tags = {tv, 6}, .status = HM_STATUS_ALIVE,
+static hm_member_t m = {.name = "web-01",
+                        .tags = {tv, 6},
+                        .status = HM_STATUS_ALIVE,
                         .addr = {{127, 0, 0, 9}, 4, 7946}};
 
 /* Rows whose answers t/tags_serf.sh checks against the real serf, plus
@@ -76,16 +78,11 @@ static void test_translate(void)
         const char *re2, *ere;
         int icase;
     } rows[] = {
-        {"(?:a|b)c", "(a|b)c", 0},
-        {"(?i)abc", "abc", 1},
-        {"\\d\\D", "[0-9][^0-9]", 0},
-        {"a.b", "a[^\n]b", 0},
-        {"\\.\\-\\/", "\\.-/", 0},
-        {"[\\w-]", "[0-9A-Za-z_-]", 0},
-        {"\\Qa.b\\E+", "a\\.b+", 0},
-        {"a+?", "a+", 0},
-        {"\\Ax\\z", "^x$", 0},
-        {"\\t", "\t", 0},
+        {"(?:a|b)c", "(a|b)c", 0},    {"(?i)abc", "abc", 1},
+        {"\\d\\D", "[0-9][^0-9]", 0}, {"a.b", "a[^\n]b", 0},
+        {"\\.\\-\\/", "\\.-/", 0},    {"[\\w-]", "[0-9A-Za-z_-]", 0},
+        {"\\Qa.b\\E+", "a\\.b+", 0},  {"a+?", "a+", 0},
+        {"\\Ax\\z", "^x$", 0},        {"\\t", "\t", 0},
     };
     char out[128];
     bool ic;
@@ -172,8 +169,9 @@ static void test_file(void)
     struct stat sb;
 
     text = tags_file_encode(&set);
-    is_str(text, "{\n  \"a\\u003cb\": \"x\\u0026y\\n\\\"q\\\"\",\n  \"dc\": \"east\",\n"
-                 "  \"role\": \"web\"\n}",
+    is_str(text,
+           "{\n  \"a\\u003cb\": \"x\\u0026y\\n\\\"q\\\"\",\n  \"dc\": \"east\",\n"
+           "  \"role\": \"web\"\n}",
            "encoded as Go's json.MarshalIndent (sorted, HTML-safe)");
     free(text);
     hm_tags_t none = {NULL, 0};
