@@ -303,11 +303,35 @@ static void test_run(void)
     event_base_free(b);
 }
 
+/* Random spec strings never crash the parser (deterministic). */
+static void test_garbage(void)
+{
+    static const char alphabet[] = "=,:*user-joinqy ab";
+    uint64_t x = 0x853c49e6748fea9bull;
+    char s[48], err[256];
+    size_t total = 0;
+
+    for (int i = 0; i < 20000; i++) {
+        handler_specs_t sp = {0};
+        size_t n = (size_t)(i % 40);
+        for (size_t j = 0; j < n; j++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            s[j] = alphabet[x % (sizeof(alphabet) - 1)];
+        }
+        s[n] = 0;
+        if (handlers_parse(&sp, s, 0, err, sizeof(err)) == 0)
+            total += sp.n;
+        handlers_specs_free(&sp);
+    }
+    ok(total > 0, "20000 random specs parsed or refused (%zu handlers made)", total);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as mod_handlers does in the daemon */
     test_spec();
     test_env();
     test_run();
+    test_garbage();
     return done_testing();
 }

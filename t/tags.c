@@ -199,11 +199,37 @@ static void test_file(void)
     rmdir(dir);
 }
 
+/* Random strings never crash the parsers (deterministic). */
+static void test_garbage(void)
+{
+    static const char alphabet[] = "ab=!~<>|,\"\\()[]{}^$.*+?:@-0123456789 \t\ndwsQEiP";
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    char s[64];
+    int parsed = 0;
+
+    for (int i = 0; i < 20000; i++) {
+        size_t n = (size_t)(i % 40);
+        const char *err;
+        char ere[1024];
+        bool ic;
+        for (size_t j = 0; j < n; j++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            s[j] = alphabet[x % (sizeof(alphabet) - 1)];
+        }
+        s[n] = 0;
+        parsed += tags_expr_match(s, &m, &err) >= 0;
+        tags_serf_match(s, &m, i & 1, &err);
+        tags_re_translate(s, ere, sizeof(ere), &ic, &err);
+    }
+    ok(1, "20000 random expressions and regexps (%d expressions parsed)", parsed);
+}
+
 int main(void)
 {
     test_serf();
     test_translate();
     test_expr();
     test_file();
+    test_garbage();
     return done_testing();
 }
