@@ -151,8 +151,11 @@ static const char *build_tree_dir(void)
     if (slash == NULL)
         return NULL;
     *slash = '\0';
-    snprintf(dir, sizeof(dir), "%.*s/../modules", (int)(sizeof(dir) - 16), exe);
-    if (access(dir, X_OK) != 0)
+    slash = strrchr(exe, '/'); /* the exe's parent: the build tree's top */
+    if (slash == NULL)
+        return NULL;
+    snprintf(slash, sizeof(exe) - (size_t)(slash - exe), "/modules");
+    if (realpath(exe, dir) == NULL || access(dir, X_OK) != 0)
         dir[0] = '\0';
     return dir[0] ? dir : NULL;
 }
