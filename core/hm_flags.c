@@ -539,6 +539,9 @@ hm_conf_node_t *hm_config_build(const hm_opts_t *o, char *err, size_t errlen)
         n = hm_conf_new(HM_NODE_SCALAR, host, "<default>");
         n->decl = &hm_core_keys[0];
         hm_conf_put(root, "node_name", n);
+        /* first, where the schema (and hamlet.yaml) has it */
+        memmove(root->kids + 1, root->kids, (root->n - 1) * sizeof(*root->kids));
+        root->kids[0] = n;
     }
     return root;
 }
