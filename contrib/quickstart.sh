@@ -51,7 +51,7 @@ for i in 0 1 2; do
     echo $! >> "$QS/pids"
     # the next node joins only once this one answers
     j=0
-    until core/hamlet -rpc-addr="127.0.0.1:$((7373 + i))" members > /dev/null 2>&1; do
+    until core/hamlet members -rpc-addr="127.0.0.1:$((7373 + i))" > /dev/null 2>&1; do
         j=$((j + 1))
         if [ $j -gt 100 ] || ! kill -0 $! 2>/dev/null; then
             echo "==> node$((i + 1)) did not start; its log:" >&2

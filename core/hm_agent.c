@@ -303,6 +303,8 @@ static void cb_member(void *ud, const hm_member_event_t *ev)
 {
     hm_agent_t *a = ud;
 
+    /* serf agent's event loop logs every event it hands on */
+    hm_core_log(HM_LOG_INFO, "agent", "Received event: %s", hm_member_event_name(ev->type));
     if (a->daemon)
         hm_run_member_event(a->daemon, ev);
 }
@@ -311,6 +313,7 @@ static void cb_user(void *ud, const hm_user_event_t *ev)
 {
     hm_agent_t *a = ud;
 
+    hm_core_log(HM_LOG_INFO, "agent", "Received event: user-event: %s", ev->name);
     if (a->daemon)
         hm_run_user_event(a->daemon, ev);
 }
@@ -320,6 +323,8 @@ static void cb_query(void *ud, const hm_query_t *q)
     hm_agent_t *a = ud;
     bool internal = strncmp(q->name, "_serf_", 6) == 0;
 
+    if (!internal)
+        hm_core_log(HM_LOG_INFO, "agent", "Received event: query: %s", q->name);
     if (a->daemon == NULL)
         return;
     if (hm_run_query(a->daemon, q, !internal) != HM_OK && internal)
@@ -960,8 +965,14 @@ void hm_stats(hm_ctx_t *ctx, hm_stat_emit_fn emit, void *ud)
         return;
     emit(ud, "agent", "name", a->name);
     if (uname(&u) == 0) {
+        /* Go's GOOS/GOARCH spelling, as serf info prints them */
+        for (char *c = u.sysname; *c; c++)
+            *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
         emit(ud, "runtime", "os", u.sysname);
-        emit(ud, "runtime", "arch", u.machine);
+        emit(ud, "runtime", "arch", strcmp(u.machine, "x86_64") == 0    ? "amd64"
+                                    : strcmp(u.machine, "aarch64") == 0 ? "arm64"
+                                    : strcmp(u.machine, "i686") == 0    ? "386"
+                                                                        : u.machine);
     }
     snprintf(v, sizeof(v), "%ld", ncpu > 0 ? ncpu : 1);
     emit(ud, "runtime", "cpu_count", v);

@@ -23,7 +23,7 @@ contains "$out" "configuration file $top_srcdir/conf/hamlet.yaml test is success
 printf 'bind: 127.0.0.1:7946\nprofile: lan\nbindd: 127.0.0.1:7000\n' > "$T/typo.yaml"
 out=$("$HAMLETD" -t -c "$T/typo.yaml" 2>&1); rc=$?
 check "$rc" 1 "-t on a misspelt key exits 1"
-check "$(echo "$out" | head -1)" "hamletd: $T/typo.yaml:3:1: bindd: unknown key" \
+check "$(echo "$out" | head -1)" "hamletd: $T/typo.yaml:3:1: bindd: unknown key (not a core key, and no mod_bindd.so on the module path)" \
     "misspelt key: file:line:column and key path"
 contains "$out" "test failed" "-t says the test failed"
 
@@ -64,6 +64,10 @@ out=$("$HAMLETD" -T -bind 127.0.0.3:7000 -tag role=web | grep -A1 '^tags:' | tr 
 check "$out" 'tags:  role: "web"' "-T shows flag overrides (tags)"
 out=$("$HAMLETD" -T -bind 127.0.0.3:7000 | grep '^bind:')
 check "$out" 'bind: "127.0.0.3:7000"' "-T shows flag overrides (bind)"
+
+# a serf flag whose module is not on the module path
+out=$("$HAMLETD" -t -module-path "$MODS" -encrypt a2V5 2>&1 | head -1)
+check "$out" "hamletd: flag -encrypt: crypto: unknown key (not a core key, and no mod_crypto.so on the module path)" "a flag needing a missing module names flag, key and module"
 
 # unknown flag: usage and non-zero
 out=$("$HAMLETD" -no-such-flag 2>&1); rc=$?

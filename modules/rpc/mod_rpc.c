@@ -318,7 +318,9 @@ static void format_peer(const struct sockaddr *sa, char *out, size_t len)
 {
     char ip[INET6_ADDRSTRLEN] = "?";
 
-    if (sa->sa_family == AF_INET6) {
+    if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)) {
+        snprintf(out, len, "local");
+    } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *s6 = (const void *)sa;
         evutil_inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
         snprintf(out, len, "[%s]:%u", ip, ntohs(s6->sin6_port));
@@ -329,31 +331,39 @@ static void format_peer(const struct sockaddr *sa, char *out, size_t len)
     }
 }
 
-static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
-                      int salen, void *arg)
+rpc_conn_t *rpc_conn_new(rpc_srv_t *s, evutil_socket_t fd, const struct sockaddr *sa)
 {
-    rpc_srv_t *s = arg;
     rpc_conn_t *c = calloc(1, sizeof(*c));
-    struct event_base *base = evconnlistener_get_base(lis);
 
     if (c == NULL) {
         evutil_closesocket(fd);
-        return;
+        return NULL;
     }
     c->srv = s;
     hm_rpc_in_init(&c->in);
-    c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    evutil_make_socket_nonblocking(fd);
+    c->bev = bufferevent_socket_new(hm_event_base(s->ctx), fd, BEV_OPT_CLOSE_ON_FREE);
     if (c->bev == NULL) {
         evutil_closesocket(fd);
         free(c);
-        return;
+        return NULL;
     }
     format_peer(sa, c->peer, sizeof(c->peer));
     c->next = s->conns;
     s->conns = c;
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    hm_log(s->ctx, HM_LOG_DEBUG, "Accepted client: %s", c->peer);
+    return c;
+}
+
+static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    rpc_srv_t *s = arg;
+    rpc_conn_t *c = rpc_conn_new(s, fd, sa);
+
+    if (c)
+        hm_log(s->ctx, HM_LOG_DEBUG, "Accepted client: %s", c->peer);
 }
 
 /* --- module ------------------------------------------------------------ */

@@ -78,6 +78,9 @@ struct rpc_srv {
 
 /* --- mod_rpc.c: output and connection lifetime --------------------------- */
 
+/* A client on an accepted socket (also used by the fuzzer, on a socketpair). */
+struct sockaddr;
+rpc_conn_t *rpc_conn_new(rpc_srv_t *s, int fd, const struct sockaddr *sa);
 /* Sends {Error, Seq} and, when body is non-NULL, its bytes. */
 void rpc_send(rpc_conn_t *c, uint64_t seq, const char *error, const hm_buf_t *body);
 /* Already framed bytes (headers included). */

@@ -53,12 +53,13 @@ static int parse_filter(rpc_stream_t *s, const char *p, size_t n)
 {
     static const char *const member[] = {"member-join", "member-leave", "member-failed",
                                          "member-update", "member-reap"};
-    const char *end = p + n;
+    const char *end;
 
     if (n == 0) {
         p = "*";
-        end = p + 1;
+        n = 1;
     }
+    end = p + n;
     for (;;) {
         const char *comma = memchr(p, ',', (size_t)(end - p)), *e = comma ? comma : end;
         size_t l = (size_t)(e - p), k;
