@@ -66,7 +66,9 @@ check $? "h1 answered the query with the handler's output"
 grep -q "Response from 's1': answer from s1 to ping-q" "$dir/query.out"
 check $? "s1 too"
 
+# s2's tags hold a tab and a newline: written escaped on the member line
 serf agent -node=s2 -bind="127.0.67.3:$port" -rpc-addr="127.0.67.3:$rpc" -tag role=db \
+    -tag "$(printf 'note=a\tb')" -tag "$(printf 'multi=x\ny')" \
     -join="127.0.67.1:$port" >"$dir/s2.log" 2>&1 &
 pids="$pids $!"
 until_ok both_have 4 || bail "member-join of s2 recorded by both"
