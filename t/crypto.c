@@ -144,6 +144,51 @@ static void test_envelope(void)
     hm_buf_free(&o);
 }
 
+/* Envelopes built independently (Python's `cryptography` AESGCM following
+ * memberlist's security.go: version byte, nonce, PKCS7-style pad for v0,
+ * the 5 header bytes as AD on streams), nonce 000102..0b. */
+#define XK "5K9OtfP7efFrNKe5WCQvXvnaXJ5cWP0SvXiwe0kkjM4="
+#define XMSG "0082a44e6f6465a16aa55365714e6f2a"
+#define XV1                                                                                        \
+    "01000102030405060708090a0b022ebfdd2444fc4b02ffc0f58bbf1733e3738d18ebc1fc8aa906b5834ddd61df"
+#define XV0                                                                                        \
+    "00000102030405060708090a0b022ebfdd2444fc4b02ffc0f58bbf17334a3ba8d9e2975c51006cb62a6e2d7d83c"  \
+    "e22a9187015f22237a907f03896597a"
+#define XST                                                                                        \
+    "0a0000002d01000102030405060708090a0b022ebfdd2444fc4b02ffc0f58bbf17338614747c65879cafead8d06"  \
+    "8234185b0"
+
+static void test_independent(void)
+{
+    crypto_key_t k;
+    const char *err;
+    uint8_t msg[16], nonce[12], v1[64], v0[80], st[64];
+    size_t v1n = unhex(XV1, v1), v0n = unhex(XV0, v0), stn = unhex(XST, st), used;
+    hm_buf_t b = {0};
+    crypto_state_t s = {0};
+
+    crypto_key_parse(XK, &k, &err);
+    unhex(XMSG, msg);
+    unhex("000102030405060708090a0b", nonce);
+    crypto_seal(1, k.k, k.len, nonce, msg, 16, NULL, 0, &b);
+    ok(b.len == v1n && memcmp(b.data, v1, v1n) == 0, "v1 seal = independent v1 bytes");
+    hm_buf_reset(&b);
+    crypto_seal(0, k.k, k.len, nonce, msg, 16, NULL, 0, &b);
+    ok(b.len == v0n && memcmp(b.data, v0, v0n) == 0, "v0 seal = independent v0 bytes (pad 16)");
+    hm_buf_reset(&b);
+    ok(crypto_open(k.k, k.len, v0, v0n, NULL, 0, &b) == 0 && b.len == 16 &&
+           memcmp(b.data, msg, 16) == 0,
+       "independent v0 opens, pad removed");
+    crypto_keyring_add(&s.ring, k.k, k.len, &err);
+    s.verify_incoming = true;
+    hm_buf_reset(&b);
+    ok(crypto_stream_in(&s, st, stn, &b, &used) == HM_OK && used == stn && b.len == 16 &&
+           memcmp(b.data, msg, 16) == 0,
+       "independent stream frame opens (AD = header)");
+    crypto_keyring_free(&s.ring);
+    hm_buf_free(&b);
+}
+
 static void test_keyring(void)
 {
     crypto_keyring_t kr = {0};
@@ -468,6 +513,7 @@ int main(void)
 {
     test_vectors();
     test_envelope();
+    test_independent();
     test_keyring();
     test_keyq();
     test_transforms();
