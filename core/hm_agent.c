@@ -452,6 +452,9 @@ static int build_serf_config(hm_agent_t *a, const hm_conf_node_t *root, hm_serf_
     c->name_conflict_resolution = !hm_conf_bool(root, "disable_name_resolution");
     c->snapshot_path = snap && snap[0] ? snap : NULL;
     c->rejoin_after_leave = hm_conf_bool(root, "rejoin_after_leave");
+    /* serf agent coalesces what it hands to handlers and RPC streams */
+    c->coalesce_period_ms = c->user_coalesce_period_ms = 3000;
+    c->quiescent_period_ms = c->user_quiescent_period_ms = 1000;
     c->seed = hm_net_now() ^ ((uint64_t)getpid() << 32);
     c->swim.seed = c->seed * 31 + 7;
     if (c->reconnect_interval_ms == 0)
@@ -965,8 +968,14 @@ void hm_stats(hm_ctx_t *ctx, hm_stat_emit_fn emit, void *ud)
         return;
     emit(ud, "agent", "name", a->name);
     if (uname(&u) == 0) {
+        /* Go's GOOS/GOARCH spelling, as serf info prints them */
+        for (char *c = u.sysname; *c; c++)
+            *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
         emit(ud, "runtime", "os", u.sysname);
-        emit(ud, "runtime", "arch", u.machine);
+        emit(ud, "runtime", "arch", strcmp(u.machine, "x86_64") == 0    ? "amd64"
+                                    : strcmp(u.machine, "aarch64") == 0 ? "arm64"
+                                    : strcmp(u.machine, "i686") == 0    ? "386"
+                                                                        : u.machine);
     }
     snprintf(v, sizeof(v), "%ld", ncpu > 0 ? ncpu : 1);
     emit(ud, "runtime", "cpu_count", v);

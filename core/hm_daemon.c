@@ -51,8 +51,7 @@ static int apply_logging(const hm_conf_node_t *root, char *err, size_t errlen)
 
     if (hm_log_parse_level(hm_conf_str(root, "log_level"), &lvl) == 0)
         hm_log_set_level(lvl);
-    if (hm_log_set_syslog(hm_conf_bool(root, "syslog"), hm_conf_str(root, "syslog_facility")) <
-        0) {
+    if (hm_log_set_syslog(hm_conf_bool(root, "syslog"), hm_conf_str(root, "syslog_facility")) < 0) {
         snprintf(err, errlen, "syslog_facility: unknown facility");
         return -1;
     }
@@ -98,8 +97,7 @@ static void reload(daemon_state_t *s)
 fail_tree:
     hm_conf_free(root);
 fail:
-    hm_core_log(HM_LOG_ERR, "agent", "reload failed, keeping the running configuration: %s",
-                err);
+    hm_core_log(HM_LOG_ERR, "agent", "reload failed, keeping the running configuration: %s", err);
 }
 
 static void emit_metric(void *ud, const char *name, double v)
@@ -137,8 +135,8 @@ static void shutdown_on(daemon_state_t *s, int signo)
         return;
     }
     s->leaving = true;
-    hm_core_log(HM_LOG_INFO, "agent", "Caught signal: %s", signo == SIGINT ? "interrupt"
-                                                                            : "terminated");
+    hm_core_log(HM_LOG_INFO, "agent", "Caught signal: %s",
+                signo == SIGINT ? "interrupt" : "terminated");
     if (signo == SIGINT && hm_conf_bool(s->root, "skip_leave_on_interrupt")) {
         s->exit_code = 0;
         event_base_loopbreak(s->d->base);
@@ -174,8 +172,7 @@ static void on_signal(evutil_socket_t signo, short what, void *ud)
 static int check_only(daemon_state_t *s, const char *name, const char *err)
 {
     if (err) {
-        fprintf(stderr, "%s: %s\n%s: configuration file %s test failed\n", PROG, err, PROG,
-                name);
+        fprintf(stderr, "%s: %s\n%s: configuration file %s test failed\n", PROG, err, PROG, name);
         return 1;
     }
     fprintf(stderr, "%s: the configuration file %s syntax is ok\n", PROG, name);
@@ -218,8 +215,8 @@ static int run(daemon_state_t *s)
             return 1;
         }
     }
-    hm_core_log(HM_LOG_INFO, "agent", "hamletd %s running: bind %s, modules %zu",
-                PACKAGE_VERSION, hm_conf_str(s->root, "bind"), s->d->nmods);
+    hm_core_log(HM_LOG_INFO, "agent", "hamletd %s running: bind %s, modules %zu", PACKAGE_VERSION,
+                hm_conf_str(s->root, "bind"), s->d->nmods);
     s->exit_code = 0;
     event_base_dispatch(base);
     return s->exit_code;

@@ -102,8 +102,8 @@ void hm_opts_usage(FILE *out, const char *prog)
     }
 }
 
-static int add_setting(hm_opts_t *o, const char *path, const char *key, const char *value,
-                       int op, const char *flag)
+static int add_setting(hm_opts_t *o, const char *path, const char *key, const char *value, int op,
+                       const char *flag)
 {
     hm_setting_t *v = realloc(o->set, (o->nset + 1) * sizeof(*v)), *s;
     if (v == NULL)
@@ -142,8 +142,7 @@ static int bool_word(const char *s, bool *b)
     return -1;
 }
 
-static int serf_flag(hm_opts_t *o, const struct flag *f, const char *val, char *err,
-                     size_t errlen)
+static int serf_flag(hm_opts_t *o, const struct flag *f, const char *val, char *err, size_t errlen)
 {
     char fl[64];
     bool b = true;
@@ -210,8 +209,7 @@ int hm_opts_parse(hm_opts_t *o, int argc, char **argv, char *err, size_t errlen)
             o->help = true;
             continue;
         }
-        if (strcmp(a, "-v") == 0 || strcmp(a, "-version") == 0 ||
-            strcmp(a, "--version") == 0) {
+        if (strcmp(a, "-v") == 0 || strcmp(a, "-version") == 0 || strcmp(a, "--version") == 0) {
             o->version = true;
             continue;
         }
@@ -343,13 +341,13 @@ static int json_key(const char *file, const struct jkey *k, json_t *v, hm_conf_n
     json_t *e;
     size_t i;
 
-#define WANT(cond, what)                                                                      \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            seterr(err, errlen, "%s: %s: expected %s, got %s", file, k->name, what,            \
-                   jtype_name(v));                                                              \
-            return -1;                                                                        \
-        }                                                                                     \
+#define WANT(cond, what)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            seterr(err, errlen, "%s: %s: expected %s, got %s", file, k->name, what,                \
+                   jtype_name(v));                                                                 \
+            return -1;                                                                             \
+        }                                                                                          \
     } while (0)
 
     switch (k->kind) {
@@ -401,8 +399,9 @@ static int json_key(const char *file, const struct jkey *k, json_t *v, hm_conf_n
         return 0;
     case J_ROLE:
         WANT(json_is_string(v), "a string");
-        hm_core_log(HM_LOG_WARN, "agent", "Deprecation warning: 'Role' has been replaced with "
-                                          "'Tags'");
+        hm_core_log(HM_LOG_WARN, "agent",
+                    "Deprecation warning: 'Role' has been replaced with "
+                    "'Tags'");
         if (json_string_length(v) > 0)
             hm_conf_map_path(root, "tags", "role", json_string_value(v), file);
         return 0;
@@ -505,8 +504,8 @@ int hm_opts_apply(const hm_opts_t *o, hm_conf_node_t *root, char *err, size_t er
             break;
         }
         if (r < 0) {
-            seterr(err, errlen, "%s: %s: conflicts with the type of that key in the file",
-                   where, s->path);
+            seterr(err, errlen, "%s: %s: conflicts with the type of that key in the file", where,
+                   s->path);
             return -1;
         }
     }
@@ -539,6 +538,9 @@ hm_conf_node_t *hm_config_build(const hm_opts_t *o, char *err, size_t errlen)
         n = hm_conf_new(HM_NODE_SCALAR, host, "<default>");
         n->decl = &hm_core_keys[0];
         hm_conf_put(root, "node_name", n);
+        /* first, where the schema (and hamlet.yaml) has it */
+        memmove(root->kids + 1, root->kids, (root->n - 1) * sizeof(*root->kids));
+        root->kids[0] = n;
     }
     return root;
 }

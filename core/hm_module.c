@@ -151,8 +151,11 @@ static const char *build_tree_dir(void)
     if (slash == NULL)
         return NULL;
     *slash = '\0';
-    snprintf(dir, sizeof(dir), "%.*s/../modules", (int)(sizeof(dir) - 16), exe);
-    if (access(dir, X_OK) != 0)
+    slash = strrchr(exe, '/'); /* the exe's parent: the build tree's top */
+    if (slash == NULL)
+        return NULL;
+    snprintf(slash, sizeof(exe) - (size_t)(slash - exe), "/modules");
+    if (realpath(exe, dir) == NULL || access(dir, X_OK) != 0)
         dir[0] = '\0';
     return dir[0] ? dir : NULL;
 }
@@ -226,8 +229,7 @@ static void *open_module(const hm_conf_node_t *root, const char *name, const hm_
     }
     if (hm_module_find(root, name, path, sizeof(path)) < 0) {
         path_list(root, dirs, sizeof(dirs));
-        seterr(err, errlen, "module %s: mod_%s.so not found in module path %s", name, name,
-               dirs);
+        seterr(err, errlen, "module %s: mod_%s.so not found in module path %s", name, name, dirs);
         return NULL;
     }
     dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -279,8 +281,8 @@ fail:
 }
 
 /* Validates root[name] (an empty map when absent) against the module's keys. */
-static int check_section(hm_conf_node_t *root, const hm_module_t *m, const char *name,
-                         char *err, size_t errlen)
+static int check_section(hm_conf_node_t *root, const hm_module_t *m, const char *name, char *err,
+                         size_t errlen)
 {
     hm_conf_node_t *sec = hm_conf_child(root, name);
     char e[1024];
@@ -431,8 +433,7 @@ int hm_modules_load(struct hm_daemon *d, hm_conf_node_t *root, char *err, size_t
         const char *dirs[MAX_DIRS];
         size_t nd = hm_module_path(root, dirs, MAX_DIRS);
         hm_conf_node_t *mp = hm_conf_new(HM_NODE_SEQ, NULL, "<default>");
-        mp->decl = hm_conf_get(root, "module_path") ? hm_conf_get(root, "module_path")->decl
-                                                    : NULL;
+        mp->decl = hm_conf_get(root, "module_path") ? hm_conf_get(root, "module_path")->decl : NULL;
         for (size_t i = 0; i < nd; i++)
             hm_conf_push(mp, hm_conf_new(HM_NODE_SCALAR, dirs[i], "<default>"));
         hm_conf_put(root, "module_path", mp);
@@ -477,8 +478,7 @@ int hm_modules_check(struct hm_daemon *d, hm_conf_node_t *root, char *err, size_
     return 0;
 }
 
-int hm_modules_reload(struct hm_daemon *d, const hm_conf_node_t *root, char *err,
-                      size_t errlen)
+int hm_modules_reload(struct hm_daemon *d, const hm_conf_node_t *root, char *err, size_t errlen)
 {
     for (size_t i = 0; i < d->nmods; i++) {
         hm_ctx_t *c = d->mods[i];

@@ -258,6 +258,8 @@ void serf_emit_member(hm_serf_t *s, hm_member_event_type_t t, serf_member_t *m)
 
     if (s->snap)
         serf_snap_member(s->snap, t, m);
+    if (serf_coalesce_member(s, t, &m->m))
+        return;
     if (s->cb.member_event)
         s->cb.member_event(s->cb.ud, &ev);
 }
@@ -1008,6 +1010,7 @@ void hm_serf_free(hm_serf_t *s)
         hm_bcast_free(s->q_query);
     serf_events_free(s);
     serf_queries_free(s);
+    serf_coalesce_free(s);
     for (size_t i = 0; i < s->nlist; i++) {
         sw_tags_free(&s->list[i]->m.tags);
         free(s->list[i]->name);
@@ -1210,6 +1213,7 @@ void hm_serf_tick(hm_serf_t *s, uint64_t now)
         s->next_queue_check = now + s->cfg.queue_check_interval_ms;
     }
     serf_queries_tick(s, now);
+    serf_coalesce_tick(s, now);
     if (s->snap)
         serf_snap_tick(s->snap, now, s->clock);
     serf_post(s);
@@ -1235,6 +1239,7 @@ uint64_t hm_serf_next_deadline(const hm_serf_t *s)
     d = min64(d, s->next_reconnect);
     d = min64(d, s->next_queue_check);
     d = min64(d, serf_queries_deadline(s));
+    d = min64(d, serf_coalesce_deadline(s));
     if (s->snap)
         d = min64(d, serf_snap_deadline(s->snap));
     /* Progress that engine activity allows is made in serf_post(); what

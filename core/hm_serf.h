@@ -51,6 +51,9 @@ typedef struct hm_serf_config {
     bool name_conflict_resolution;     /* true */
     const char *snapshot_path;         /* NULL: none */
     bool rejoin_after_leave;
+    /* Event coalescing (0: off, the library default; serf agent: 3 s / 1 s) */
+    uint32_t coalesce_period_ms, quiescent_period_ms;           /* member events */
+    uint32_t user_coalesce_period_ms, user_quiescent_period_ms; /* user events, CC */
     uint64_t seed;                     /* PRNG: query ids, relays, reconnects */
 } hm_serf_config_t;
 

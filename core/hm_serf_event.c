@@ -106,7 +106,8 @@ bool serf_handle_user_event(hm_serf_t *s, const sw_user_event_t *e)
         ue.payload = e->payload;
         ue.len = e->len;
         ue.coalesce = e->cc;
-        s->cb.user_event(s->cb.ud, &ue);
+        if (!serf_coalesce_user(s, &ue))
+            s->cb.user_event(s->cb.ud, &ue);
     }
     return true;
 }

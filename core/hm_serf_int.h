@@ -129,6 +129,7 @@ typedef struct serf_join {
 } serf_join_t;
 
 typedef struct serf_snap serf_snap_t;
+typedef struct serf_coalesce serf_coalesce_t;
 
 enum leave_phase { LP_NONE, LP_INTENT, LP_MEMBERLIST, LP_PROPAGATE, LP_DONE };
 
@@ -192,6 +193,7 @@ struct hm_serf {
     serf_map_t coord_cache; /* name -> hm_coord_t* */
 
     serf_snap_t *snap;
+    serf_coalesce_t *coalesce;
     /* snapshot rejoin: remembered nodes still to try */
     hm_addr_t *rejoin_addrs;
     char **rejoin_names;
@@ -235,6 +237,13 @@ uint64_t serf_queries_deadline(const hm_serf_t *s);
 void serf_start_conflict_resolution(hm_serf_t *s);
 int serf_query_internal(hm_serf_t *s, const hm_query_params_t *p, hm_query_reply_fn fn, void *ud,
                         int internal, uint32_t *id_out, char *err, size_t errlen);
+
+/* hm_serf_coalesce.c: true when the event is held for later delivery */
+bool serf_coalesce_member(hm_serf_t *s, hm_member_event_type_t t, const hm_member_t *m);
+bool serf_coalesce_user(hm_serf_t *s, const hm_user_event_t *e);
+void serf_coalesce_tick(hm_serf_t *s, uint64_t now);
+uint64_t serf_coalesce_deadline(const hm_serf_t *s);
+void serf_coalesce_free(hm_serf_t *s);
 
 /* hm_serf_snap.c */
 serf_snap_t *serf_snap_open(hm_serf_t *s, const char *path, bool rejoin_after_leave, char *err,

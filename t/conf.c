@@ -72,8 +72,7 @@ static void error_paths(void)
           "t.yaml:1:10: profile: bad value 'fast', expected one of: lan, wan, local", "bad enum");
     fails("protocol: 9\n", "t.yaml:1:11: protocol: 9 out of range [2, 5]", "out of range");
     fails("user_event_size_limit: 10k\n",
-          "t.yaml:1:24: user_event_size_limit: 10k out of range [1, 9216]",
-          "size out of range");
+          "t.yaml:1:24: user_event_size_limit: 10k out of range [1, 9216]", "size out of range");
     fails("retry_interval: 10x\n",
           "t.yaml:1:17: retry_interval: bad duration '10x' (use e.g. 500ms, 10s, 5m, 24h)",
           "bad duration");
@@ -84,8 +83,8 @@ static void error_paths(void)
           "bad address");
     fails("join:\n  - a\n  - {x: 1}\n", "t.yaml:3:5: join[1]: expected a string, got a mapping",
           "list element");
-    fails("tags:\n  role: web\n  dc: [east]\n", "t.yaml:3:7: tags.dc: expected a string, got a list",
-          "map value");
+    fails("tags:\n  role: web\n  dc: [east]\n",
+          "t.yaml:3:7: tags.dc: expected a string, got a list", "map value");
     fails("bind: x\nbind: y\n", "t.yaml:2:1: bind: duplicate key", "duplicate key");
     fails("protocol:\n", "t.yaml:1:10: protocol: missing value (expected an integer)",
           "missing value");
@@ -99,8 +98,10 @@ static void error_paths(void)
           "t.yaml:2:10: bind: YAML syntax error: mapping values are not allowed in this "
           "context",
           "syntax error (bad indentation)");
-    fails("tags:\n  role: \"web\n", "t.yaml:3:1: tags.role: YAML syntax error: found unexpected "
-          "end of stream (while scanning a quoted scalar)", "syntax error (open quote)");
+    fails("tags:\n  role: \"web\n",
+          "t.yaml:3:1: tags.role: YAML syntax error: found unexpected "
+          "end of stream (while scanning a quoted scalar)",
+          "syntax error (open quote)");
     fails("a: &x 1\nb: *x\n", "t.yaml:2:4: b: YAML aliases are not supported", "alias");
 }
 
@@ -119,8 +120,10 @@ static void section_errors(void)
     is_str(err, "t.yaml:2:12: rpc.timeout: 5ms out of range [10ms, 60000ms]",
            "duration range in ms");
     r = load("rpc:\n  addr: ::1:80\n", top_keys);
-    is_str(err, "t.yaml:2:9: rpc.addr: bad address '::1:80': IPv6 addresses need brackets: "
-                "[addr]:port", "v6 without brackets");
+    is_str(err,
+           "t.yaml:2:9: rpc.addr: bad address '::1:80': IPv6 addresses need brackets: "
+           "[addr]:port",
+           "v6 without brackets");
 
     r = load("rpc:\n  addr: \"[::1]:7373\"\n  tls: {}\n  routes:\n    - path: /x\n", top_keys);
     ok(r != NULL, "valid nested config accepted (%s)", err);

@@ -72,6 +72,11 @@ grep -q "Encryption is configured but remote state is not encrypted" "$dir/h1.lo
 check $? "h1 logged the plaintext stream"
 members_s1 | grep -q '^s[34] '
 check $((! $?)) "neither got into the cluster"
+kill -USR1 "$h1"
+until_ok grep -q "metric crypto.streams_bad = [1-9]" "$dir/h1.log"
+check $? "the wrong-key stream is counted (SIGUSR1 metrics: crypto.streams_bad)"
+until_ok grep -q "metric crypto.streams_plain_dropped = [1-9]" "$dir/h1.log"
+check $? "the plaintext stream is counted (crypto.streams_plain_dropped)"
 
 # Rotation through serf's KeyManager on s1.
 out=$(serf keys -rpc-addr="127.0.66.1:$rpc" -list 2>&1)

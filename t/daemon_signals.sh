@@ -67,7 +67,9 @@ good debug
 kill -HUP "$PID"
 if wait_for in_log "configuration reloaded"; then ok "HUP with a good config: reloaded"; else nok "HUP good config"; fi
 
+before=$(wc -l < "$T/log")
 kill -USR1 "$PID"
+if wait_for sh -c "[ \$(wc -l < '$T/log') -gt $before ]"; then ok "USR1 dumps state to the log"; else nok "USR1 dump"; fi
 # USR1's default action would kill the process: it must survive it and the
 # loop must go on serving signals (the next HUP is answered)
 good info

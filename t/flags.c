@@ -65,16 +65,59 @@ static void fails(const char *const *args, const char *expect, const char *what)
 static void flag_mapping(void)
 {
     hm_opts_t o;
-    const char *args[] = {"-bind", "127.0.0.5:8000", "-advertise=10.0.0.1:7000", "--node=n1",
-                          "-join", "a:1", "-join", "b:2", "-retry-join", "c", "-retry-max",
-                          "3", "-retry-interval", "5s", "-tag", "role=web", "-tag",
-                          "dc=east=1", "-replay", "-rejoin=true", "-disable-compression",
-                          "-rpc-addr", "127.0.0.1:7474", "-rpc-auth", "tok", "-encrypt",
-                          "a2V5", "-keyring-file", "/k.json", "-event-handler", "user:x=/bin/a",
-                          "-event-handler", "/bin/b", "-log-level", "DEBUG", "-profile", "wan",
-                          "-protocol", "4", "-snapshot", "/s", "-tags-file", "/t.json",
-                          "-syslog", "-broadcast-timeout", "7s", "-iface", "eth0",
-                          "-discover", "c1", "-module-path", "/m", NULL};
+    const char *args[] = {"-bind",
+                          "127.0.0.5:8000",
+                          "-advertise=10.0.0.1:7000",
+                          "--node=n1",
+                          "-join",
+                          "a:1",
+                          "-join",
+                          "b:2",
+                          "-retry-join",
+                          "c",
+                          "-retry-max",
+                          "3",
+                          "-retry-interval",
+                          "5s",
+                          "-tag",
+                          "role=web",
+                          "-tag",
+                          "dc=east=1",
+                          "-replay",
+                          "-rejoin=true",
+                          "-disable-compression",
+                          "-rpc-addr",
+                          "127.0.0.1:7474",
+                          "-rpc-auth",
+                          "tok",
+                          "-encrypt",
+                          "a2V5",
+                          "-keyring-file",
+                          "/k.json",
+                          "-event-handler",
+                          "user:x=/bin/a",
+                          "-event-handler",
+                          "/bin/b",
+                          "-log-level",
+                          "DEBUG",
+                          "-profile",
+                          "wan",
+                          "-protocol",
+                          "4",
+                          "-snapshot",
+                          "/s",
+                          "-tags-file",
+                          "/t.json",
+                          "-syslog",
+                          "-broadcast-timeout",
+                          "7s",
+                          "-iface",
+                          "eth0",
+                          "-discover",
+                          "c1",
+                          "-module-path",
+                          "/m",
+                          NULL};
     hm_conf_node_t *r = build(args, &o);
 
     ok(r != NULL, "every serf flag parses (%s)", err);
@@ -151,8 +194,9 @@ static void flag_errors(void)
     fails(a4, "Invalid tag: '=x'", "tag with empty key");
     fails(a5, "flag -protocol: protocol: 9 out of range [2, 5]", "flag value out of range");
     fails(a6, "invalid boolean value \"maybe\" for flag -replay", "bad boolean flag");
-    fails(a7, "flag -log-level: log_level: bad value 'loud', expected one of: trace, debug, "
-              "info, warn, err",
+    fails(a7,
+          "flag -log-level: log_level: bad value 'loud', expected one of: trace, debug, "
+          "info, warn, err",
           "bad log level");
     fails(a8, "unexpected argument: stray", "positional argument");
     fails(a9, "flag -bind: bind: bad address '1.2.3.4:0': bad port '0' (1..65535)",
@@ -178,8 +222,8 @@ static void json_config(void)
     write_file("d/20-c.json", "{\"bind\": \"127.0.0.1:9200\", \"role\": \"db\"}");
     write_file("d/ignored.txt", "{\"bogus\": 1}");
     {
-        const char *a[] = {"-c", P("base.yaml"), "-config-file", P("a.json"), "-config-dir",
-                           P("d"), "-join", "f1", NULL};
+        const char *a[] = {"-c",   P("base.yaml"), "-config-file", P("a.json"), "-config-dir",
+                           P("d"), "-join",        "f1",           NULL};
         r = build(a, &o);
     }
     ok(r != NULL, "YAML + JSON file + JSON dir + flags (%s)", err);
@@ -231,19 +275,16 @@ static void json_config(void)
         snprintf(want, sizeof(want), "%s: protocol: expected an integer, got a string",
                  P("bad2.json"));
         fails(a2, want, "JSON wrong type");
-        snprintf(want, sizeof(want), "%s:2:9: JSON error: ':' expected near '1'",
-                 P("bad3.json"));
+        snprintf(want, sizeof(want), "%s:2:9: JSON error: ':' expected near '1'", P("bad3.json"));
         fails(a3, want, "JSON syntax error with line and column");
         snprintf(want, sizeof(want), "%s: start_join[1]: expected a string, got a number",
                  P("bad4.json"));
         fails(a4, want, "JSON list element");
         snprintf(want, sizeof(want), "%s: protocol: 7 out of range [2, 5]", P("bad5.json"));
         fails(a5, want, "JSON value validated by the schema");
-        snprintf(want, sizeof(want), "%s: a Serf config file holds a JSON object",
-                 P("bad6.json"));
+        snprintf(want, sizeof(want), "%s: a Serf config file holds a JSON object", P("bad6.json"));
         fails(a6, want, "JSON not an object");
-        snprintf(want, sizeof(want), "Error reading '%s': No such file or directory",
-                 P("nodir"));
+        snprintf(want, sizeof(want), "Error reading '%s': No such file or directory", P("nodir"));
         fails(a7, want, "missing config dir");
     }
 }

@@ -121,8 +121,8 @@ int main(int argc, char **argv)
     char **env = handlers_env(environ, &self, &ev);
     struct event_base *b = event_base_new();
     handlers_stdin(&ev, &in);
-    handlers_run_opts_t o = {.command = argv[optind], .env = env, .input = in.data,
-                             .input_len = in.len};
+    handlers_run_opts_t o = {
+        .command = argv[optind], .env = env, .input = in.data, .input_len = in.len};
     if (!env || !b || !handlers_run(b, &o, on_done, NULL))
         return 99;
     while (!finished)

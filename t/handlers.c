@@ -70,8 +70,8 @@ static void test_env(void)
     hm_tag_t st[] = {{"role", "web"}, {"my-tag.x", "v"}, {"dc", "east"}};
     hm_member_t self = {.name = "h1", .tags = {st, 3}};
     char *base[] = {"PATH=/bin", "SERF_EVENT=stale", NULL};
-    handler_event_t ue = {.type = "user", .name = "deploy", .ltime = 42,
-                          .payload = (const uint8_t *)"abc", .len = 3};
+    handler_event_t ue = {
+        .type = "user", .name = "deploy", .ltime = 42, .payload = (const uint8_t *)"abc", .len = 3};
     char **env = handlers_env(base, &self, &ue);
     char name[64];
     hm_buf_t in = {0};
@@ -168,9 +168,12 @@ static void run_until(struct event_base *b, res_t *x)
 static res_t *run(struct event_base *b, const char *cmd, const char *input, uint64_t timeout)
 {
     static res_t x;
-    handlers_run_opts_t o = {.command = cmd, .env = (char *[]){"PATH=/usr/bin:/bin", NULL},
-                             .input = (const uint8_t *)input, .input_len = input ? strlen(input) : 0,
-                             .timeout_ms = timeout, .kill_grace_ms = 300};
+    handlers_run_opts_t o = {.command = cmd,
+                             .env = (char *[]){"PATH=/usr/bin:/bin", NULL},
+                             .input = (const uint8_t *)input,
+                             .input_len = input ? strlen(input) : 0,
+                             .timeout_ms = timeout,
+                             .kill_grace_ms = 300};
     memset(&x, 0, sizeof(x));
     ok(handlers_run(b, &o, on_done, &x) != NULL, "started: %s", cmd);
     run_until(b, &x);
@@ -252,8 +255,7 @@ static void test_run(void)
     /* Timeout kills the whole process group, grandchildren included. */
     x = run(b, "sleep 20 & echo $!; sleep 20", NULL, 300);
     bg = (pid_t)atoi((char *)x->out);
-    ok(x->r.timed_out && bg > 0 && wait_gone(bg), "timeout killed the grandchild %d too",
-       (int)bg);
+    ok(x->r.timed_out && bg > 0 && wait_gone(bg), "timeout killed the grandchild %d too", (int)bg);
 
     /* Every direct child is reaped: no zombie of ours is left. */
     {
@@ -289,8 +291,8 @@ static void test_run(void)
     /* Cannot start: reported through the callback, from the loop. */
     {
         static res_t y;
-        handlers_run_opts_t o = {.command = "x", .env = (char *[]){NULL},
-                                 .shell = "/nonexistent/sh"};
+        handlers_run_opts_t o = {
+            .command = "x", .env = (char *[]){NULL}, .shell = "/nonexistent/sh"};
         memset(&y, 0, sizeof(y));
         handlers_run(b, &o, on_done, &y);
         ok(y.done == 0, "failure not reported from inside the call");
@@ -301,11 +303,35 @@ static void test_run(void)
     event_base_free(b);
 }
 
+/* Random spec strings never crash the parser (deterministic). */
+static void test_garbage(void)
+{
+    static const char alphabet[] = "=,:*user-joinqy ab";
+    uint64_t x = 0x853c49e6748fea9bull;
+    char s[48], err[256];
+    size_t total = 0;
+
+    for (int i = 0; i < 20000; i++) {
+        handler_specs_t sp = {0};
+        size_t n = (size_t)(i % 40);
+        for (size_t j = 0; j < n; j++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            s[j] = alphabet[x % (sizeof(alphabet) - 1)];
+        }
+        s[n] = 0;
+        if (handlers_parse(&sp, s, 0, err, sizeof(err)) == 0)
+            total += sp.n;
+        handlers_specs_free(&sp);
+    }
+    ok(total > 0, "20000 random specs parsed or refused (%zu handlers made)", total);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as mod_handlers does in the daemon */
     test_spec();
     test_env();
     test_run();
+    test_garbage();
     return done_testing();
 }

@@ -24,10 +24,10 @@ ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); echo "not ok $n - $*"; }
 check() { if [ "$1" = 0 ]; then shift; ok "$@"; else shift; notok "$@"; fi; }
 bail() { notok "$*"; echo "1..$n"; exit 1; }
-until_ok() {
+until_ok() { # bounded poll: ${TRIES:-400} x 50 ms
     i=0
     until "$@" >/dev/null 2>&1; do
-        i=$((i + 1)); [ $i -gt 400 ] && return 1; sleep 0.05
+        i=$((i + 1)); [ $i -gt "${TRIES:-400}" ] && return 1; sleep 0.05
     done
 }
 count() { ls "$1" | grep -c '\.rec$'; }
@@ -66,7 +66,9 @@ check $? "h1 answered the query with the handler's output"
 grep -q "Response from 's1': answer from s1 to ping-q" "$dir/query.out"
 check $? "s1 too"
 
+# s2's tags hold a tab and a newline: written escaped on the member line
 serf agent -node=s2 -bind="127.0.67.3:$port" -rpc-addr="127.0.67.3:$rpc" -tag role=db \
+    -tag "$(printf 'note=a\tb')" -tag "$(printf 'multi=x\ny')" \
     -join="127.0.67.1:$port" >"$dir/s2.log" 2>&1 &
 pids="$pids $!"
 until_ok both_have 4 || bail "member-join of s2 recorded by both"
@@ -75,12 +77,27 @@ serf leave -rpc-addr="127.0.67.3:$rpc" >/dev/null 2>&1
 until_ok both_have 5 || bail "member-leave of s2 recorded by both"
 ok "member-leave of s2 recorded by both"
 
+# member-update and member-failed: s3 joins, changes a tag, then dies.
+serf agent -node=s3 -bind="127.0.67.4:$port" -rpc-addr="127.0.67.4:$rpc" -tag role=cache \
+    -join="127.0.67.1:$port" >"$dir/s3.log" 2>&1 &
+s3=$!
+pids="$pids $s3"
+until_ok both_have 6 || bail "member-join of s3 recorded by both"
+ok "member-join of s3 recorded by both"
+serf tags -rpc-addr="127.0.67.4:$rpc" -set zone=a >/dev/null 2>&1
+until_ok both_have 7 || bail "member-update of s3 recorded by both"
+ok "member-update of s3 recorded by both"
+kill -9 "$s3"
+# failure detection plus suspicion takes several seconds: allow a minute
+TRIES=1200 until_ok both_have 8 || bail "member-failed of s3 recorded by both"
+ok "member-failed of s3 recorded by both"
+
 # The other way round: events sent through hamletd's own RPC.
 serf event -rpc-addr="127.0.67.2:$rpc" -coalesce=false from-h1 "x" >/dev/null 2>&1
-until_ok both_have 6 || bail "user event sent through h1 recorded by both"
+until_ok both_have 9 || bail "user event sent through h1 recorded by both"
 ok "user event sent through h1 recorded by both"
 serf query -rpc-addr="127.0.67.2:$rpc" -timeout=2s ping-h1 >"$dir/query2.out" 2>&1
-until_ok both_have 7 || bail "query sent through h1 recorded by both"
+until_ok both_have 10 || bail "query sent through h1 recorded by both"
 ok "query sent through h1 recorded by both"
 grep -q "Response from 's1': answer from s1 to ping-h1" "$dir/query2.out" &&
     grep -q "Response from 'h1': answer from h1 to ping-h1" "$dir/query2.out"
@@ -112,8 +129,8 @@ while read -r s && read -r o <&3; do
         notok "record $i ($ev): records differ"; sed 's/^/# /' "$dir/diff"
     fi
 done <"$dir/serf.list" 3<"$dir/ours.list"
-[ "$(count "$dir/serf")" = 7 ] && [ "$(count "$dir/ours")" = 7 ]
-check $? "both ran the handler exactly 7 times"
+[ "$(count "$dir/serf")" = 10 ] && [ "$(count "$dir/ours")" = 10 ]
+check $? "both ran the handler exactly 10 times"
 kill -0 "$h1" 2>/dev/null
 check $? "hamletd still running"
 echo "1..$n"

@@ -49,8 +49,7 @@ static int st_in(void *ud, const uint8_t *in, size_t len, hm_buf_t *out, size_t 
     return HM_OK;
 }
 
-static int st_in_decline(void *ud, const uint8_t *in, size_t len, hm_buf_t *out,
-                         size_t *consumed)
+static int st_in_decline(void *ud, const uint8_t *in, size_t len, hm_buf_t *out, size_t *consumed)
 {
     (void)in, (void)len, (void)out, (void)consumed;
     mark(ud);
@@ -264,8 +263,7 @@ int main(void)
     hm_log(a, HM_LOG_DEBUG, "hello %d", 42);
     is_int(log_lines, 1, "observer saw a line below the level (and did not recurse)");
     ok(strstr(last_line, " [DEBUG] a: hello 42") != NULL, "Serf-style line: %s", last_line);
-    ok(strlen(last_line) > 20 && last_line[4] == '/' && last_line[7] == '/' &&
-           last_line[13] == ':',
+    ok(strlen(last_line) > 20 && last_line[4] == '/' && last_line[7] == '/' && last_line[13] == ':',
        "timestamp YYYY/MM/DD HH:MM:SS");
     hm_core_log(HM_LOG_WARN, "memberlist", "x\n");
     ok(strstr(last_line, "[WARN] memberlist: x") && last_line[strlen(last_line) - 1] == 'x',

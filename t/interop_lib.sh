@@ -5,6 +5,7 @@ HAMLETD=${top_builddir:-.}/core/hamletd
 SERF=$(command -v serf)
 W=$(mktemp -d /tmp/hamlet-interop.XXXXXX)
 PIDS=
+RPCS=
 T=0
 FAILED=0
 START_MS=$(date +%s%3N)
@@ -13,10 +14,14 @@ cleanup() {
     for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
     for p in $PIDS; do wait "$p" 2>/dev/null; done
     if [ "$FAILED" -ne 0 ] || [ -n "${KEEP_LOGS:-}" ]; then
+        for r in $RPCS; do
+            echo "# ---- members at $r" >&2
+            "$SERF" members -rpc-addr=127.0.0.1:$r 2>&1 | sed 's/^/#   /' >&2
+        done
         for f in "$W"/*.log; do
             [ -f "$f" ] || continue
             echo "# ---- $f" >&2
-            tail -n 40 "$f" | sed 's/^/#   /' >&2
+            grep -v 'agent.ipc: Accepted client' "$f" | tail -n 60 | sed 's/^/#   /' >&2
         done
     fi
     rm -rf "$W"
@@ -56,18 +61,22 @@ serf_start() {
     pid=$!
     PIDS="$PIDS $pid"
     eval "${n}_port=$p ${n}_rpc=$r ${n}_pid=$pid"
+    RPCS="$RPCS $r"
     wait_for 10 serf_up "$r"
 }
 serf_up() { "$SERF" members -rpc-addr=127.0.0.1:"$1" >/dev/null 2>&1; }
 
-# hamlet_start NAME [extra flags]: sets ${NAME}_port ${NAME}_pid
+# hamlet_start NAME [extra flags]: sets ${NAME}_port ${NAME}_rpc ${NAME}_pid.
+# An RPC port is always given (mod_rpc, when built, is loaded by default
+# and would otherwise try 127.0.0.1:7373); a later -rpc-addr wins.
 hamlet_start() {
     n=$1; shift
-    p=$(free_port)
-    "$HAMLETD" -node="$n" -bind=127.0.0.1:"$p" "$@" >"$W/$n.log" 2>&1 &
+    p=$(free_port); r=$(free_port)
+    "$HAMLETD" -node="$n" -bind=127.0.0.1:"$p" -rpc-addr=127.0.0.1:"$r" "$@" \
+        >"$W/$n.log" 2>&1 &
     pid=$!
     PIDS="$PIDS $pid"
-    eval "${n}_port=$p ${n}_pid=$pid"
+    eval "${n}_port=$p ${n}_rpc=$r ${n}_pid=$pid"
 }
 
 # wait_for SECONDS cmd...: polls every 100 ms until cmd succeeds.

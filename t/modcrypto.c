@@ -129,8 +129,8 @@ int main(void)
     r = ask("_serf_list-keys", "");
     ok(r && r->nkeys == 1 && strcmp(r->primary, K2) == 0, "one key left, the new primary");
     {
-        hm_query_t q = {.name = "_serf_install-key", .payload = (const uint8_t *)"\x07\x91",
-                        .len = 2};
+        hm_query_t q = {
+            .name = "_serf_install-key", .payload = (const uint8_t *)"\x07\x91", .len = 2};
         fc.nresponses = 0;
         fc_query("_serf_install-key", &q);
         ok(fc.nresponses == 1 && fc.responses[0].data[0] == 8,
@@ -161,7 +161,8 @@ int main(void)
         ok(mod_crypto_keyop(fc_ctx(), "use-key", K1, 0, on_done, NULL, err, sizeof(err)) == 0,
            "key operation started");
         is_str(fc.sent_name, "_serf_use-key", "query name");
-        ok(fc.sent.len == 1 + 1 + 4 + 3 + 32 && fc.sent_payload[0] == 7 && fc.sent_payload[6] == 0xda,
+        ok(fc.sent.len == 1 + 1 + 4 + 3 + 32 && fc.sent_payload[0] == 7 &&
+               fc.sent_payload[6] == 0xda,
            "payload [7]{Key: da 00 20 + 32 raw bytes}");
         crypto_keyresp_encode(&a, &ok1);
         crypto_keyresp_encode(&b, &bad);

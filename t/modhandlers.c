@@ -48,7 +48,9 @@ static char *slurp(const char *path)
 
 static void user(const char *name, uint64_t ltime, const char *payload)
 {
-    hm_user_event_t e = {.ltime = ltime, .name = name, .payload = (const uint8_t *)payload,
+    hm_user_event_t e = {.ltime = ltime,
+                         .name = name,
+                         .payload = (const uint8_t *)payload,
                          .len = payload ? strlen(payload) : 0};
     fc.user_fn(fc.user_ud, &e);
 }
@@ -124,8 +126,8 @@ int main(void)
 
     /* A query: the output is the response. */
     {
-        hm_query_t q = {.ltime = 4, .id = 99, .name = "ask", .payload = (const uint8_t *)"hi",
-                        .len = 2};
+        hm_query_t q = {
+            .ltime = 4, .id = 99, .name = "ask", .payload = (const uint8_t *)"hi", .len = 2};
         is_int(fc_query(NULL, &q), HM_OK, "query taken");
         hm_query_t other = {.ltime = 5, .id = 100, .name = "other"};
         is_int(fc_query(NULL, &other), HM_DECLINED, "query without a handler declined");
@@ -158,6 +160,30 @@ int main(void)
            strstr(fc.logs, "[INFO] Received event: query: ask") != NULL &&
            strstr(fc.logs, "[INFO] Received event: member-join") != NULL,
        "per-event log lines as Serf's");
+
+    /* SIGHUP: a new handler list applies to the next events. */
+    {
+        hm_conf_node_t *c2 = fc_map();
+        char spec2[512];
+        snprintf(spec2, sizeof(spec2), "user:deploy=echo reloaded >> %s", log);
+        fc_list_add(c2, "event_handlers", spec2);
+        fc_defaults(c2, hm_module.keys);
+        unlink(log);
+        is_int(hm_module.reload(fc_ctx(), c2), HM_OK, "reload");
+        user("deploy", 20, NULL);
+        settle();
+        is_str(slurp(log), "reloaded\n", "the new handler ran, the old one did not");
+        hm_conf_node_t *bad = fc_map();
+        fc_list_add(bad, "event_handlers", "nope=x");
+        fc_defaults(bad, hm_module.keys);
+        is_int(hm_module.reload(fc_ctx(), bad), HM_ERROR, "a bad reload is refused");
+        unlink(log);
+        user("deploy", 21, NULL);
+        settle();
+        is_str(slurp(log), "reloaded\n", "and the previous handlers stay");
+        fc_free(bad);
+        fc_free(c2);
+    }
 
     hm_module.fini(fc_ctx());
     fc_free(conf);

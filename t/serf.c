@@ -508,6 +508,110 @@ static void test_snapshot(void)
     unlink(path);
 }
 
+static void test_coalesce(void)
+{
+    hm_serf_config_t c;
+    vnet_t *v = vnet_new();
+    int n = 4;
+    char err[128];
+    vnet_node_t *n0;
+
+    hm_serf_config_default(&c, "local");
+    c.coalesce_period_ms = c.user_coalesce_period_ms = 3000;
+    c.quiescent_period_ms = c.user_quiescent_period_ms = 1000;
+    for (int i = 0; i < n; i++)
+        vnet_add(v, &c);
+    n0 = vnet_node(v, 0);
+    is_int(vnet_count(n0, 'J', NULL), 0, "coalescing: own join held back at first");
+    for (int i = 1; i < n; i++)
+        vnet_join(v, i, 0, true);
+    vnet_run_until(v, 10000, all_alive, &n);
+    is_int(vnet_count(n0, 'J', "s3"), 0, "joins held while they keep coming");
+    vnet_run(v, 3500);
+    is_int(vnet_count(n0, 'J', NULL), 4, "then every join delivered");
+    ok(n0->member_callbacks <= 2, "in few batched events (%zu)", n0->member_callbacks);
+    for (int i = 0; i < 3; i++)
+        hm_serf_user_event(vnet_node(v, 1)->serf, vnet_now(v), "cc", (const uint8_t *)"x", 1,
+                           true, err, sizeof(err));
+    for (int i = 0; i < 2; i++)
+        hm_serf_user_event(vnet_node(v, 1)->serf, vnet_now(v), "plain", NULL, 0, false, err,
+                           sizeof(err));
+    vnet_run(v, 500);
+    is_int(vnet_count(n0, 'E', "plain"), 2, "events without coalesce pass at once");
+    is_int(vnet_count(n0, 'E', "cc"), 0, "coalescable events held");
+    vnet_run(v, 3500);
+    is_int(vnet_count(n0, 'E', "cc"), 1, "only the newest coalescable event delivered");
+    vnet_free(v);
+}
+
+/* Mutated and truncated Serf messages of every type: dropped, never a
+ * crash, and the member table stays as it was. */
+static void test_garbage(void)
+{
+    int n = 2;
+    vnet_t *v = cluster(n, NULL);
+    hm_buf_t seeds[8] = {{0}};
+    hm_serf_query_t q = {0};
+    hm_serf_query_response_t r = {0};
+    hm_serf_user_event_t ue = {0};
+    hm_addr_t a;
+    uint64_t rnd = 42;
+    size_t ns = 0;
+
+    vnet_run_until(v, 10000, all_alive, &n);
+    vnet_addr(1, &a);
+    hm_buf_append(&seeds[ns], "\x08", 1);
+    hm_serf_put_join(&seeds[ns++], 7, "x");
+    hm_buf_append(&seeds[ns], "\x08", 1);
+    hm_serf_put_leave(&seeds[ns++], 9, "y", true);
+    ue.ltime = 3;
+    ue.name.p = "ev";
+    ue.name.n = 2;
+    hm_buf_append(&seeds[ns], "\x08", 1);
+    hm_serf_put_user_event(&seeds[ns++], &ue);
+    q.ltime = 5;
+    q.id = 77;
+    q.addr = a;
+    q.source_node.p = "s1";
+    q.source_node.n = 2;
+    q.name.p = "qq";
+    q.name.n = 2;
+    q.timeout_ns = 1000000000;
+    q.flags = 1;
+    q.relay_factor = 1;
+    hm_buf_append(&seeds[ns], "\x08", 1);
+    hm_serf_put_query(&seeds[ns++], &q);
+    r.ltime = 5;
+    r.id = 77;
+    r.from.p = "s1";
+    r.from.n = 2;
+    hm_buf_append(&seeds[ns], "\x08", 1);
+    hm_serf_put_query_response(&seeds[ns++], &r);
+    hm_buf_append(&seeds[ns], "\x08", 1);
+    hm_serf_put_relay(&seeds[ns], &a, "s1", seeds[4].data + 1, seeds[4].len - 1);
+    ns++;
+    for (int i = 0; i < 20000; i++) {
+        hm_buf_t *sd = &seeds[i % ns];
+        uint8_t buf[512];
+        size_t len = sd->len < sizeof(buf) ? sd->len : sizeof(buf);
+        memcpy(buf, sd->data, len);
+        for (int k = 0; k < 1 + i % 4; k++) {
+            rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+            buf[1 + (rnd >> 33) % (len - 1)] ^= (uint8_t)(rnd >> 13);
+        }
+        rnd = rnd * 6364136223846793005ULL + 1;
+        if (i % 3 == 0)
+            len = 1 + (rnd >> 33) % len;
+        vnet_inject(v, 0, 1, buf, len);
+    }
+    vnet_run(v, 2000);
+    is_int(vnet_status(v, 0, "s1"), HM_STATUS_ALIVE, "20000 mangled Serf messages: s1 still alive");
+    is_int(hm_serf_members_count(vnet_node(v, 0)->serf), 2, "no phantom members appeared");
+    for (size_t i = 0; i < ns; i++)
+        hm_buf_free(&seeds[i]);
+    vnet_free(v);
+}
+
 int main(void)
 {
     test_pure();
@@ -522,5 +626,7 @@ int main(void)
     test_coordinates();
     test_conflict();
     test_snapshot();
+    test_coalesce();
+    test_garbage();
     return done_testing();
 }

@@ -39,8 +39,7 @@ static const hm_conf_key_t crypto_keys[] = {
 static void log_drop(mod_crypto_t *m, const char *what)
 {
     /* memberlist logs every failure; so do we, at the same level. */
-    hm_log(m->ctx, HM_LOG_ERR, "%s: %s", what,
-           m->st.last_error ? m->st.last_error : "dropped");
+    hm_log(m->ctx, HM_LOG_ERR, "%s: %s", what, m->st.last_error ? m->st.last_error : "dropped");
 }
 
 static int on_packet_in(void *ud, const uint8_t *in, size_t len, hm_buf_t *out)
@@ -65,8 +64,7 @@ static int on_packet_out(void *ud, const uint8_t *in, size_t len, hm_buf_t *out)
     return rc;
 }
 
-static int on_stream_in(void *ud, const uint8_t *in, size_t len, hm_buf_t *out,
-                        size_t *consumed)
+static int on_stream_in(void *ud, const uint8_t *in, size_t len, hm_buf_t *out, size_t *consumed)
 {
     mod_crypto_t *m = ud;
     int rc = crypto_stream_in(&m->st, in, len, out, consumed);
@@ -125,7 +123,7 @@ static void respond(mod_crypto_t *m, const hm_query_t *q, const crypto_keyresp_t
 static void answer_list(mod_crypto_t *m, const hm_query_t *q)
 {
     crypto_keyring_t *kr = &m->st.ring;
-    char (*b64)[CRYPTO_B64_MAX] = calloc(kr->n + 1, sizeof(*b64));
+    char(*b64)[CRYPTO_B64_MAX] = calloc(kr->n + 1, sizeof(*b64));
     const char **keys = calloc(kr->n + 1, sizeof(char *));
     const hm_member_t *self = hm_self(m->ctx);
     char msg[128];
@@ -141,8 +139,7 @@ static void answer_list(mod_crypto_t *m, const hm_query_t *q)
     hm_log(m->ctx, HM_LOG_INFO, "Received list-keys query");
     if (crypto_keylist_fit(keys, kr->n, b64[0], q->ltime, q->id, self ? self->name : "",
                            QUERY_RESPONSE_LIMIT, &b, &shown, msg, sizeof(msg)) < 0) {
-        hm_log(m->ctx, HM_LOG_ERR,
-               "Failed to truncate response so that it fits into message");
+        hm_log(m->ctx, HM_LOG_ERR, "Failed to truncate response so that it fits into message");
         goto out;
     }
     if (shown < kr->n)
@@ -281,8 +278,7 @@ int mod_crypto_keyop(hm_ctx_t *ctx, const char *op, const char *key_b64, uint8_t
         snprintf(err, errlen, "unknown key operation '%s'", op);
         return -1;
     }
-    if (strlen(key_b64) >= sizeof(raw) ||
-        crypto_b64_decode(key_b64, raw, sizeof(raw), &len) < 0) {
+    if (strlen(key_b64) >= sizeof(raw) || crypto_b64_decode(key_b64, raw, sizeof(raw), &len) < 0) {
         snprintf(err, errlen, "illegal base64 data");
         return -1;
     }
@@ -298,10 +294,12 @@ int mod_crypto_keyop(hm_ctx_t *ctx, const char *op, const char *key_b64, uint8_t
     run->ud = ud;
     run->res.num_nodes = (int)hm_members_count(ctx);
     hm_log(ctx, HM_LOG_INFO, "Initiating key %s",
-           i == OP_INSTALL ? "installation" : i == OP_USE ? "change" :
-           i == OP_REMOVE ? "removal" : "listing");
-    hm_query_params_t p = {.name = ops[i].query, .payload = req.data, .len = req.len,
-                           .relay_factor = relay_factor};
+           i == OP_INSTALL  ? "installation"
+           : i == OP_USE    ? "change"
+           : i == OP_REMOVE ? "removal"
+                            : "listing");
+    hm_query_params_t p = {
+        .name = ops[i].query, .payload = req.data, .len = req.len, .relay_factor = relay_factor};
     if (hm_query_send(ctx, &p, keyop_reply, run, NULL) < 0) {
         hm_buf_free(&req);
         free(run);
@@ -321,9 +319,13 @@ static void rpc_keyop_done(void *ud, const crypto_keyop_result_t *res, const cha
     uint32_t *counts = calloc(res->nkeys + 1, sizeof(uint32_t));
     hm_tag_t *msgs = calloc(res->nmessages + 1, sizeof(hm_tag_t));
     hm_tags_t mt = {msgs, res->nmessages};
-    hm_rpc_keys_reply_t k = {.error = err, .list = strcmp(r->command, "list-keys") == 0,
-                             .keys = keys, .counts = counts, .nkeys = res->nkeys,
-                             .messages = &mt, .num_err = (uint32_t)res->num_err,
+    hm_rpc_keys_reply_t k = {.error = err,
+                             .list = strcmp(r->command, "list-keys") == 0,
+                             .keys = keys,
+                             .counts = counts,
+                             .nkeys = res->nkeys,
+                             .messages = &mt,
+                             .num_err = (uint32_t)res->num_err,
                              .num_nodes = (uint32_t)res->num_nodes,
                              .num_resp = (uint32_t)res->num_resp};
 
@@ -385,11 +387,10 @@ static int load_keys(mod_crypto_t *m, const hm_conf_node_t *conf)
             hm_log(m->ctx, HM_LOG_ERR, "%s: %s", file, m->keyring_file ? err : "no memory");
             return -1;
         }
-        hm_log(m->ctx, HM_LOG_INFO, "Restored keyring with %zu keys from %s",
-               m->st.ring.n, file);
+        hm_log(m->ctx, HM_LOG_INFO, "Restored keyring with %zu keys from %s", m->st.ring.n, file);
     } else if (key) {
-        if (crypto_key_parse(key, &k, &e) < 0 || crypto_keyring_add(&m->st.ring, k.k, k.len,
-                                                                     &e) < 0) {
+        if (crypto_key_parse(key, &k, &e) < 0 ||
+            crypto_keyring_add(&m->st.ring, k.k, k.len, &e) < 0) {
             hm_log(m->ctx, HM_LOG_ERR, "Invalid encryption key: %s", e);
             return -1;
         }
@@ -440,5 +441,4 @@ static void crypto_fini(hm_ctx_t *ctx)
     hm_ctx_set_data(ctx, NULL);
 }
 
-HM_MODULE = {HM_MODULE_V1, "crypto", "0.1.0", crypto_keys, crypto_init, NULL, crypto_fini,
-             {NULL}};
+HM_MODULE = {HM_MODULE_V1, "crypto", "0.1.0", crypto_keys, crypto_init, NULL, crypto_fini, {NULL}};

@@ -26,8 +26,7 @@
 static const hm_conf_key_t example_keys[] = {
     {"query", HM_CONF_STRING, "example-ping", 0, 0, NULL, "name of the query answered", NULL},
     {"reply", HM_CONF_STRING, "pong", 0, 0, NULL, "first word of the answer", NULL},
-    {"interval", HM_CONF_DURATION, "60s", 1000, 86400000, NULL, "heartbeat log interval",
-     NULL},
+    {"interval", HM_CONF_DURATION, "60s", 1000, 86400000, NULL, "heartbeat log interval", NULL},
     HM_CONF_END,
 };
 
@@ -100,5 +99,5 @@ static void example_fini(hm_ctx_t *ctx)
     hm_ctx_set_data(ctx, NULL);
 }
 
-HM_MODULE = {HM_MODULE_V1, "example", "1.0", example_keys, example_init, example_reload,
-             example_fini, {0}};
+HM_MODULE = {HM_MODULE_V1, "example",      "1.0",        example_keys,
+             example_init, example_reload, example_fini, {0}};

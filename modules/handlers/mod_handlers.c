@@ -146,8 +146,11 @@ static void on_done(void *ud, const handlers_result_t *r)
 
 static void start(mod_handlers_t *m, job_t *j)
 {
-    handlers_run_opts_t o = {.command = j->script, .env = j->env, .input = j->input.data,
-                             .input_len = j->input.len, .timeout_ms = j->timeout_ms};
+    handlers_run_opts_t o = {.command = j->script,
+                             .env = j->env,
+                             .input = j->input.data,
+                             .input_len = j->input.len,
+                             .timeout_ms = j->timeout_ms};
     struct timeval tv = {SLOW_MS / 1000, 0};
     job_t **nl = realloc(m->live, (m->nlive + 1) * sizeof(*nl));
 
@@ -246,15 +249,14 @@ static bool dispatch(mod_handlers_t *m, const handler_event_t *ev, const char *l
 
 static void on_member_event(void *ud, const hm_member_event_t *e)
 {
-    handler_event_t ev = {.type = hm_member_event_name(e->type), .members = e->members,
-                          .n = e->n};
+    handler_event_t ev = {.type = hm_member_event_name(e->type), .members = e->members, .n = e->n};
     dispatch(ud, &ev, ev.type, NULL);
 }
 
 static void on_user_event(void *ud, const hm_user_event_t *e)
 {
-    handler_event_t ev = {.type = "user", .name = e->name, .ltime = e->ltime,
-                          .payload = e->payload, .len = e->len};
+    handler_event_t ev = {
+        .type = "user", .name = e->name, .ltime = e->ltime, .payload = e->payload, .len = e->len};
     char label[512];
 
     snprintf(label, sizeof(label), "user-event: %s", e->name);
@@ -263,8 +265,8 @@ static void on_user_event(void *ud, const hm_user_event_t *e)
 
 static int on_query(void *ud, const hm_query_t *q)
 {
-    handler_event_t ev = {.type = "query", .name = q->name, .ltime = q->ltime,
-                          .payload = q->payload, .len = q->len};
+    handler_event_t ev = {
+        .type = "query", .name = q->name, .ltime = q->ltime, .payload = q->payload, .len = q->len};
     char label[512];
 
     snprintf(label, sizeof(label), "query: %s", q->name);
@@ -307,8 +309,7 @@ static int load_specs(hm_ctx_t *ctx, const hm_conf_node_t *conf, handler_specs_t
         }
         if (asprintf(&entry, "%s=%s", ev && *ev ? ev : "*", cmd) < 0)
             return -1;
-        int rc = handlers_parse(out, entry, (uint64_t)hm_conf_ms(s, "timeout"), err,
-                                sizeof(err));
+        int rc = handlers_parse(out, entry, (uint64_t)hm_conf_ms(s, "timeout"), err, sizeof(err));
         free(entry);
         if (rc < 0) {
             hm_log(ctx, HM_LOG_ERR, "%s: %s", hm_conf_where(s), err);
@@ -381,5 +382,5 @@ static void handlers_fini(hm_ctx_t *ctx)
     hm_ctx_set_data(ctx, NULL);
 }
 
-HM_MODULE = {HM_MODULE_V1,   "handlers",      "0.1.0", keys, handlers_init, handlers_reload,
-             handlers_fini, {NULL}};
+HM_MODULE = {HM_MODULE_V1,  "handlers",      "0.1.0",       keys,
+             handlers_init, handlers_reload, handlers_fini, {NULL}};

@@ -25,12 +25,12 @@ struct event_base;
 #define HANDLERS_OUTPUT_MAX 8192 /* Serf's maxBufSize */
 
 typedef struct handlers_result {
-    int status;          /* waitpid status */
-    bool timed_out;      /* killed by our timeout */
-    const uint8_t *out;  /* the last bytes of stdout+stderr, in order */
+    int status;         /* waitpid status */
+    bool timed_out;     /* killed by our timeout */
+    const uint8_t *out; /* the last bytes of stdout+stderr, in order */
     size_t out_len;
     uint64_t total_written; /* all bytes the command wrote */
-    int spawn_errno;     /* != 0: the command could not be started */
+    int spawn_errno;        /* != 0: the command could not be started */
 } handlers_result_t;
 
 typedef void (*handlers_done_fn)(void *ud, const handlers_result_t *r);

@@ -7,9 +7,9 @@
 
 static bool valid_event(const char *e)
 {
-    static const char *const ok[] = {"member-join",   "member-leave", "member-failed",
-                                     "member-update", "member-reap",  "user",
-                                     "query",         "*"};
+    static const char *const ok[] = {
+        "member-join", "member-leave", "member-failed", "member-update",
+        "member-reap", "user",         "query",         "*"};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
         if (strcmp(e, ok[i]) == 0)
             return true;

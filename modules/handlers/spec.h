@@ -13,9 +13,9 @@
 #include <stdint.h>
 
 typedef struct handler_spec {
-    char *event;  /* "member-join", ..., "user", "query" or "*" */
-    char *name;   /* user:NAME / query:NAME, "" otherwise */
-    char *script; /* run as /bin/sh -c SCRIPT */
+    char *event;         /* "member-join", ..., "user", "query" or "*" */
+    char *name;          /* user:NAME / query:NAME, "" otherwise */
+    char *script;        /* run as /bin/sh -c SCRIPT */
     uint64_t timeout_ms; /* 0: never killed (Serf) */
 } handler_spec_t;
 

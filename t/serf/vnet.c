@@ -90,6 +90,7 @@ static void cb_member(void *ud, const hm_member_event_t *ev)
     cbctx_t *c = ud;
     static const char k[] = "JLFUR";
 
+    c->v->nodes[c->i].member_callbacks++;
     for (size_t i = 0; i < ev->n; i++)
         rec_add(&c->v->nodes[c->i], k[ev->type], ev->members[i]->name, NULL, 0, 0, c->v->now);
 }
@@ -98,6 +99,7 @@ static void cb_user(void *ud, const hm_user_event_t *ev)
 {
     cbctx_t *c = ud;
 
+    c->v->nodes[c->i].user_callbacks++;
     rec_add(&c->v->nodes[c->i], 'E', ev->name, ev->payload, ev->len, ev->ltime, c->v->now);
 }
 

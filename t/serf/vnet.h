@@ -32,6 +32,7 @@ typedef struct vnet_node {
     /* auto-respond to queries with this payload (NULL: don't) */
     const char *answer;
     bool shutdown;
+    size_t member_callbacks, user_callbacks;
     size_t joined;
     bool join_done;
 } vnet_node_t;

@@ -1,0 +1,32 @@
+#!/bin/sh
+# The membership actions of the agent API (hm_join, hm_force_leave,
+# hm_leave, _serf_ping queries), driven with the real `serf` client
+# through hamletd's RPC port, in a cluster with real serf agents.
+. "${top_srcdir:-.}/t/interop_lib.sh"
+
+serf_start s1 -profile=local
+hamlet_start h1 -profile=local
+wait_for 5 sh -c "'$SERF' members -rpc-addr=127.0.0.1:$h1_rpc >/dev/null 2>&1"
+out=$("$SERF" join -rpc-addr=127.0.0.1:$h1_rpc 127.0.0.1:$s1_port 2>&1)
+check "serf join -rpc-addr=hamletd: $out" test "$out" = "Successfully joined cluster by contacting 1 nodes."
+out=$("$SERF" join -rpc-addr=127.0.0.1:$h1_rpc 127.0.0.1:1 2>&1)
+case $out in *"Error joining"*|*"rror"*) r=0 ;; *) r=1 ;; esac
+check "joining a dead address fails with an error" test $r -eq 0
+serf_start s2 -profile=local -join=127.0.0.1:$s1_port
+check "hamletd lists 3 alive" wait_for 15 serf_count_is $h1_rpc alive 3
+reach() { "$SERF" reachability -rpc-addr=127.0.0.1:$h1_rpc 2>&1 | grep -q "Successfully contacted all live nodes"; }
+check "serf reachability through hamletd (_serf_ping acks)" wait_for 30 reach
+kill -9 $s2_pid
+check "s2 failed at hamletd" wait_for 30 serf_sees $h1_rpc s2 failed
+"$SERF" force-leave -rpc-addr=127.0.0.1:$h1_rpc s2 >/dev/null 2>&1
+check "force-leave at hamletd: serf sees s2 left" wait_for 15 serf_sees $s1_rpc s2 left
+check "... and so does hamletd" serf_sees $h1_rpc s2 left
+"$SERF" force-leave -prune -rpc-addr=127.0.0.1:$h1_rpc s2 >/dev/null 2>&1
+gone() { ! "$SERF" members -rpc-addr=127.0.0.1:$1 | grep -q '^s2 '; }
+check "force-leave -prune erases s2 at hamletd" wait_for 10 gone $h1_rpc
+check "... and at serf" wait_for 15 gone $s1_rpc
+out=$("$SERF" leave -rpc-addr=127.0.0.1:$h1_rpc 2>&1)
+check "serf leave -rpc-addr=hamletd: $out" test $? -eq 0
+check "serf sees hamletd left" wait_for 15 serf_sees $s1_rpc h1 left
+check "hamletd exits after the RPC leave" wait_for 10 sh -c "! kill -0 $h1_pid 2>/dev/null"
+plan

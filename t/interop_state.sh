@@ -1,0 +1,67 @@
+#!/bin/sh
+# Interop of the Serf layer's state machinery with the real `serf agent`:
+# a hamletd restarted from its snapshot rejoins without -join; a failed
+# serf node that comes back alone is reconnected by hamletd; a failed node
+# is reaped after reconnect_timeout; a name conflict is resolved.
+. "${top_srcdir:-.}/t/interop_lib.sh"
+
+# --- snapshot: restart without -join ---------------------------------------
+serf_start s1 -profile=local
+snap=$W/h1.snapshot
+hamlet_start h1 -profile=local -snapshot=$snap -join=127.0.0.1:$s1_port
+check "hamletd with a snapshot joins" wait_for 10 serf_sees $s1_rpc h1 alive
+check "the snapshot records the serf node" wait_for 5 \
+    grep -q "^alive: s1 127.0.0.1:$s1_port\$" $snap
+kill -9 $h1_pid
+check "killed hamletd is failed at serf" wait_for 40 serf_sees $s1_rpc h1 failed
+cp "$W/h1.log" "$W/h1-first.log"
+"$HAMLETD" -node=h1 -bind=127.0.0.1:$h1_port -rpc-addr=127.0.0.1:$h1_rpc -profile=local \
+    -snapshot=$snap >"$W/h1.log" 2>&1 &
+h1_pid=$!
+PIDS="$PIDS $h1_pid"
+t0=$(now_ms)
+check "restarted hamletd rejoins from its snapshot (no -join)" \
+    wait_for 15 serf_sees $s1_rpc h1 alive
+echo "# rejoined $(( $(now_ms) - t0 )) ms after the restart"
+check "hamletd logged the re-join" \
+    hamlet_logged h1 'Attempting re-join to previously known node: s1'
+check "its clocks were restored (no replay of the member clock from 1)" \
+    grep -Eq '^clock: [0-9]+$' $snap
+
+# --- reconnect and reap ----------------------------------------------------
+cat > "$W/h2.json" <<JSON
+{"reconnect_interval": "1s", "reconnect_timeout": "8s"}
+JSON
+# a separate two-node cluster, so that only hamletd can do the reconnecting
+hamlet_start h2 -profile=local -config-file="$W/h2.json"
+serf_start s2 -profile=local -join=127.0.0.1:$h2_port
+check "s2 joins through h2" wait_for 10 hamlet_sees h2 s2 alive
+kill -9 $s2_pid
+check "h2 marks the killed s2 failed" wait_for 30 hamlet_sees h2 s2 failed
+# s2 comes back alone, same name and address, no -join: only a reconnect
+# from the cluster can bring it back in
+"$SERF" agent -node=s2 -bind=127.0.0.1:$s2_port -rpc-addr=127.0.0.1:$s2_rpc -profile=local \
+    >"$W/s2.log" 2>&1 &
+s2_pid=$!
+PIDS="$PIDS $s2_pid"
+t0=$(now_ms)
+check "hamletd reconnects to the failed node when it is back" \
+    wait_for 20 serf_sees $s2_rpc h2 alive
+echo "# reconnected $(( $(now_ms) - t0 )) ms after s2 restarted"
+check "hamletd logged the reconnect attempt" \
+    hamlet_logged h2 'serf: attempting reconnect to s2 127\.0\.0\.1'
+kill -9 $s2_pid
+check "s2 failed again" wait_for 30 hamlet_sees h2 s2 failed
+t0=$(now_ms)
+reaped() { grep -q "EventMemberReap: s2" "$W/h2.log"; }
+check "failed s2 reaped by hamletd after reconnect_timeout (8 s)" wait_for 40 reaped
+echo "# reaped $(( $(now_ms) - t0 )) ms after being marked failed"
+
+# --- name conflict ---------------------------------------------------------
+# a hamletd that takes the name of a live serf node is outvoted and quits
+hamlet_start dup -profile=local -node=s1 -join=127.0.0.1:$h1_port
+quits() { ! alive_pid $dup_pid; }
+check "a hamletd claiming a taken name loses the vote and exits" wait_for 30 quits
+check "it logged the conflict and the lost vote" hamlet_logged dup 'minority in name conflict resolution, quitting'
+check "the serf node keeps its name" serf_sees $s1_rpc s1 alive
+plan
