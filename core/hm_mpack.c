@@ -130,7 +130,7 @@ int hm_mp_put_array(hm_buf_t *b, uint32_t n)
 void hm_mp_reader_init(hm_mp_reader_t *r, const void *p, size_t n)
 {
     r->p = p;
-    r->end = r->p + n;
+    r->end = p ? r->p + n : r->p; /* NULL + 0 is undefined behaviour */
 }
 
 static size_t avail(const hm_mp_reader_t *r)
