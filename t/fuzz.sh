@@ -41,7 +41,7 @@ result $rc "wire sources build with -fsanitize=fuzzer-no-link,address,undefined"
 [ $rc = 0 ] || { cat "$tmp/build.log" >&2; echo "1..$n"; exit 1; }
 
 "$CC" -g -O1 $inc "$top_srcdir/t/fuzz/seeds.c" $objs $san -lz -lm -o "$tmp/seeds" \
-    2>>"$tmp/build.log" && "$tmp/seeds" "$tmp/seeds.d" >/dev/null
+    2>>"$tmp/build.log" && "$tmp/seeds" "$tmp/seeds.d" "$top_srcdir/t/data/serf-capture.txt" >/dev/null
 result $? "seed corpora generated from the test vectors"
 
 for h in $harnesses; do

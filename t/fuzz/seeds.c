@@ -1,6 +1,7 @@
 /*
  * Writes the seed corpora for the fuzz harnesses: the packets quoted in the
- * specs plus one encoding of every message type.  Usage: seeds DIR
+ * specs, one encoding of every message type, and (if given) every packet of
+ * a serf capture file.  Usage: seeds DIR [CAPTURE]
  * (creates DIR/{mlwire,lzw,serfwire,pushpull}/).
  */
 #include <stdio.h>
@@ -20,7 +21,7 @@ static void put(const char *harness, const void *p, size_t n)
 
     snprintf(path, sizeof(path), "%s/%s", dir, harness);
     mkdir(path, 0755);
-    snprintf(path, sizeof(path), "%s/%s/seed%03d", dir, harness, nseed++);
+    snprintf(path, sizeof(path), "%s/%s/seed%04d", dir, harness, nseed++);
     f = fopen(path, "wb");
     if (f == NULL || fwrite(p, 1, n, f) != n) {
         perror(path);
@@ -207,16 +208,39 @@ static void serf_seeds(void)
     hm_buf_free(&inner);
 }
 
+/* Every datagram and stream of the serf capture becomes an mlwire seed. */
+static void capture_seeds(const char *path)
+{
+    static char line[1 << 20];
+    FILE *f = fopen(path, "r");
+    char *hex;
+
+    if (f == NULL) {
+        perror(path);
+        exit(1);
+    }
+    while (fgets(line, sizeof(line), f)) {
+        if (line[0] == '#' || (hex = strchr(line, ' ')) == NULL ||
+            (hex = strchr(hex + 1, ' ')) == NULL)
+            continue;
+        hex[1 + strcspn(hex + 1, " \n")] = 0;
+        put_hex("mlwire", hex + 1);
+    }
+    fclose(f);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: seeds DIR\n");
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: seeds DIR [CAPTURE]\n");
         return 2;
     }
     dir = argv[1];
     mkdir(dir, 0755);
     ml_seeds();
     serf_seeds();
+    if (argc == 3)
+        capture_seeds(argv[2]);
     printf("%d seeds\n", nseed);
     return 0;
 }
