@@ -1,19 +1,23 @@
 /*
- * Replays traffic captured between two real serf 0.9.4 agents (file
- * t/data/serf-capture.txt: "udp SRC>DST HEX" per datagram, "tcp SRC>DST
- * HEX" per stream direction).  Every datagram and stream is taken apart
- * down to its Serf messages, and every layer is re-encoded with hamlet's
- * encoders: the bytes must come out identical to serf's (CRC and
- * compression envelopes included).
+ * Replays traffic captured between real serf 0.9.4 agents (files
+ * t/data/serf-capture*.txt: "udp SRC>DST HEX" per datagram, "tcp SRC>DST
+ * HEX" per stream direction, "# key BASE64" for the keys of an encrypted
+ * capture).  Every datagram and stream is taken apart down to its Serf
+ * messages (decrypting AES-GCM with the listed keys where needed; the test
+ * does that itself with libcrypto), and every layer is re-encoded with
+ * hamlet's encoders: the bytes must come out identical to serf's (CRC and
+ * compression envelopes, key-query and conflict payloads included).
  */
 #include <stdio.h>
+
+#include <openssl/evp.h>
 
 #include "hm_serfwire.h"
 #include "tap.h"
 #include "wire_util.h"
 
 typedef struct {
-    int msgs, identical, failed;
+    int msgs, identical, failed, decrypted, key_requests, key_responses, conflicts;
     int by_type[16], serf_by_type[16];
     char first_fail[256];
 } stats_t;
@@ -38,6 +42,86 @@ static bool same(const hm_buf_t *b, const uint8_t *p, size_t n)
 }
 
 /* ---- Serf layer --------------------------------------------------------- */
+
+static char *dupstr(hm_ml_str_t s)
+{
+    char *c = malloc(s.n + 1);
+    memcpy(c, s.p, s.n);
+    c[s.n] = 0;
+    return c;
+}
+
+/* Internal query payloads: [7] key request, [8] key response, [6] Member. */
+static void internal_payload(const uint8_t *p, size_t n)
+{
+    hm_buf_t b = {0};
+    bool good = false;
+
+    if (n < 1)
+        return;
+    if (p[0] == HM_SERF_KEY_REQUEST) {
+        const uint8_t *k;
+        size_t kl;
+        st.key_requests++;
+        good = hm_serf_get_key_request(p + 1, n - 1, &k, &kl) == 0 &&
+               hm_serf_put_key_request(&b, k, kl) == 0 && same(&b, p, n);
+    } else if (p[0] == HM_SERF_KEY_RESPONSE) {
+        hm_serf_key_response_t r;
+        st.key_responses++;
+        if (hm_serf_get_key_response(p + 1, n - 1, &r) == 0) {
+            char *msg = dupstr(r.message), *pk = dupstr(r.primary_key), *keys[16];
+            hm_mp_reader_t it;
+            hm_ml_str_t s;
+            uint32_t i, nk = r.keys.count < 16 ? r.keys.count : 16;
+            hm_mp_reader_init(&it, r.keys.p, r.keys.n);
+            for (i = 0; i < nk; i++) {
+                hm_serf_next_str(&it, &s);
+                keys[i] = dupstr(s);
+            }
+            good = hm_serf_put_key_response(&b, r.result, msg, r.keys.p ? (const char *const *)keys
+                                                                         : NULL,
+                                            nk, pk) == 0 &&
+                   same(&b, p, n);
+            for (i = 0; i < nk; i++)
+                free(keys[i]);
+            free(msg);
+            free(pk);
+        }
+    } else if (p[0] == HM_SERF_CONFLICT_RESPONSE) {
+        hm_serf_member_t m;
+        st.conflicts++;
+        if (hm_serf_get_conflict_response(p + 1, n - 1, &m) == 0) {
+            hm_member_t mm = {0};
+            hm_tag_t tags[8];
+            char *strs[17];
+            hm_mp_reader_t it;
+            hm_ml_str_t k, v;
+            uint32_t i, nt = m.tags.count < 8 ? m.tags.count : 8, ns = 0;
+            hm_mp_reader_init(&it, m.tags.p, m.tags.n);
+            for (i = 0; i < nt; i++) {
+                hm_serf_next_pair(&it, &k, &v);
+                tags[i].key = strs[ns++] = dupstr(k);
+                tags[i].value = strs[ns++] = dupstr(v);
+            }
+            mm.name = strs[ns++] = dupstr(m.name);
+            mm.addr = m.addr;
+            mm.tags.v = tags;
+            mm.tags.n = nt;
+            mm.status = m.status;
+            memcpy(mm.vsn, m.vsn, 6);
+            /* Go writes map entries in random order: compare only when that
+             * cannot matter */
+            good = hm_serf_put_conflict_response(&b, m.present ? &mm : NULL) == 0 &&
+                   (nt > 1 || same(&b, p, n));
+            for (i = 0; i < ns; i++)
+                free(strs[i]);
+        }
+    } else {
+        return;
+    }
+    verdict(good, "internal query payload", p, n);
+    hm_buf_free(&b);
+}
 
 static int collect_event(void *ud, uint64_t ltime, const hm_serf_event_t *ev)
 {
@@ -169,12 +253,16 @@ static void serf_msg(const uint8_t *p, size_t n)
         hm_serf_query_t m;
         good = hm_serf_get_query(p + 1, n - 1, &m) == 0 && hm_serf_put_query(&b, &m) == 0 &&
                same(&b, p, n);
+        if (good && m.name.n > 6 && memcmp(m.name.p, "_serf_", 6) == 0 && m.payload)
+            internal_payload(m.payload, m.payload_len);
         break;
     }
     case HM_SERF_QUERY_RESPONSE: {
         hm_serf_query_response_t m;
         good = hm_serf_get_query_response(p + 1, n - 1, &m) == 0 &&
                hm_serf_put_query_response(&b, &m) == 0 && same(&b, p, n);
+        if (good && m.payload)
+            internal_payload(m.payload, m.payload_len);
         break;
     }
     case HM_SERF_RELAY: {
@@ -348,24 +436,82 @@ static void stream(const uint8_t *p, size_t n)
     hm_buf_free(&c.nodes);
 }
 
-int main(void)
-{
-    char path[4096], proto[8], dir[64];
-    const char *src = getenv("top_srcdir");
-    static char line[1 << 20];
-    FILE *f;
-    int udp = 0, tcp = 0;
+/* ---- AES-GCM as memberlist uses it (the test's own, for the capture) ---- */
 
-    snprintf(path, sizeof(path), "%s/t/data/serf-capture.txt", src ? src : ".");
-    f = fopen(path, "r");
+static uint8_t keys[8][32];
+static int key_len[8], nkeys;
+
+static void add_key(const char *b64)
+{
+    uint8_t out[64];
+    size_t l = strlen(b64);
+    int n = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)l);
+
+    while (l > 0 && b64[l - 1] == '=')
+        l--, n--; /* EVP_DecodeBlock counts padding as zero bytes */
+    if (nkeys < 8 && (n == 16 || n == 24 || n == 32)) {
+        memcpy(keys[nkeys], out, (size_t)n);
+        key_len[nkeys++] = n;
+    }
+}
+
+/* [vsn][nonce 12][ct][tag 16] -> plaintext; 0 ok. */
+static int gcm_open(const uint8_t *blob, size_t n, const uint8_t *ad, size_t adn, hm_buf_t *out)
+{
+    int k;
+
+    if (n < 29 || blob[0] > 1)
+        return -1;
+    for (k = 0; k < nkeys; k++) {
+        const EVP_CIPHER *c = key_len[k] == 16   ? EVP_aes_128_gcm()
+                              : key_len[k] == 24 ? EVP_aes_192_gcm()
+                                                 : EVP_aes_256_gcm();
+        EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+        size_t ctn = n - 13 - 16;
+        int l1 = 0, l2 = 0, good;
+
+        hm_buf_reset(out);
+        hm_buf_reserve(out, ctn + 16);
+        good = EVP_DecryptInit_ex(ctx, c, NULL, keys[k], blob + 1) == 1 &&
+               (adn == 0 || EVP_DecryptUpdate(ctx, NULL, &l1, ad, (int)adn) == 1) &&
+               EVP_DecryptUpdate(ctx, out->data, &l1, blob + 13, (int)ctn) == 1 &&
+               EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, (void *)(blob + n - 16)) == 1 &&
+               EVP_DecryptFinal_ex(ctx, out->data + l1, &l2) == 1;
+        EVP_CIPHER_CTX_free(ctx);
+        if (good) {
+            out->len = (size_t)(l1 + l2);
+            if (blob[0] == 0) { /* version 0: PKCS7-style padding */
+                size_t pad = out->len ? out->data[out->len - 1] : 0;
+                out->len = pad <= out->len ? out->len - pad : 0;
+            }
+            st.decrypted++;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void replay(const char *path, int *udp, int *tcp)
+{
+    char proto[8], dir[64];
+    static char line[1 << 20];
+    FILE *f = fopen(path, "r");
+    hm_buf_t plain = {0};
+
     ok(f != NULL, "capture file %s", path);
     if (f == NULL)
-        return done_testing();
+        return;
+    nkeys = 0;
     while (fgets(line, sizeof(line), f)) {
         char *hex;
         size_t n;
         uint8_t *p;
 
+        if (strncmp(line, "# key ", 6) == 0) {
+            line[strcspn(line, "\n")] = 0;
+            add_key(line + 6);
+            continue;
+        }
         if (line[0] == '#' || sscanf(line, "%7s %63s", proto, dir) != 2)
             continue;
         hex = strchr(strchr(line, ' ') + 1, ' ');
@@ -375,15 +521,44 @@ int main(void)
         hex[strcspn(hex, " \n")] = 0;
         p = unhex(hex, &n);
         if (strcmp(proto, "udp") == 0) {
-            udp++;
-            ml_msg(p, n);
+            (*udp)++;
+            if (nkeys == 0)
+                ml_msg(p, n);
+            else if (gcm_open(p, n, NULL, 0, &plain) == 0)
+                ml_msg(plain.data, plain.len);
+            else
+                verdict(false, "udp decryption", p, n);
         } else {
-            tcp++;
-            stream(p, n);
+            (*tcp)++;
+            if (nkeys == 0) {
+                stream(p, n);
+            } else if (n >= 5 && p[0] == HM_ML_ENCRYPT &&
+                       ((size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4]) ==
+                           n - 5 &&
+                       gcm_open(p + 5, n - 5, p, 5, &plain) == 0) {
+                stream(plain.data, plain.len);
+            } else {
+                verdict(false, "tcp decryption", p, n);
+            }
         }
         free(p);
     }
     fclose(f);
+    hm_buf_free(&plain);
+}
+
+int main(void)
+{
+    char path[4096];
+    const char *src = getenv("top_srcdir");
+    int udp = 0, tcp = 0;
+
+    snprintf(path, sizeof(path), "%s/t/data/serf-capture.txt", src ? src : ".");
+    replay(path, &udp, &tcp);
+    snprintf(path, sizeof(path), "%s/t/data/serf-capture-encrypted.txt", src ? src : ".");
+    replay(path, &udp, &tcp);
+    diag("decrypted %d; internal payloads: %d key requests, %d key responses, %d conflict",
+         st.decrypted, st.key_requests, st.key_responses, st.conflicts);
     diag("%d datagrams, %d streams, %d messages checked", udp, tcp, st.msgs);
     diag("memberlist types: ping %d iping %d ack %d suspect %d alive %d dead %d pp %d "
          "compound %d user %d compress %d nack %d crc %d",
@@ -409,5 +584,9 @@ int main(void)
            st.serf_by_type[HM_SERF_QUERY_RESPONSE] && st.serf_by_type[HM_SERF_PUSH_PULL] &&
            st.serf_by_type[HM_SERF_RELAY],
        "seen serf: join leave user-event query query-response push/pull relay");
+    ok(st.decrypted >= 40, "encrypted capture decrypted (%d packets/streams)", st.decrypted);
+    ok(st.key_requests >= 4 && st.key_responses >= 4 && st.conflicts >= 1,
+       "seen key requests (%d), key responses (%d), conflict responses (%d)", st.key_requests,
+       st.key_responses, st.conflicts);
     return done_testing();
 }
