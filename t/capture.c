@@ -17,6 +17,7 @@
 #include "wire_util.h"
 
 typedef struct {
+    size_t max_lzw;
     int msgs, identical, failed, decrypted, key_requests, key_responses, conflicts;
     int by_type[16], serf_by_type[16];
     char first_fail[256];
@@ -414,6 +415,8 @@ static void stream(const uint8_t *p, size_t n)
         good = hm_ml_get_compress(p + 1, n - 1, &out, &used) == 0 && used == n - 1 &&
                hm_ml_put_compress(&b, out.data, out.len) == 0 && same(&b, p, n);
         verdict(good, "stream compression envelope", p, n);
+        if (good && n > st.max_lzw)
+            st.max_lzw = n;
         m = out.data;
         mn = out.len;
         hm_buf_reset(&b);
@@ -584,6 +587,8 @@ int main(void)
            st.serf_by_type[HM_SERF_QUERY_RESPONSE] && st.serf_by_type[HM_SERF_PUSH_PULL] &&
            st.serf_by_type[HM_SERF_RELAY],
        "seen serf: join leave user-event query query-response push/pull relay");
+    ok(st.max_lzw > 6200, "a %zu-byte LZW stream (> 4095 codes: table reset) re-encoded identically",
+       st.max_lzw);
     ok(st.decrypted >= 40, "encrypted capture decrypted (%d packets/streams)", st.decrypted);
     ok(st.key_requests >= 4 && st.key_responses >= 4 && st.conflicts >= 1,
        "seen key requests (%d), key responses (%d), conflict responses (%d)", st.key_requests,
