@@ -173,9 +173,27 @@ static void ingest(const uint8_t *p, size_t n, int depth)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Stream framing helpers agree with each other and with the decoders. */
+static void stream_checks(const uint8_t *data, size_t size)
+{
+    const uint8_t *msg;
+    size_t len, used = 0, used2;
+    hm_mp_reader_t r;
+    int rc;
+
+    rc = hm_ml_msg_complete(data, size, &used);
+    hm_mp_reader_init(&r, data, size);
+    CHECK((rc == 0) == (hm_mp_skip(&r) == 0));
+    CHECK(rc != 0 || (used <= size && r.p == data + used));
+    if (rc == 0 && used > 0) /* a shorter prefix is never complete */
+        CHECK(hm_ml_msg_complete(data, used - 1, &used2) != 0);
+    rc = hm_ml_get_user_stream(data, size, &msg, &len, &used);
+    if (rc == 0)
+        CHECK(used <= size && msg + len == data + used);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    size_t used;
 
     ingest(data, size, 0);
     /* every decoder on the raw bytes too, whatever the type byte says */
@@ -183,6 +201,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (uint8_t t = 0; t <= HM_ML_ERR; t++)
             if (t != HM_ML_COMPOUND && t != HM_ML_COMPRESS && t != HM_ML_HAS_CRC)
                 ingest_body(t, data + 1, size - 1, 8);
-    hm_ml_msg_complete(data, size, &used);
+    stream_checks(data, size);
     return 0;
 }
