@@ -279,41 +279,46 @@ int hm_serf_get_query(const uint8_t *p, size_t n, hm_serf_query_t *m)
 
 /* ---- filters ------------------------------------------------------------------------ */
 
-static int add_filter_elem(hm_buf_t *elems, uint32_t *count, const hm_buf_t *f)
+int hm_serf_put_node_filter(hm_buf_t *b, const char *const *names, size_t n)
 {
-    if (hm_mp_put_raw(elems, f->data, f->len) < 0)
-        return -1;
-    (*count)++;
-    return 0;
+    size_t i;
+    int rc = put_type(b, HM_SERF_FILTER_NODE) | hm_mp_put_array(b, (uint32_t)n);
+
+    for (i = 0; i < n; i++)
+        rc |= hm_mp_put_str(b, names[i]);
+    return rc;
+}
+
+int hm_serf_put_tag_filter(hm_buf_t *b, const char *tag, const char *expr)
+{
+    return put_type(b, HM_SERF_FILTER_TAG) | hm_mp_put_map(b, 2) | kv_cstr(b, "Expr", expr) |
+           kv_cstr(b, "Tag", tag);
+}
+
+/* Wraps the filter built in f as one raw element of `elems`. */
+static int add_filter_elem(hm_buf_t *elems, uint32_t *count, hm_buf_t *f, int rc)
+{
+    if (rc == 0)
+        rc = hm_mp_put_raw(elems, f->data, f->len);
+    if (rc == 0)
+        (*count)++;
+    hm_buf_free(f);
+    return rc;
 }
 
 int hm_serf_add_node_filter(hm_buf_t *elems, uint32_t *count, const char *const *names,
                             size_t n)
 {
     hm_buf_t f = {0};
-    size_t i;
-    int rc;
 
-    rc = put_type(&f, HM_SERF_FILTER_NODE) | hm_mp_put_array(&f, (uint32_t)n);
-    for (i = 0; i < n; i++)
-        rc |= hm_mp_put_str(&f, names[i]);
-    if (rc == 0)
-        rc = add_filter_elem(elems, count, &f);
-    hm_buf_free(&f);
-    return rc;
+    return add_filter_elem(elems, count, &f, hm_serf_put_node_filter(&f, names, n));
 }
 
 int hm_serf_add_tag_filter(hm_buf_t *elems, uint32_t *count, const char *tag, const char *expr)
 {
     hm_buf_t f = {0};
-    int rc;
 
-    rc = put_type(&f, HM_SERF_FILTER_TAG) | hm_mp_put_map(&f, 2) | kv_cstr(&f, "Expr", expr) |
-         kv_cstr(&f, "Tag", tag);
-    if (rc == 0)
-        rc = add_filter_elem(elems, count, &f);
-    hm_buf_free(&f);
-    return rc;
+    return add_filter_elem(elems, count, &f, hm_serf_put_tag_filter(&f, tag, expr));
 }
 
 static const char *const tagf_fields[] = {"Tag", "Expr"};

@@ -112,6 +112,9 @@ int hm_serf_get_query(const uint8_t *p, size_t n, hm_serf_query_t *m);
 int hm_serf_add_node_filter(hm_buf_t *elems, uint32_t *count, const char *const *names,
                             size_t n);
 int hm_serf_add_tag_filter(hm_buf_t *elems, uint32_t *count, const char *tag, const char *expr);
+/* The bare filter bytes (what one Filters element contains), appended to b. */
+int hm_serf_put_node_filter(hm_buf_t *b, const char *const *names, size_t n);
+int hm_serf_put_tag_filter(hm_buf_t *b, const char *tag, const char *expr);
 
 typedef struct hm_serf_filter {
     uint8_t type;        /* enum hm_serf_filter_type */

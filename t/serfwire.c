@@ -121,6 +121,17 @@ static void test_filters_query(void)
     hm_mp_reader_init(&it, f.nodes.p, f.nodes.n);
     ok(f.nodes.p == NULL && !hm_serf_node_filter_has(&f, "role"), "tag filter has no nodes");
     (void)s;
+    {
+        hm_buf_t bare = {0};
+        ok(hm_serf_put_node_filter(&bare, names, 2) == 0 && bare.len == 8 &&
+               memcmp(bare.data, elems.data + 1, 8) == 0,
+           "bare node filter = element contents");
+        hm_buf_reset(&bare);
+        ok(hm_serf_put_tag_filter(&bare, "role", "w.*") == 0 && bare.len == 20 &&
+               memcmp(bare.data, elems.data + 10, 20) == 0,
+           "bare tag filter = element contents");
+        hm_buf_free(&bare);
+    }
     ok(hm_serf_get_filter((const uint8_t *)"\x02\x80", 2, &f) < 0, "unknown filter type");
     ok(hm_serf_get_filter((const uint8_t *)"\x00\x92\xa1", 3, &f) < 0, "truncated node filter");
     ok(hm_serf_get_filter(NULL, 0, &f) < 0, "empty filter");
