@@ -98,7 +98,7 @@ int hm_lzw_encode(const uint8_t *in, size_t n, hm_buf_t *out)
             enc_emit(&e, code);
             code = in[i];
             if (enc_inc_hi(&e))
-                continue; /* table was reset: the key is not added */
+                continue;                  /* table was reset: the key is not added */
             e.table[h] = key << 12 | e.hi; /* h is the first free slot */
         }
         enc_emit(&e, code);

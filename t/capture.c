@@ -79,9 +79,9 @@ static void internal_payload(const uint8_t *p, size_t n)
                 hm_serf_next_str(&it, &s);
                 keys[i] = dupstr(s);
             }
-            good = hm_serf_put_key_response(&b, r.result, msg, r.keys.p ? (const char *const *)keys
-                                                                         : NULL,
-                                            nk, pk) == 0 &&
+            good = hm_serf_put_key_response(&b, r.result, msg,
+                                            r.keys.p ? (const char *const *)keys : NULL, nk,
+                                            pk) == 0 &&
                    same(&b, p, n);
             for (i = 0; i < nk; i++)
                 free(keys[i]);
@@ -205,7 +205,8 @@ static void serf_push_pull(const uint8_t *p, size_t n)
         pp.query_ltime = v.query_ltime;
         pp.status = (const hm_serf_status_ltime_t *)status.data;
         pp.n_status = status.len / sizeof(hm_serf_status_ltime_t);
-        pp.left = left.len ? (const hm_ml_str_t *)left.data : (v.left.p ? (const hm_ml_str_t *)"" : NULL);
+        pp.left =
+            left.len ? (const hm_ml_str_t *)left.data : (v.left.p ? (const hm_ml_str_t *)"" : NULL);
         pp.n_left = left.len / sizeof(hm_ml_str_t);
         pp.slots = (const hm_serf_event_slot_t *)slots.data;
         pp.n_slots = slots.len / sizeof(hm_serf_event_slot_t);
@@ -301,8 +302,8 @@ static void ml_body(const uint8_t *p, size_t n)
     switch (p[0]) {
     case HM_ML_PING: {
         hm_ml_ping_t m;
-        good = hm_ml_get_ping(p + 1, n - 1, &m) == 0 && hm_ml_put_ping(&b, &m) == 0 &&
-               same(&b, p, n);
+        good =
+            hm_ml_get_ping(p + 1, n - 1, &m) == 0 && hm_ml_put_ping(&b, &m) == 0 && same(&b, p, n);
         break;
     }
     case HM_ML_INDIRECT_PING: {
@@ -314,8 +315,7 @@ static void ml_body(const uint8_t *p, size_t n)
     case HM_ML_ACK: {
         hm_ml_ack_t m;
         hm_coord_t c;
-        good = hm_ml_get_ack(p + 1, n - 1, &m) == 0 && hm_ml_put_ack(&b, &m) == 0 &&
-               same(&b, p, n);
+        good = hm_ml_get_ack(p + 1, n - 1, &m) == 0 && hm_ml_put_ack(&b, &m) == 0 && same(&b, p, n);
         if (good && m.payload_len > 0) {
             hm_buf_t cb = {0};
             good = hm_serf_get_coord(m.payload, m.payload_len, &c) == 0 &&
@@ -326,8 +326,8 @@ static void ml_body(const uint8_t *p, size_t n)
     }
     case HM_ML_NACK: {
         hm_ml_nack_t m;
-        good = hm_ml_get_nack(p + 1, n - 1, &m) == 0 && hm_ml_put_nack(&b, &m) == 0 &&
-               same(&b, p, n);
+        good =
+            hm_ml_get_nack(p + 1, n - 1, &m) == 0 && hm_ml_put_nack(&b, &m) == 0 && same(&b, p, n);
         break;
     }
     case HM_ML_SUSPECT:
@@ -362,8 +362,8 @@ static void ml_body(const uint8_t *p, size_t n)
         break;
     }
     case HM_ML_HAS_CRC:
-        good = hm_ml_check_crc(p + 1, n - 1, &pl, &plen) == 0 &&
-               hm_ml_put_crc(&b, pl, plen) == 0 && same(&b, p, n);
+        good = hm_ml_check_crc(p + 1, n - 1, &pl, &plen) == 0 && hm_ml_put_crc(&b, pl, plen) == 0 &&
+               same(&b, p, n);
         if (good)
             ml_msg(pl, plen);
         break;
@@ -425,8 +425,8 @@ static void stream(const uint8_t *p, size_t n)
         st.by_type[HM_ML_PUSH_PULL]++;
         good = hm_ml_get_push_pull(m + 1, mn - 1, &hdr, collect_node, &c, &us, &used) == 0 &&
                used == mn - 1 &&
-               hm_ml_put_push_pull(&b, hdr.join, (const hm_ml_push_node_t *)c.nodes.data,
-                                   hdr.nodes, us, hdr.user_state_len) == 0 &&
+               hm_ml_put_push_pull(&b, hdr.join, (const hm_ml_push_node_t *)c.nodes.data, hdr.nodes,
+                                   us, hdr.user_state_len) == 0 &&
                same(&b, m, mn);
         verdict(good, "push/pull", m, mn);
         if (good && hdr.user_state_len > 0)
@@ -565,9 +565,9 @@ int main(void)
     diag("%d datagrams, %d streams, %d messages checked", udp, tcp, st.msgs);
     diag("memberlist types: ping %d iping %d ack %d suspect %d alive %d dead %d pp %d "
          "compound %d user %d compress %d nack %d crc %d",
-         st.by_type[0], st.by_type[1], st.by_type[2], st.by_type[3], st.by_type[4],
-         st.by_type[5], st.by_type[6], st.by_type[7], st.by_type[8], st.by_type[9],
-         st.by_type[11], st.by_type[12]);
+         st.by_type[0], st.by_type[1], st.by_type[2], st.by_type[3], st.by_type[4], st.by_type[5],
+         st.by_type[6], st.by_type[7], st.by_type[8], st.by_type[9], st.by_type[11],
+         st.by_type[12]);
     diag("serf types: leave %d join %d pp %d event %d query %d response %d relay %d",
          st.serf_by_type[0], st.serf_by_type[1], st.serf_by_type[2], st.serf_by_type[3],
          st.serf_by_type[4], st.serf_by_type[5], st.serf_by_type[9]);
@@ -576,9 +576,8 @@ int main(void)
     if (st.failed)
         diag("first mismatch: %s", st.first_fail);
     ok(st.by_type[HM_ML_PING] && st.by_type[HM_ML_ACK] && st.by_type[HM_ML_ALIVE] &&
-           st.by_type[HM_ML_INDIRECT_PING] && st.by_type[HM_ML_NACK] &&
-           st.by_type[HM_ML_SUSPECT] && st.by_type[HM_ML_DEAD] &&
-           st.by_type[HM_ML_COMPOUND] && st.by_type[HM_ML_HAS_CRC] &&
+           st.by_type[HM_ML_INDIRECT_PING] && st.by_type[HM_ML_NACK] && st.by_type[HM_ML_SUSPECT] &&
+           st.by_type[HM_ML_DEAD] && st.by_type[HM_ML_COMPOUND] && st.by_type[HM_ML_HAS_CRC] &&
            st.by_type[HM_ML_COMPRESS] && st.by_type[HM_ML_USER] && st.by_type[HM_ML_PUSH_PULL],
        "seen: ping indirect-ping ack nack suspect alive dead compound crc compress user "
        "push/pull");
@@ -587,8 +586,8 @@ int main(void)
            st.serf_by_type[HM_SERF_QUERY_RESPONSE] && st.serf_by_type[HM_SERF_PUSH_PULL] &&
            st.serf_by_type[HM_SERF_RELAY],
        "seen serf: join leave user-event query query-response push/pull relay");
-    ok(st.max_lzw > 6200, "a %zu-byte LZW stream (> 4095 codes: table reset) re-encoded identically",
-       st.max_lzw);
+    ok(st.max_lzw > 6200,
+       "a %zu-byte LZW stream (> 4095 codes: table reset) re-encoded identically", st.max_lzw);
     ok(st.decrypted >= 40, "encrypted capture decrypted (%d packets/streams)", st.decrypted);
     ok(st.key_requests >= 4 && st.key_responses >= 4 && st.conflicts >= 1,
        "seen key requests (%d), key responses (%d), conflict responses (%d)", st.key_requests,

@@ -9,10 +9,10 @@
 
 #include "hm_mlwire.h"
 
-#define CHECK(c)                                                                              \
-    do {                                                                                      \
-        if (!(c))                                                                             \
-            abort();                                                                          \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            abort();                                                                               \
     } while (0)
 
 static bool str_eq(hm_ml_str_t a, hm_ml_str_t b)

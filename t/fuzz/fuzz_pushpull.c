@@ -9,10 +9,10 @@
 
 #include "hm_serfwire.h"
 
-#define CHECK(c)                                                                              \
-    do {                                                                                      \
-        if (!(c))                                                                             \
-            abort();                                                                          \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            abort();                                                                               \
     } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -62,8 +62,12 @@ static void ml_seeds(void)
     hm_ml_ping_t ping = {.node = S("n2"), .seq_no = 1, .source_node = S("n1")};
     hm_ml_indirect_ping_t ip = {.node = S("n3"), .seq_no = 2, .nack = true};
     hm_ml_accuse_t acc = {.incarnation = 3, .node = S("n2"), .from = S("n1")};
-    hm_ml_alive_t al = {.incarnation = 1, .node = S("n1"), .meta = (const uint8_t *)"\xff\x80",
-                        .meta_len = 2, .vsn = {1, 5, 2, 2, 5, 5}, .has_vsn = true};
+    hm_ml_alive_t al = {.incarnation = 1,
+                        .node = S("n1"),
+                        .meta = (const uint8_t *)"\xff\x80",
+                        .meta_len = 2,
+                        .vsn = {1, 5, 2, 2, 5, 5},
+                        .has_vsn = true};
     hm_ml_ack_t ack = {.seq_no = 5, .payload = (const uint8_t *)"\x01", .payload_len = 1};
     hm_ml_nack_t nack = {.seq_no = 6};
 
@@ -123,8 +127,14 @@ static void ml_seeds(void)
         hm_serf_event_t ev = {S("deploy"), (const uint8_t *)"x", 1};
         hm_serf_status_ltime_t st[1] = {{S("n1"), 3}};
         hm_ml_str_t left[1] = {S("n3")};
-        hm_serf_push_pull_t pp = {.ltime = 2, .event_ltime = 3, .query_ltime = 1, .status = st,
-                                  .n_status = 1, .left = left, .n_left = 1, .slots = slots,
+        hm_serf_push_pull_t pp = {.ltime = 2,
+                                  .event_ltime = 3,
+                                  .query_ltime = 1,
+                                  .status = st,
+                                  .n_status = 1,
+                                  .left = left,
+                                  .n_left = 1,
+                                  .slots = slots,
                                   .n_slots = 4};
         hm_buf_t us = {0};
 
@@ -162,15 +172,20 @@ static void serf_seeds(void)
     uint32_t count = 0;
     const char *names[] = {"n4", "n1"};
     hm_serf_user_event_t ue = {.ltime = 34, .name = S("deploy"), .cc = true};
-    hm_serf_query_t q = {.ltime = 7, .id = 99, .source_node = S("n1"), .flags = 1,
-                         .relay_factor = 1, .timeout_ns = 3200000000ll, .name = S("q")};
-    hm_serf_query_response_t qr = {.ltime = 7, .id = 99, .from = S("n2"),
-                                   .payload = (const uint8_t *)"ok", .payload_len = 2};
+    hm_serf_query_t q = {.ltime = 7,
+                         .id = 99,
+                         .source_node = S("n1"),
+                         .flags = 1,
+                         .relay_factor = 1,
+                         .timeout_ns = 3200000000ll,
+                         .name = S("q")};
+    hm_serf_query_response_t qr = {
+        .ltime = 7, .id = 99, .from = S("n2"), .payload = (const uint8_t *)"ok", .payload_len = 2};
     hm_tag_t tv[] = {{"role", "web"}, {"dc", "east"}};
     hm_tags_t tags = {tv, 2};
     hm_coord_t c = {.error = 1.5, .height = 1e-5};
-    hm_member_t m = {.name = "n1", .tags = tags, .status = HM_STATUS_ALIVE,
-                     .vsn = {1, 5, 2, 2, 5, 5}};
+    hm_member_t m = {
+        .name = "n1", .tags = tags, .status = HM_STATUS_ALIVE, .vsn = {1, 5, 2, 2, 5, 5}};
     const char *keys[] = {"QUJD"};
 
     hm_serf_put_join(&b, 1, "n2");
