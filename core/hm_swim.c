@@ -97,6 +97,11 @@ static uint32_t hash_name(const char *p, size_t n)
     uint32_t h = 2166136261u;
     while (n--)
         h = (h ^ (uint8_t)*p++) * 16777619u;
+    /* murmur3 finalizer: FNV alone clusters short similar names */
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
     return h ^ (h >> 16);
 }
 
