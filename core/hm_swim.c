@@ -127,14 +127,24 @@ static const char *arena_dup(hm_swim_t *s, const char *p, size_t n)
     return out;
 }
 
+/* Hash slots hold a record index (low 24 bits) and 8 bits of the name's
+ * hash, so a probe rarely touches a record that is not the one sought.
+ * 0 is an empty slot (record 0 is never used). */
+#define SLOT_IDX(x) ((x)&0xffffffu)
+#define SLOT_TAG(h) (((h) >> 24) | 1u)
+#define HM_SWIM_MAX_RECS 0xffffffu
+
 hm_rec_t *hm_swim_lookup(const hm_swim_t *s, const char *name, size_t len)
 {
-    uint32_t mask = s->hcap - 1, i = hash_name(name, len) & mask, r;
+    uint32_t h = hash_name(name, len), mask = s->hcap - 1, i = h & mask, x;
+    uint32_t tag = SLOT_TAG(h);
 
-    while ((r = s->htab[i]) != 0) {
-        const hm_rec_t *x = &s->recs[r];
-        if (x->name_len == len && memcmp(x->name, name, len) == 0)
-            return (hm_rec_t *)x;
+    while ((x = s->htab[i]) != 0) {
+        if ((x >> 24) == tag) {
+            const hm_rec_t *r = &s->recs[SLOT_IDX(x)];
+            if (r->name_len == len && memcmp(r->name, name, len) == 0)
+                return (hm_rec_t *)r;
+        }
         i = (i + 1) & mask;
     }
     return NULL;
@@ -142,10 +152,12 @@ hm_rec_t *hm_swim_lookup(const hm_swim_t *s, const char *name, size_t len)
 
 static void htab_put(hm_swim_t *s, uint32_t r)
 {
-    uint32_t mask = s->hcap - 1, i = hash_name(s->recs[r].name, s->recs[r].name_len) & mask;
+    uint32_t h = hash_name(s->recs[r].name, s->recs[r].name_len), mask = s->hcap - 1;
+    uint32_t i = h & mask;
+
     while (s->htab[i])
         i = (i + 1) & mask;
-    s->htab[i] = r;
+    s->htab[i] = r | SLOT_TAG(h) << 24;
     s->hcount++;
 }
 
@@ -163,7 +175,7 @@ static int htab_grow(hm_swim_t *s)
     s->hcount = 0;
     for (i = 0; i < old_cap; i++)
         if (old[i])
-            htab_put(s, old[i]);
+            htab_put(s, SLOT_IDX(old[i]));
     free(old);
     return 0;
 }
@@ -173,15 +185,16 @@ static void htab_del(hm_swim_t *s, uint32_t r)
 {
     uint32_t mask = s->hcap - 1, i = hash_name(s->recs[r].name, s->recs[r].name_len) & mask, j;
 
-    while (s->htab[i] != r)
+    while (SLOT_IDX(s->htab[i]) != r)
         i = (i + 1) & mask;
     s->htab[i] = 0;
     s->hcount--;
     for (j = (i + 1) & mask; s->htab[j]; j = (j + 1) & mask) {
-        uint32_t x = s->htab[j], h = hash_name(s->recs[x].name, s->recs[x].name_len) & mask;
-        /* move x back if its home slot is not in (i, j] */
+        uint32_t x = SLOT_IDX(s->htab[j]);
+        uint32_t h = hash_name(s->recs[x].name, s->recs[x].name_len) & mask;
+        /* move the entry back if its home slot is not in (i, j] */
         if ((j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j))) {
-            s->htab[i] = x;
+            s->htab[i] = s->htab[j];
             s->htab[j] = 0;
             i = j;
         }
@@ -236,6 +249,8 @@ static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len)
     uint32_t r, off;
 
     if ((s->hcount + 1) * 2 > s->hcap && htab_grow(s) < 0)
+        return NULL;
+    if (s->hcount >= HM_SWIM_MAX_RECS - 1)
         return NULL;
     if (s->norder == s->order_cap) {
         uint32_t ncap = s->order_cap ? s->order_cap * 2 : 16;
