@@ -5,6 +5,8 @@
  * ping) in hm_swim_stream.c.
  */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -301,6 +303,27 @@ void hm_swim_ml_str(hm_ml_str_t *out, const char *p)
 {
     out->p = p;
     out->n = strlen(p);
+}
+
+/* ---- logging ---------------------------------------------------------- */
+
+void hm_swim_log(hm_swim_t *s, hm_log_level_t level, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+
+    if (s->d.log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    s->d.log(s->d.ud, level, msg);
+}
+
+void hm_swim_malformed(hm_swim_t *s, const char *what)
+{
+    s->stats.dropped_malformed++;
+    hm_swim_log(s, HM_LOG_DEBUG, "Failed to decode %s", what);
 }
 
 /* ---- awareness (Lifeguard local health) ------------------------------- */
@@ -661,6 +684,8 @@ static void susp_fire(hm_swim_t *s, uint32_t idx)
     d.node.p = r->name;
     d.node.n = r->name_len;
     hm_swim_ml_str(&d.from, s->name);
+    hm_swim_log(s, HM_LOG_INFO, "Marking %s as failed, suspect timeout reached (%u peer confirmations)",
+                r->name, x->n);
     hm_swim_dead(s, &d);
 }
 
@@ -676,8 +701,14 @@ static void susp_timers(hm_swim_t *s)
 
 /* ---- refutation and the alive/suspect/dead rules ---------------------- */
 
-static void refute(hm_swim_t *s, hm_rec_t *me, uint32_t accused)
+static void refute(hm_swim_t *s, hm_rec_t *me, uint32_t accused, const char *what,
+                   const hm_ml_str_t *from)
 {
+    if (from)
+        hm_swim_log(s, HM_LOG_WARN, "Refuting a %s message (from: %.*s)", what, (int)from->n,
+                    from->p);
+    else
+        hm_swim_log(s, HM_LOG_WARN, "Refuting an %s message", what);
     uint32_t inc = me->inc + 1;
 
     if (accused >= inc)
@@ -753,8 +784,9 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
                 other.meta_len = a->meta_len;
                 other.incarnation = a->incarnation;
                 memcpy(other.vsn, a->vsn, 6);
-                s->d.notify_conflict(s->d.ud, hm_swim_view(s, r, &s->view), &other);
+                    s->d.notify_conflict(s->d.ud, hm_swim_view(s, r, &s->view), &other);
             }
+            hm_swim_log(s, HM_LOG_ERR, "Conflicting address for %s", r->name);
             return;
         }
     }
@@ -771,7 +803,7 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
             (a->meta_len == 0 || memcmp(a->meta, r->meta, a->meta_len) == 0) &&
             (!a->has_vsn ? false : memcmp(a->vsn, r->vsn, 6) == 0))
             return;
-        refute(s, r, a->incarnation);
+        refute(s, r, a->incarnation, "alive", NULL);
         return; /* our own state did not change: no event */
     }
     if (a->has_vsn)
@@ -816,7 +848,7 @@ void hm_swim_suspect(hm_swim_t *s, const hm_ml_accuse_t *m)
     if (r->state != HM_ML_STATE_ALIVE)
         return;
     if (r == &s->recs[s->self]) {
-        refute(s, r, m->incarnation);
+        refute(s, r, m->incarnation, "suspect", &m->from);
         return;
     }
     broadcast_accuse(s, r, HM_ML_SUSPECT, m, NULL, NULL);
@@ -845,7 +877,7 @@ void hm_swim_dead(hm_swim_t *s, const hm_ml_accuse_t *m)
         return;
     if (r == &s->recs[s->self]) {
         if (!s->leaving) {
-            refute(s, r, m->incarnation);
+            refute(s, r, m->incarnation, "dead", &m->from);
             return;
         }
         broadcast_accuse(s, r, HM_ML_DEAD, m, leave_finished, s);
@@ -1109,7 +1141,7 @@ static void handle_compound(hm_swim_t *s, const hm_addr_t *from, const uint8_t *
     int k = hm_ml_split_compound(p, n, parts, lens, HM_SWIM_MAX_PARTS), i;
 
     if (k < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "compound request");
         return;
     }
     for (i = 0; i < k; i++)
@@ -1123,7 +1155,7 @@ static void handle_compressed(hm_swim_t *s, const hm_addr_t *from, const uint8_t
     size_t used = 0;
 
     if (hm_ml_get_compress(p, n, &out, &used) < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "compressed payload");
     } else {
         handle_command(s, from, out.data, out.len, depth + 1);
     }
@@ -1135,7 +1167,7 @@ static void handle_alive_msg(hm_swim_t *s, const uint8_t *p, size_t n)
     hm_ml_alive_t a;
 
     if (hm_ml_get_alive(p, n, &a) < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "alive message");
         return;
     }
     if (a.addr.port == 0)
@@ -1148,7 +1180,7 @@ static void handle_accuse_msg(hm_swim_t *s, const uint8_t *p, size_t n, bool dea
     hm_ml_accuse_t m;
 
     if (hm_ml_get_accuse(p, n, &m) < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, dead ? "dead message" : "suspect message");
         return;
     }
     if (dead)
@@ -1161,7 +1193,7 @@ static void handle_command(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p
                            int depth)
 {
     if (n == 0 || depth > 4) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, n ? "message (nested too deep)" : "empty message");
         return;
     }
     switch (p[0]) {
@@ -1196,6 +1228,7 @@ static void handle_command(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p
         break;
     default:
         s->stats.dropped_other++;
+        hm_swim_log(s, HM_LOG_ERR, "msg type (%d) not supported", p[0]);
         break;
     }
 }
@@ -1212,6 +1245,7 @@ void hm_swim_packet(hm_swim_t *s, uint64_t now, const hm_addr_t *from, const uin
         size_t plen;
         if (hm_ml_check_crc(p + 1, n - 1, &payload, &plen) < 0) {
             s->stats.dropped_crc++;
+            hm_swim_log(s, HM_LOG_WARN, "Got invalid checksum for UDP packet");
             return;
         }
         p = payload;

@@ -32,6 +32,14 @@ static void on_conflict(void *ud, const hm_swim_node_t *a, const hm_swim_node_t 
     conflicts++;
 }
 
+static int log_lines;
+static char last_log[256];
+static void on_log(void *ud, hm_log_level_t level, const char *msg)
+{
+    log_lines++;
+    snprintf(last_log, sizeof(last_log), "%s", msg);
+}
+
 static hm_addr_t addr_of(int i)
 {
     hm_addr_t a = {{10, 0, 0, (uint8_t)i}, 4, 7946};
@@ -147,6 +155,7 @@ static hm_swim_t *mk(uint64_t now)
     d.notify_leave = on_leave;
     d.notify_update = on_update;
     d.notify_conflict = on_conflict;
+    d.log = on_log;
     return hm_swim_new(&c, &d, now);
 }
 
@@ -260,6 +269,7 @@ static void test_refute(void)
     alive(s, 50, "self", 1, 3, NULL);
     is_int(inc_of(s, "self"), 13, "older alive about self ignored");
     is_int(st->refutes, 4, "four refutations counted");
+    is_str(last_log, "Refuting an alive message", "logged as memberlist does");
     hm_swim_free(s);
 }
 
@@ -362,6 +372,7 @@ static void test_ping_and_garbage(void)
     hm_buf_free(&b);
     hm_swim_packet(s, 30, &from, garbage, sizeof(garbage));
     is_int(st->dropped_malformed, 1, "garbage alive dropped and counted");
+    is_str(last_log, "Failed to decode alive message", "with a debug log line");
     hm_swim_packet(s, 30, &from, badcrc, sizeof(badcrc));
     is_int(st->dropped_crc, 1, "bad CRC dropped and counted");
     hm_swim_packet(s, 30, &from, (const uint8_t *)"\x63", 1);
