@@ -144,7 +144,7 @@ hm_rec_t *hm_swim_lookup(const hm_swim_t *s, const char *name, size_t len)
     while ((x = s->htab[i]) != 0) {
         if ((x >> 24) == tag) {
             const hm_rec_t *r = &s->recs[SLOT_IDX(x)];
-            if (r->name_len == len && memcmp(r->name, name, len) == 0)
+            if (r->name_len == len && memcmp(REC_NAME(r), name, len) == 0)
                 return (hm_rec_t *)r;
         }
         i = (i + 1) & mask;
@@ -154,7 +154,7 @@ hm_rec_t *hm_swim_lookup(const hm_swim_t *s, const char *name, size_t len)
 
 static void htab_put(hm_swim_t *s, uint32_t r)
 {
-    uint32_t h = hash_name(s->recs[r].name, s->recs[r].name_len), mask = s->hcap - 1;
+    uint32_t h = hash_name(REC_NAME(&s->recs[r]), s->recs[r].name_len), mask = s->hcap - 1;
     uint32_t i = h & mask;
 
     while (s->htab[i])
@@ -185,7 +185,7 @@ static int htab_grow(hm_swim_t *s)
 /* Linear-probing deletion with backward shift (no tombstones). */
 static void htab_del(hm_swim_t *s, uint32_t r)
 {
-    uint32_t mask = s->hcap - 1, i = hash_name(s->recs[r].name, s->recs[r].name_len) & mask, j;
+    uint32_t mask = s->hcap - 1, i = hash_name(REC_NAME(&s->recs[r]), s->recs[r].name_len) & mask, j;
 
     while (SLOT_IDX(s->htab[i]) != r)
         i = (i + 1) & mask;
@@ -193,7 +193,7 @@ static void htab_del(hm_swim_t *s, uint32_t r)
     s->hcount--;
     for (j = (i + 1) & mask; s->htab[j]; j = (j + 1) & mask) {
         uint32_t x = SLOT_IDX(s->htab[j]);
-        uint32_t h = hash_name(s->recs[x].name, s->recs[x].name_len) & mask;
+        uint32_t h = hash_name(REC_NAME(&s->recs[x]), s->recs[x].name_len) & mask;
         /* move the entry back if its home slot is not in (i, j] */
         if ((j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j))) {
             s->htab[i] = s->htab[j];
@@ -209,11 +209,21 @@ static uint32_t rec_alloc(hm_swim_t *s)
 
     if (s->recs_free == 0) {
         uint32_t ncap = s->recs_cap ? s->recs_cap * 2 : 16, i;
-        hm_rec_t *n = realloc(s->recs, (size_t)ncap * sizeof(*n));
+        /* cache-line aligned, so a record is one line */
+        hm_rec_t *n = aligned_alloc(64, (size_t)ncap * sizeof(*n));
         if (n == NULL)
             return 0;
+        if (s->recs)
+            memcpy(n, s->recs, (size_t)s->recs_cap * sizeof(*n));
+        free(s->recs);
         memset(n + s->recs_cap, 0, (size_t)(ncap - s->recs_cap) * sizeof(*n));
         s->recs = n;
+        if (s->v6) {
+            uint8_t(*v)[16] = realloc(s->v6, (size_t)ncap * 16);
+            if (v == NULL)
+                return 0;
+            s->v6 = v;
+        }
         for (i = ncap - 1; i >= (s->recs_cap ? s->recs_cap : 1); i--) {
             n[i].susp = s->recs_free; /* free list through .susp */
             s->recs_free = i;
@@ -265,8 +275,10 @@ static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len)
     r = rec_alloc(s);
     if (r == 0)
         return NULL;
-    s->recs[r].name = arena_dup(s, name, len);
-    if (s->recs[r].name == NULL) {
+    if (len < HM_REC_INLINE_NAME) {
+        memcpy(s->recs[r].nm.in, name, len);
+        s->recs[r].nm.in[len] = 0;
+    } else if ((s->recs[r].nm.p = arena_dup(s, name, len)) == NULL) {
         s->recs[r].in_use = 0;
         s->recs[r].susp = s->recs_free;
         s->recs_free = r;
@@ -286,10 +298,45 @@ static uint32_t rec_idx(const hm_swim_t *s, const hm_rec_t *r)
     return (uint32_t)(r - s->recs);
 }
 
+void hm_swim_rec_addr(const hm_swim_t *s, const hm_rec_t *r, hm_addr_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->len = r->alen;
+    out->port = r->port;
+    if (r->alen == 16)
+        memcpy(out->ip, s->v6[r - s->recs], 16);
+    else
+        memcpy(out->ip, r->ip4, 4);
+}
+
+static int rec_set_addr(hm_swim_t *s, hm_rec_t *r, const hm_addr_t *a)
+{
+    if (a->len == 16) {
+        if (s->v6 == NULL && (s->v6 = calloc(s->recs_cap, 16)) == NULL)
+            return -1;
+        memcpy(s->v6[r - s->recs], a->ip, 16);
+        r->alen = 16;
+    } else {
+        memcpy(r->ip4, a->ip, 4);
+        r->alen = a->len;
+    }
+    r->port = a->port;
+    return 0;
+}
+
+static bool rec_addr_eq(const hm_swim_t *s, const hm_rec_t *r, const hm_addr_t *a)
+{
+    if (r->alen != a->len || r->port != a->port)
+        return false;
+    if (a->len == 16)
+        return memcmp(s->v6[r - s->recs], a->ip, 16) == 0;
+    return memcmp(r->ip4, a->ip, a->len > 4 ? 4 : a->len) == 0;
+}
+
 const hm_swim_node_t *hm_swim_view(hm_swim_t *s, const hm_rec_t *r, hm_swim_node_t *v)
 {
-    v->name = r->name;
-    v->addr = r->addr;
+    v->name = REC_NAME(r);
+    hm_swim_rec_addr(s, r, &v->addr);
     v->meta = r->meta;
     v->meta_len = r->meta_len;
     v->incarnation = r->inc;
@@ -462,9 +509,9 @@ static int encode_alive_rec(hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out)
     hm_ml_alive_t a = {0};
 
     a.incarnation = r->inc;
-    a.node.p = r->name;
+    a.node.p = REC_NAME(r);
     a.node.n = r->name_len;
-    a.addr = r->addr;
+    hm_swim_rec_addr(s, r, &a.addr);
     a.meta = r->meta;
     a.meta_len = r->meta_len;
     memcpy(a.vsn, r->vsn, 6);
@@ -681,11 +728,12 @@ static void susp_fire(hm_swim_t *s, uint32_t idx)
         return;
     }
     d.incarnation = r->inc;
-    d.node.p = r->name;
+    d.node.p = REC_NAME(r);
     d.node.n = r->name_len;
     hm_swim_ml_str(&d.from, s->name);
-    hm_swim_log(s, HM_LOG_INFO, "Marking %s as failed, suspect timeout reached (%u peer confirmations)",
-                r->name, x->n);
+    hm_swim_log(s, HM_LOG_INFO,
+                "Marking %s as failed, suspect timeout reached (%u peer confirmations)",
+                REC_NAME(r), x->n);
     hm_swim_dead(s, &d);
 }
 
@@ -742,11 +790,6 @@ static bool set_meta(hm_rec_t *r, const uint8_t *meta, size_t n)
     return true;
 }
 
-static bool addr_eq(const hm_addr_t *a, const hm_addr_t *b)
-{
-    return a->len == b->len && a->port == b->port && memcmp(a->ip, b->ip, a->len) == 0;
-}
-
 void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcast_done_fn done,
                    void *ud)
 {
@@ -765,12 +808,12 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
         r = rec_add(s, a->node.p, a->node.n);
         if (r == NULL)
             return;
-        r->addr = a->addr;
+        rec_set_addr(s, r, &a->addr);
         r->state = HM_ML_STATE_DEAD;
         set_meta(r, a->meta, a->meta_len);
         if (a->has_vsn)
             memcpy(r->vsn, a->vsn, 6);
-    } else if (!addr_eq(&r->addr, &a->addr)) {
+    } else if (!rec_addr_eq(s, r, &a->addr)) {
         bool reclaim = s->cfg.dead_node_reclaim_ms > 0 &&
                        s->now - r->state_change > s->cfg.dead_node_reclaim_ms;
         if (r->state == HM_ML_STATE_LEFT || (r->state == HM_ML_STATE_DEAD && reclaim)) {
@@ -778,7 +821,7 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
         } else {
             if (s->d.notify_conflict) {
                 hm_swim_node_t other = {0};
-                other.name = r->name;
+                other.name = REC_NAME(r);
                 other.addr = a->addr;
                 other.meta = a->meta;
                 other.meta_len = a->meta_len;
@@ -786,7 +829,7 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
                 memcpy(other.vsn, a->vsn, 6);
                     s->d.notify_conflict(s->d.ud, hm_swim_view(s, r, &s->view), &other);
             }
-            hm_swim_log(s, HM_LOG_ERR, "Conflicting address for %s", r->name);
+            hm_swim_log(s, HM_LOG_ERR, "Conflicting address for %s", REC_NAME(r));
             return;
         }
     }
@@ -810,7 +853,7 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
         memcpy(r->vsn, a->vsn, 6);
     r->inc = a->incarnation;
     meta_changed = set_meta(r, a->meta, a->meta_len);
-    r->addr = a->addr;
+    rec_set_addr(s, r, &a->addr);
     if (r->state != HM_ML_STATE_ALIVE) {
         r->state = HM_ML_STATE_ALIVE;
         r->state_change = s->now;
@@ -1003,6 +1046,7 @@ void hm_swim_free(hm_swim_t *s)
     free(s->recs);
     free(s->order);
     free(s->htab);
+    free(s->v6);
     while (s->arena) {
         hm_arena_chunk_t *n = s->arena->next;
         free(s->arena);
@@ -1082,7 +1126,9 @@ static void gossip(hm_swim_t *s)
             hm_buf_append(&s->tmp, s->parts[0].data, s->parts[0].len);
         else if (hm_ml_put_compound(&s->tmp, s->parts, m) < 0)
             continue;
-        raw_send(s, &r->addr, &s->tmp, r);
+        hm_addr_t to;
+        hm_swim_rec_addr(s, r, &to);
+        raw_send(s, &to, &s->tmp, r);
     }
 }
 
@@ -1099,8 +1145,12 @@ static void periodic_push_pull(hm_swim_t *s)
 {
     uint32_t r;
 
-    if (k_random(s, 1, hm_swim_skip_not_alive, &r) == 1)
-        hm_swim_push_pull(s, s->now, &s->recs[r].addr, false);
+    hm_addr_t to;
+
+    if (k_random(s, 1, hm_swim_skip_not_alive, &r) == 1) {
+        hm_swim_rec_addr(s, &s->recs[r], &to);
+        hm_swim_push_pull(s, s->now, &to, false);
+    }
 }
 
 /* Probe index wrapped: drop nodes dead for longer than GossipToTheDead
@@ -1307,7 +1357,7 @@ int hm_swim_leave(hm_swim_t *s, uint64_t now)
         return 0;
     s->leaving = true;
     d.incarnation = me->inc;
-    d.node.p = me->name;
+    d.node.p = REC_NAME(me);
     d.node.n = me->name_len;
     d.from = d.node;
     hm_swim_dead(s, &d);

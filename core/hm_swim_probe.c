@@ -28,6 +28,7 @@ static void probe_node(hm_swim_t *s, uint32_t ri)
     hm_rec_t *r = &s->recs[ri];
     hm_probe_t *p = &s->probe;
     hm_ml_ping_t ping = {0};
+    hm_addr_t to;
     uint64_t interval = (uint64_t)s->cfg.probe_interval_ms * (uint64_t)(s->health + 1);
 
     memset(p, 0, sizeof(*p));
@@ -39,7 +40,7 @@ static void probe_node(hm_swim_t *s, uint32_t ri)
     p->end_at = s->now + interval;
     s->stats.probes++;
 
-    ping.node.p = r->name;
+    ping.node.p = REC_NAME(r);
     ping.node.n = r->name_len;
     ping.seq_no = p->seq;
     self_source(s, &ping.source_node, &ping.source);
@@ -48,8 +49,9 @@ static void probe_node(hm_swim_t *s, uint32_t ri)
         p->active = false;
         return;
     }
+    hm_swim_rec_addr(s, r, &to);
     if (r->state == HM_ML_STATE_ALIVE) {
-        hm_swim_send(s, &r->addr, &s->tmp, NULL, true);
+        hm_swim_send(s, &to, &s->tmp, NULL, true);
     } else {
         /* a suspect gets the accusation along, to refute it sooner */
         hm_ml_accuse_t sus = {.incarnation = r->inc};
@@ -64,7 +66,7 @@ static void probe_node(hm_swim_t *s, uint32_t ri)
         hm_buf_reset(&s->tmp);
         if (hm_ml_put_compound(&s->tmp, parts, 2) < 0)
             return;
-        hm_swim_send(s, &r->addr, &s->tmp, r, false);
+        hm_swim_send(s, &to, &s->tmp, r, false);
     }
 }
 
@@ -123,7 +125,7 @@ static void probe_indirect(hm_swim_t *s)
     hm_ml_indirect_ping_t ind = {0};
 
     p->indirect_sent = true;
-    hm_swim_log(s, HM_LOG_DEBUG, "Failed ping: %s (timeout reached)", target->name);
+    hm_swim_log(s, HM_LOG_DEBUG, "Failed ping: %s (timeout reached)", REC_NAME(target));
     /* kRandomNodes with the filter "not self, not target, alive" */
     for (tries = 0; tries < 3 * (size_t)s->norder && n < k; tries++) {
         uint32_t ri = s->order[hm_swim_randn(s, s->norder)];
@@ -135,19 +137,21 @@ static void probe_indirect(hm_swim_t *s)
         if (j == n)
             peers[n++] = ri;
     }
-    ind.node.p = target->name;
+    ind.node.p = REC_NAME(target);
     ind.node.n = target->name_len;
-    ind.target = target->addr;
+    hm_swim_rec_addr(s, target, &ind.target);
     ind.seq_no = p->seq;
     self_source(s, &ind.source_node, &ind.source);
     for (i = 0; i < n; i++) {
         hm_rec_t *peer = &s->recs[peers[i]];
+        hm_addr_t to;
+        hm_swim_rec_addr(s, peer, &to);
         ind.nack = peer->vsn[1] >= 4;
         if (ind.nack)
             p->expected_nacks++;
         hm_buf_reset(&s->tmp);
         if (hm_ml_put_indirect_ping(&s->tmp, &ind) == 0)
-            hm_swim_send(s, &peer->addr, &s->tmp, NULL, true);
+            hm_swim_send(s, &to, &s->tmp, NULL, true);
     }
     if (!s->cfg.disable_tcp_pings && target->vsn[1] >= 3) {
         hm_ml_ping_t ping = {0};
@@ -158,7 +162,7 @@ static void probe_indirect(hm_swim_t *s)
         if (hm_ml_put_ping(&msg, &ping) == 0) {
             hm_swim_stream_wrap(s, &msg);
             p->tcp_stream =
-                hm_swim_stream_open(s, &target->addr, ST_PING, false, p->seq, &msg, p->end_at);
+                hm_swim_stream_open(s, &ind.target, ST_PING, false, p->seq, &msg, p->end_at);
         }
         hm_buf_free(&msg);
     }
@@ -175,7 +179,7 @@ static void probe_verdict(hm_swim_t *s)
         hm_swim_log(s, HM_LOG_WARN,
                     "Was able to connect to %s but other probes failed, network may be "
                     "misconfigured",
-                    r->name);
+                    REC_NAME(r));
         probe_done(s, -1);
         return;
     }
@@ -187,9 +191,9 @@ static void probe_verdict(hm_swim_t *s)
     }
     s->stats.probe_failures++;
     if (r->in_use) {
-        hm_swim_log(s, HM_LOG_INFO, "Suspect %s has failed, no acks received", r->name);
+        hm_swim_log(s, HM_LOG_INFO, "Suspect %s has failed, no acks received", REC_NAME(r));
         sus.incarnation = r->inc;
-        sus.node.p = r->name;
+        sus.node.p = REC_NAME(r);
         sus.node.n = r->name_len;
         sus.from.p = s->name;
         sus.from.n = s->name_len;

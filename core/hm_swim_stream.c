@@ -111,9 +111,9 @@ static int local_state(hm_swim_t *s, bool join, hm_buf_t *out)
     for (i = 0; i < s->norder; i++) {
         const hm_rec_t *r = &s->recs[s->order[i]];
         hm_ml_push_node_t *n = &nodes[i];
-        n->name.p = r->name;
+        n->name.p = REC_NAME(r);
         n->name.n = r->name_len;
-        n->addr = r->addr;
+        hm_swim_rec_addr(s, r, &n->addr);
         n->meta = r->meta;
         n->meta_len = r->meta_len;
         n->incarnation = r->inc;

@@ -214,6 +214,28 @@ static void test_alive_rules(void)
         is_int(state_of(s, "b"), -1, "alive with pmin > pmax ignored");
     }
     is_int(hm_swim_num_nodes(s), 2, "two nodes");
+    {
+        hm_buf_t b = {0};
+        hm_ml_alive_t a = {0};
+        const hm_swim_node_t *x;
+        static const char *long_name = "a-node-name-longer-than-sixteen-bytes";
+        a.incarnation = 3;
+        a.node.p = long_name;
+        a.node.n = strlen(long_name);
+        a.addr.len = 16;
+        a.addr.ip[0] = 0xfd;
+        a.addr.ip[15] = 7;
+        a.addr.port = 7000;
+        a.vsn[0] = 1;
+        a.vsn[1] = 5;
+        a.has_vsn = true;
+        hm_ml_put_alive(&b, &a);
+        feed(s, 60, &b);
+        x = hm_swim_find(s, long_name);
+        ok(x && x->addr.len == 16 && x->addr.ip[0] == 0xfd && x->addr.ip[15] == 7 &&
+               x->addr.port == 7000 && strcmp(x->name, long_name) == 0,
+           "long name and IPv6 address kept");
+    }
     hm_swim_free(s);
 }
 
