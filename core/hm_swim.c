@@ -203,35 +203,39 @@ static void htab_del(hm_swim_t *s, uint32_t r)
     }
 }
 
+/* Records come from the free list, else from the never-used tail; the
+ * tail is not touched before use, so a doubled pool costs no memory until
+ * it fills. */
 static uint32_t rec_alloc(hm_swim_t *s)
 {
     uint32_t r;
 
-    if (s->recs_free == 0) {
-        uint32_t ncap = s->recs_cap ? s->recs_cap * 2 : 16, i;
-        /* cache-line aligned, so a record is one line */
-        hm_rec_t *n = aligned_alloc(64, (size_t)ncap * sizeof(*n));
-        if (n == NULL)
-            return 0;
-        if (s->recs)
-            memcpy(n, s->recs, (size_t)s->recs_cap * sizeof(*n));
-        free(s->recs);
-        memset(n + s->recs_cap, 0, (size_t)(ncap - s->recs_cap) * sizeof(*n));
-        s->recs = n;
-        if (s->v6) {
-            uint8_t(*v)[16] = realloc(s->v6, (size_t)ncap * 16);
-            if (v == NULL)
+    if (s->recs_free) {
+        r = s->recs_free;
+        s->recs_free = s->recs[r].susp;
+    } else {
+        if (s->recs_used == 0)
+            s->recs_used = 1;
+        if (s->recs_used >= s->recs_cap) {
+            uint32_t ncap = s->recs_cap ? s->recs_cap * 2 : 16;
+            /* cache-line aligned, so a record is one line */
+            hm_rec_t *n = aligned_alloc(64, (size_t)ncap * sizeof(*n));
+            if (n == NULL)
                 return 0;
-            s->v6 = v;
+            if (s->recs)
+                memcpy(n, s->recs, (size_t)s->recs_used * sizeof(*n));
+            free(s->recs);
+            s->recs = n;
+            if (s->v6) {
+                uint8_t(*v)[16] = realloc(s->v6, (size_t)ncap * 16);
+                if (v == NULL)
+                    return 0;
+                s->v6 = v;
+            }
+            s->recs_cap = ncap;
         }
-        for (i = ncap - 1; i >= (s->recs_cap ? s->recs_cap : 1); i--) {
-            n[i].susp = s->recs_free; /* free list through .susp */
-            s->recs_free = i;
-        }
-        s->recs_cap = ncap;
+        r = s->recs_used++;
     }
-    r = s->recs_free;
-    s->recs_free = s->recs[r].susp;
     memset(&s->recs[r], 0, sizeof(hm_rec_t));
     s->recs[r].in_use = 1;
     return r;
@@ -260,7 +264,7 @@ static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len)
 {
     uint32_t r, off;
 
-    if ((s->hcount + 1) * 2 > s->hcap && htab_grow(s) < 0)
+    if ((s->hcount + 1) * 4 > s->hcap * 3 && htab_grow(s) < 0) /* load <= 3/4 */
         return NULL;
     if (s->hcount >= HM_SWIM_MAX_RECS - 1)
         return NULL;
@@ -522,7 +526,7 @@ static int encode_alive_rec(hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out)
 static int bq_encode(void *ud, uint32_t key, hm_buf_t *out)
 {
     hm_swim_t *s = ud;
-    if (key == 0 || key >= s->recs_cap || !s->recs[key].in_use)
+    if (key == 0 || key >= s->recs_used || !s->recs[key].in_use)
         return -1;
     return encode_alive_rec(s, &s->recs[key], out);
 }
@@ -530,8 +534,31 @@ static int bq_encode(void *ud, uint32_t key, hm_buf_t *out)
 static void bq_drop(void *ud, uint32_t key)
 {
     hm_swim_t *s = ud;
-    if (key < s->recs_cap)
+    if (key < s->recs_used)
         s->recs[key].bc = 0;
+}
+
+/* Sizes of go-msgpack's raw header and unsigned integer forms. */
+static size_t raw_size(size_t n)
+{
+    return (n <= 31 ? 1 : n <= 0xffff ? 3 : 5) + n;
+}
+
+static size_t uint_size(uint64_t v)
+{
+    return v <= 0x7f ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3 : v <= 0xffffffffu ? 5 : 9;
+}
+
+/* The length hm_ml_put_alive() gives for this record, without encoding
+ * it: the queue orders and budgets by length, and at 10,000 nodes every
+ * engine queues ~10,000 alive messages after its join. */
+static size_t alive_len(const hm_rec_t *r)
+{
+    static const size_t keys = 5 + 12 + 5 + 5 + 5 + 4; /* Addr Incarnation Meta Node Port Vsn */
+
+    return 1 + 1 + keys + (r->alen ? raw_size(r->alen) : 1) + uint_size(r->inc) +
+           (r->meta ? raw_size(r->meta_len) : 1) + raw_size(r->name_len) + uint_size(r->port) +
+           raw_size(6);
 }
 
 /* Queue a broadcast about node r (replacing any queued one about it).
@@ -548,10 +575,12 @@ static void broadcast(hm_swim_t *s, hm_rec_t *r, const hm_buf_t *msg, hm_bcast_d
         r->bc = hm_bcast_push_keyed(s->bq, key, msg->data, msg->len, done, ud);
         return;
     }
+    len = alive_len(r);
+#ifdef HM_SWIM_CHECK_LEN
     hm_buf_reset(&s->tmp2);
-    if (encode_alive_rec(s, r, &s->tmp2) < 0)
-        return;
-    len = s->tmp2.len;
+    if (encode_alive_rec(s, r, &s->tmp2) < 0 || s->tmp2.len != len)
+        abort();
+#endif
     r->bc = hm_bcast_push_keyed(s->bq, key, NULL, len, done, ud);
 }
 
@@ -605,7 +634,7 @@ static void susp_free(hm_swim_t *s, uint32_t idx)
     for (i = 0; i < x->nseen; i++)
         free(x->seen[i]);
     free(x->seen);
-    if (x->rec && x->rec < s->recs_cap && s->recs[x->rec].susp == idx)
+    if (x->rec && x->rec < s->recs_used && s->recs[x->rec].susp == idx)
         s->recs[x->rec].susp = 0;
     x->seen = NULL;
     x->nseen = 0;
@@ -1032,7 +1061,7 @@ void hm_swim_free(hm_swim_t *s)
     while (hm_swim_poll(s, &o))
         hm_buf_free(&o.data);
     free(s->outq);
-    for (i = 1; i < s->recs_cap; i++)
+    for (i = 1; i < s->recs_used; i++)
         if (s->recs[i].in_use)
             free(s->recs[i].meta);
     for (i = 1; i < s->susps_cap; i++) {

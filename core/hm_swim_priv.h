@@ -95,7 +95,7 @@ struct hm_swim {
 
     /* node table */
     hm_rec_t *recs;
-    uint32_t recs_cap, recs_free;
+    uint32_t recs_cap, recs_free, recs_used; /* used: high-water mark */
     uint32_t *order;
     uint32_t norder, order_cap, probe_index;
     uint32_t *htab; /* open addressing, linear probing: rec index, 0 empty */
