@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <hamlet/module.h>
+
 #include "hm_mlwire.h"
 #include "hm_swim.h"
 #include "tap.h"
@@ -423,6 +425,66 @@ static void test_leave(void)
     hm_swim_free(s);
 }
 
+/* Mutated real traffic (packets and push/pull streams) never crashes the
+ * engine; everything it rejects is counted. */
+static void test_fuzz(void)
+{
+    hm_swim_t *a = mk(0), *b = mk(0);
+    hm_buf_t samples[64] = {{0}};
+    size_t ns = 0, i;
+    hm_swim_out_t o;
+    uint64_t t, x = 88172645463325252ull;
+    hm_addr_t from = addr_of(3), to = addr_of(1);
+    int round;
+
+    for (i = 0; i < 8; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "f%zu", i);
+        alive(a, 0, name, 20 + (int)i, 1, i % 2 ? "meta" : NULL);
+    }
+    accuse(a, 0, false, "f1", 1, "f2");
+    accuse(a, 0, true, "f3", 1, "f3");
+    hm_swim_join(a, 0, &to);
+    for (t = 0; t < 5000 && ns < 64; t += 100) {
+        hm_swim_tick(a, t);
+        while (hm_swim_poll(a, &o)) {
+            if (o.data.len && ns < 64)
+                samples[ns++] = o.data;
+            else
+                hm_buf_free(&o.data);
+        }
+    }
+    ok(ns > 10, "collected %zu messages to mutate", ns);
+    for (round = 0; round < 20000; round++) {
+        hm_buf_t *smp = &samples[(size_t)round % ns];
+        uint8_t buf[2048];
+        size_t n = smp->len < sizeof(buf) ? smp->len : sizeof(buf), k, flips;
+        memcpy(buf, smp->data, n);
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        flips = 1 + x % 4;
+        for (k = 0; k < flips; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            buf[x % n] = (uint8_t)(x >> 32);
+        }
+        if (round % 3 == 0)
+            n = x % (n + 1); /* truncate */
+        if (round % 2) {
+            hm_swim_packet(b, 6000, &from, buf, n);
+        } else {
+            uint32_t id = hm_swim_stream_accept(b, 6000, &from);
+            if (hm_swim_stream_data(b, 6000, id, buf, n) == HM_AGAIN)
+                hm_swim_stream_failed(b, 6000, id, "EOF");
+        }
+        drain(b);
+    }
+    ok(hm_swim_stats(b)->dropped_malformed > 100, "20000 mutated inputs survived, %llu rejected",
+       (unsigned long long)hm_swim_stats(b)->dropped_malformed);
+    for (i = 0; i < ns; i++)
+        hm_buf_free(&samples[i]);
+    hm_swim_free(a);
+    hm_swim_free(b);
+}
+
 int main(void)
 {
     test_profiles();
@@ -433,5 +495,6 @@ int main(void)
     test_suspicion_confirm();
     test_ping_and_garbage();
     test_leave();
+    test_fuzz();
     return done_testing();
 }
