@@ -242,9 +242,7 @@ static int merge_remote(hm_swim_t *s, const nodes_acc_t *rem, const uint8_t *use
             hm_ml_alive_t a = {0};
             a.incarnation = n->incarnation;
             a.node = n->name;
-            a.addr = n->addr;
-            if (a.addr.port == 0)
-                a.addr.port = s->cfg.addr.port;
+            a.addr = n->addr; /* no Port 0 substitution here, as in mergeState */
             a.meta = n->meta;
             a.meta_len = n->meta_len;
             memcpy(a.vsn, n->vsn, 6);

@@ -237,6 +237,45 @@ static void test_loss(void)
     hm_sim_free(sim);
 }
 
+/* Node 5 receives no datagram for a minute but TCP works both ways: the
+ * TCP fallback ping (peers speak protocol >= 3) answers every probe, so
+ * nobody suspects anyone ("was able to connect ... but other probes
+ * failed").  Without TCP pings the same cut raises suspicions. */
+static uint64_t udp_cut_suspects(bool tcp_pings, uint64_t *false_failures)
+{
+    hm_swim_config_t cfg = {0};
+    hm_sim_t *sim = hm_sim_new(16);
+    uint32_t i;
+    uint64_t sus = 0;
+
+    hm_swim_config_profile(&cfg, "lan");
+    cfg.disable_tcp_pings = !tcp_pings;
+    for (i = 0; i < 10; i++)
+        hm_sim_add(sim, &cfg);
+    for (i = 1; i < 10; i++)
+        hm_sim_join(sim, i, 0);
+    hm_sim_run_until(sim, 15000);
+    for (i = 0; i < 10; i++)
+        hm_sim_block_udp(sim, i, 5, true);
+    hm_sim_run_until(sim, 75000);
+    for (i = 0; i < 10; i++)
+        sus += hm_swim_stats(hm_sim_engine(sim, i))->suspects;
+    *false_failures = hm_sim_stats(sim)->false_failures;
+    hm_sim_free(sim);
+    return sus;
+}
+
+static void test_tcp_fallback(void)
+{
+    uint64_t ff, sus = udp_cut_suspects(true, &ff);
+
+    is_int(sus, 0, "UDP into one node cut, TCP fine: TCP fallback pings, no suspicion");
+    is_int(ff, 0, "no false failure");
+    sus = udp_cut_suspects(false, &ff);
+    ok(sus > 0, "the same cut without TCP pings raises suspicions (%llu)",
+       (unsigned long long)sus);
+}
+
 /* Graceful leave: the others see `left`, not dead. */
 static void test_leave(void)
 {
@@ -268,6 +307,7 @@ int main(void)
     test_three_sites(1, 21);
     test_three_sites(4, 22);
     test_loss();
+    test_tcp_fallback();
     test_leave();
     return done_testing();
 }

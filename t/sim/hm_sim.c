@@ -46,8 +46,8 @@ struct hm_sim {
     void *link_ud;
     hm_sim_event_fn ev_fn;
     void *ev_ud;
-    uint64_t *blocked;
-    size_t nblocked;
+    uint64_t *blocked, *blocked_udp;
+    size_t nblocked, nblocked_udp;
     bool partitioned;
     hm_sim_stats_t st;
     /* the inbound stream being served (replies come out synchronously) */
@@ -152,14 +152,19 @@ static ev_t pop_ev(hm_sim_t *s)
 
 /* ---- links ------------------------------------------------------------- */
 
-static bool is_blocked(const hm_sim_t *s, uint32_t a, uint32_t b)
+static bool in_set(const uint64_t *set, size_t n, uint32_t a, uint32_t b)
 {
     uint64_t k = (uint64_t)a << 32 | b;
     size_t i;
-    for (i = 0; i < s->nblocked; i++)
-        if (s->blocked[i] == k)
+    for (i = 0; i < n; i++)
+        if (set[i] == k)
             return true;
     return false;
+}
+
+static bool is_blocked(const hm_sim_t *s, uint32_t a, uint32_t b)
+{
+    return in_set(s->blocked, s->nblocked, a, b);
 }
 
 static bool link_ok(hm_sim_t *s, uint32_t a, uint32_t b)
@@ -208,7 +213,9 @@ static void drain(hm_sim_t *s, node_t *n)
             s->st.bytes += o.data.len;
             if (to < 0 || (uint32_t)to >= s->nnodes) {
                 s->st.blocked++;
-            } else if (!link_ok(s, n->idx, (uint32_t)to)) {
+            } else if (!link_ok(s, n->idx, (uint32_t)to) ||
+                       (s->nblocked_udp &&
+                        in_set(s->blocked_udp, s->nblocked_udp, n->idx, (uint32_t)to))) {
                 s->st.blocked++;
             } else if (s->loss > 0 && (double)(rnd(s) >> 11) / 9007199254740992.0 < s->loss) {
                 s->st.lost++;
@@ -401,6 +408,7 @@ void hm_sim_free(hm_sim_t *s)
     }
     free(s->nodes);
     free(s->blocked);
+    free(s->blocked_udp);
     free(s);
 }
 
@@ -427,24 +435,34 @@ void hm_sim_set_event_fn(hm_sim_t *s, hm_sim_event_fn fn, void *ud)
     s->ev_ud = ud;
 }
 
-void hm_sim_block(hm_sim_t *s, uint32_t a, uint32_t b, bool blocked)
+static void set_edit(uint64_t **set, size_t *n, uint32_t a, uint32_t b, bool add)
 {
     uint64_t k = (uint64_t)a << 32 | b;
     size_t i;
 
-    for (i = 0; i < s->nblocked; i++)
-        if (s->blocked[i] == k) {
-            if (!blocked)
-                s->blocked[i] = s->blocked[--s->nblocked];
+    for (i = 0; i < *n; i++)
+        if ((*set)[i] == k) {
+            if (!add)
+                (*set)[i] = (*set)[--*n];
             return;
         }
-    if (blocked) {
-        uint64_t *n = realloc(s->blocked, (s->nblocked + 1) * sizeof(*n));
-        if (n == NULL)
+    if (add) {
+        uint64_t *v = realloc(*set, (*n + 1) * sizeof(*v));
+        if (v == NULL)
             return;
-        s->blocked = n;
-        s->blocked[s->nblocked++] = k;
+        *set = v;
+        (*set)[(*n)++] = k;
     }
+}
+
+void hm_sim_block(hm_sim_t *s, uint32_t a, uint32_t b, bool blocked)
+{
+    set_edit(&s->blocked, &s->nblocked, a, b, blocked);
+}
+
+void hm_sim_block_udp(hm_sim_t *s, uint32_t a, uint32_t b, bool blocked)
+{
+    set_edit(&s->blocked_udp, &s->nblocked_udp, a, b, blocked);
 }
 
 void hm_sim_set_group(hm_sim_t *s, uint32_t node, uint32_t group)

@@ -40,6 +40,8 @@ void hm_sim_set_link_fn(hm_sim_t *sim, hm_sim_link_fn fn, void *ud);
 void hm_sim_set_event_fn(hm_sim_t *sim, hm_sim_event_fn fn, void *ud);
 /* Cut (or restore) the direction a -> b. */
 void hm_sim_block(hm_sim_t *sim, uint32_t a, uint32_t b, bool blocked);
+/* Cut (or restore) only the datagrams a -> b (streams still pass). */
+void hm_sim_block_udp(hm_sim_t *sim, uint32_t a, uint32_t b, bool blocked);
 /* Nodes in different groups cannot talk while partitioned. */
 void hm_sim_set_group(hm_sim_t *sim, uint32_t node, uint32_t group);
 void hm_sim_partition(hm_sim_t *sim, bool on);
