@@ -425,6 +425,168 @@ static void test_leave(void)
     hm_swim_free(s);
 }
 
+static hm_swim_t *mk_cfg(uint64_t now, bool compress, uint32_t reclaim_ms)
+{
+    hm_swim_config_t c = {0};
+    hm_swim_delegate_t d = {0};
+
+    hm_swim_config_profile(&c, "lan");
+    c.name = "self";
+    c.addr = addr_of(1);
+    c.seed = 9;
+    c.enable_compression = compress;
+    c.dead_node_reclaim_ms = reclaim_ms;
+    d.notify_join = on_join;
+    d.notify_leave = on_leave;
+    d.log = on_log;
+    return hm_swim_new(&c, &d, now);
+}
+
+/* CRC on gossip to peers speaking protocol 5, compression only when it
+ * shrinks a datagram, always on streams. */
+static void test_envelopes(void)
+{
+    hm_swim_t *s = mk_cfg(0, true, 0);
+    hm_swim_out_t o;
+    uint64_t t;
+    int gossip_crc = 0, gossip_compressed = 0, plain_small = 0, stream_compressed = 0;
+    int streams = 0;
+    hm_addr_t peer = addr_of(2);
+    hm_buf_t b0 = {0};
+    char name[8];
+    int i;
+
+    for (i = 0; i < 30; i++) {
+        snprintf(name, sizeof(name), "g%d", i);
+        alive(s, 0, name, 10 + i, 1, "some-meta-some-meta-some-meta");
+    }
+    hm_swim_join(s, 0, &peer);
+    for (t = 0; t < 1000; t += 50) {
+        hm_swim_tick(s, t);
+        while (hm_swim_poll(s, &o)) {
+            const uint8_t *p = o.data.data;
+            streams += o.type == HM_SWIM_STREAM_OPEN;
+            if (o.type == HM_SWIM_STREAM_OPEN && p[0] == HM_ML_COMPRESS)
+                stream_compressed++;
+            if (o.type == HM_SWIM_SEND_PACKET && p[0] == HM_ML_HAS_CRC) {
+                gossip_crc++;
+                gossip_compressed += o.data.len > 5 && p[5] == HM_ML_COMPRESS;
+            }
+            if (o.type == HM_SWIM_SEND_PACKET && p[0] == HM_ML_PING)
+                plain_small++;
+            hm_buf_free(&o.data);
+        }
+    }
+    ok(gossip_crc > 0, "gossip to protocol-5 peers carries a CRC (%d packets)", gossip_crc);
+    ok(gossip_compressed > 0, "big gossip packets are compressed inside the CRC");
+    ok(streams >= 1 && stream_compressed == streams,
+       "every stream (join push/pull, TCP pings) is compressed (%d)", streams);
+    hm_swim_free(s);
+    {
+        hm_swim_t *c = mk_cfg(0, true, 0);
+        hm_ml_ping_t ping = {0};
+        hm_addr_t from = addr_of(5);
+        int k;
+        ping.seq_no = 1;
+        for (k = 0; k < 6; k++) {
+            hm_buf_reset(&b0);
+            hm_ml_put_ping(&b0, &ping);
+            hm_swim_packet(c, 10, &from, b0.data, b0.len);
+            while (hm_swim_poll(c, &o)) {
+                plain_small = o.data.data[0] == HM_ML_ACK; /* the last one counts */
+                hm_buf_free(&o.data);
+            }
+        }
+        ok(plain_small, "a lone ack is sent uncompressed (LZW would not shrink it)");
+        hm_buf_free(&b0);
+        hm_swim_free(c);
+    }
+}
+
+/* Push/pull merge: verifyProtocol refuses a state whose versions do not
+ * fit; a good one is merged, and remote dead entries only make us suspect. */
+static void test_push_pull_merge(void)
+{
+    hm_swim_t *s = mk_cfg(0, false, 0);
+    hm_ml_push_node_t nodes[3];
+    hm_buf_t b = {0};
+    hm_addr_t from = addr_of(2);
+    uint32_t id;
+    int rc, replies = 0;
+    hm_swim_out_t o;
+    static const uint8_t good[6] = {1, 5, 2, 2, 5, 5}, bad[6] = {1, 5, 4, 2, 5, 5};
+
+    memset(nodes, 0, sizeof(nodes));
+    nodes[0].name.p = "r0";
+    nodes[0].name.n = 2;
+    nodes[0].addr = addr_of(2);
+    nodes[0].incarnation = 3;
+    memcpy(nodes[0].vsn, good, 6);
+    nodes[0].has_vsn = true;
+    nodes[1] = nodes[0];
+    nodes[1].name.p = "r1";
+    nodes[1].addr = addr_of(3);
+    memcpy(nodes[1].vsn, bad, 6);
+    nodes[1].vsn[1] = 3; /* understands up to 3 but speaks 4: outside [1, 3] */
+    hm_ml_put_push_pull(&b, false, nodes, 2, NULL, 0);
+    id = hm_swim_stream_accept(s, 10, &from);
+    rc = hm_swim_stream_data(s, 10, id, b.data, b.len);
+    is_int(rc, HM_OK, "push/pull read");
+    while (hm_swim_poll(s, &o)) {
+        replies += o.type == HM_SWIM_STREAM_REPLY && o.data.data[0] == HM_ML_PUSH_PULL;
+        hm_buf_free(&o.data);
+    }
+    is_int(replies, 1, "answered with our state");
+    is_int(state_of(s, "r0"), -1, "incompatible versions: nothing merged");
+    hm_buf_free(&b);
+
+    nodes[1] = nodes[0];
+    nodes[1].name.p = "r1";
+    nodes[1].addr = addr_of(3);
+    nodes[1].state = HM_ML_STATE_DEAD;
+    nodes[2] = nodes[0];
+    nodes[2].name.p = "r2";
+    nodes[2].addr = addr_of(4);
+    nodes[2].state = HM_ML_STATE_LEFT;
+    hm_ml_put_push_pull(&b, false, nodes, 1, NULL, 0);
+    id = hm_swim_stream_accept(s, 20, &from);
+    is_int(hm_swim_stream_data(s, 20, id, b.data, b.len - 1), HM_AGAIN, "partial stream: again");
+    is_int(hm_swim_stream_data(s, 20, id, b.data, b.len), HM_OK, "whole stream: ok");
+    drain(s);
+    hm_buf_free(&b);
+    alive(s, 25, "r1", 3, 3, NULL);
+    alive(s, 25, "r2", 4, 3, NULL);
+    hm_ml_put_push_pull(&b, false, nodes, 3, NULL, 0);
+    id = hm_swim_stream_accept(s, 30, &from);
+    hm_swim_stream_data(s, 30, id, b.data, b.len);
+    drain(s);
+    hm_buf_free(&b);
+    is_int(state_of(s, "r0"), HM_ML_STATE_ALIVE, "remote alive merged");
+    is_int(state_of(s, "r1"), HM_ML_STATE_SUSPECT, "remote dead only makes us suspect");
+    is_int(state_of(s, "r2"), HM_ML_STATE_LEFT, "remote left is taken as left");
+    hm_swim_free(s);
+}
+
+/* DeadNodeReclaimTime: a dead node's name may move to a new address once
+ * it has been dead long enough; 0 (the default) never. */
+static void test_reclaim(void)
+{
+    hm_swim_t *s = mk_cfg(0, false, 5000), *n = mk_cfg(0, false, 0);
+
+    alive(s, 0, "a", 2, 1, NULL);
+    alive(n, 0, "a", 2, 1, NULL);
+    accuse(s, 100, true, "a", 1, "x");
+    accuse(n, 100, true, "a", 1, "x");
+    alive(s, 2000, "a", 3, 2, NULL);
+    is_int(state_of(s, "a"), HM_ML_STATE_DEAD, "new address refused before the reclaim time");
+    alive(s, 6000, "a", 3, 2, NULL);
+    is_int(state_of(s, "a"), HM_ML_STATE_ALIVE, "reclaimed after 5 s dead");
+    alive(n, 60000, "a", 3, 2, NULL);
+    is_int(state_of(n, "a"), HM_ML_STATE_DEAD, "reclaim time 0: never");
+    hm_swim_free(s);
+    hm_swim_free(n);
+}
+
 /* Mutated real traffic (packets and push/pull streams) never crashes the
  * engine; everything it rejects is counted. */
 static void test_fuzz(void)
@@ -495,6 +657,9 @@ int main(void)
     test_suspicion_confirm();
     test_ping_and_garbage();
     test_leave();
+    test_envelopes();
+    test_push_pull_merge();
+    test_reclaim();
     test_fuzz();
     return done_testing();
 }
