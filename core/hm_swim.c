@@ -136,9 +136,9 @@ static const char *arena_dup(hm_swim_t *s, const char *p, size_t n)
 #define SLOT_TAG(h) (((h) >> 24) | 1u)
 #define HM_SWIM_MAX_RECS 0xffffffu
 
-hm_rec_t *hm_swim_lookup(const hm_swim_t *s, const char *name, size_t len)
+static hm_rec_t *lookup_h(const hm_swim_t *s, const char *name, size_t len, uint32_t h)
 {
-    uint32_t h = hash_name(name, len), mask = s->hcap - 1, i = h & mask, x;
+    uint32_t mask = s->hcap - 1, i = h & mask, x;
     uint32_t tag = SLOT_TAG(h);
 
     while ((x = s->htab[i]) != 0) {
@@ -150,6 +150,26 @@ hm_rec_t *hm_swim_lookup(const hm_swim_t *s, const char *name, size_t len)
         i = (i + 1) & mask;
     }
     return NULL;
+}
+
+hm_rec_t *hm_swim_lookup(const hm_swim_t *s, const char *name, size_t len)
+{
+    return lookup_h(s, name, len, hash_name(name, len));
+}
+
+/* Warm the cache for a lookup that comes later: the hash slot now, the
+ * record once the slot is in (two passes over a batch overlap the misses
+ * of a whole compound packet instead of paying them one by one). */
+static void prefetch_slot(const hm_swim_t *s, uint32_t h)
+{
+    __builtin_prefetch(&s->htab[h & (s->hcap - 1)]);
+}
+
+static void prefetch_rec(const hm_swim_t *s, uint32_t h)
+{
+    uint32_t x = s->htab[h & (s->hcap - 1)];
+    if (x)
+        __builtin_prefetch(&s->recs[SLOT_IDX(x)]);
 }
 
 static void htab_put(hm_swim_t *s, uint32_t r)
@@ -1212,19 +1232,51 @@ void hm_swim_reset_nodes(hm_swim_t *s)
 static void handle_command(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, size_t n,
                            int depth);
 
+static void handle_alive_decoded(hm_swim_t *s, hm_ml_alive_t *a)
+{
+    if (a->addr.port == 0)
+        a->addr.port = s->cfg.addr.port;
+    hm_swim_alive(s, a, false, NULL, NULL);
+}
+
+/* A compound of gossip is mostly alive messages about nodes spread over
+ * the whole table: decode them first and prefetch their hash slots and
+ * records, then handle every part in order. */
 static void handle_compound(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, size_t n,
                             int depth)
 {
     const uint8_t *parts[HM_SWIM_MAX_PARTS];
     size_t lens[HM_SWIM_MAX_PARTS];
+    hm_ml_alive_t alive[HM_SWIM_MAX_PARTS];
+    uint32_t hash[HM_SWIM_MAX_PARTS];
+    int8_t decoded[HM_SWIM_MAX_PARTS]; /* 1 ok, -1 malformed, 0 not an alive */
     int k = hm_ml_split_compound(p, n, parts, lens, HM_SWIM_MAX_PARTS), i;
 
     if (k < 0) {
         hm_swim_malformed(s, "compound request");
         return;
     }
+    for (i = 0; i < k; i++) {
+        decoded[i] = 0;
+        if (lens[i] > 0 && parts[i][0] == HM_ML_ALIVE) {
+            decoded[i] = hm_ml_get_alive(parts[i] + 1, lens[i] - 1, &alive[i]) == 0 ? 1 : -1;
+            if (decoded[i] == 1) {
+                hash[i] = hash_name(alive[i].node.p, alive[i].node.n);
+                prefetch_slot(s, hash[i]);
+            }
+        }
+    }
     for (i = 0; i < k; i++)
-        handle_command(s, from, parts[i], lens[i], depth + 1);
+        if (decoded[i] == 1)
+            prefetch_rec(s, hash[i]);
+    for (i = 0; i < k; i++) {
+        if (decoded[i] == 1)
+            handle_alive_decoded(s, &alive[i]);
+        else if (decoded[i] == -1)
+            hm_swim_malformed(s, "alive message");
+        else
+            handle_command(s, from, parts[i], lens[i], depth + 1);
+    }
 }
 
 static void handle_compressed(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, size_t n,
@@ -1249,9 +1301,7 @@ static void handle_alive_msg(hm_swim_t *s, const uint8_t *p, size_t n)
         hm_swim_malformed(s, "alive message");
         return;
     }
-    if (a.addr.port == 0)
-        a.addr.port = s->cfg.addr.port;
-    hm_swim_alive(s, &a, false, NULL, NULL);
+    handle_alive_decoded(s, &a);
 }
 
 static void handle_accuse_msg(hm_swim_t *s, const uint8_t *p, size_t n, bool dead)
