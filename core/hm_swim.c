@@ -528,6 +528,14 @@ void hm_swim_send(hm_swim_t *s, const hm_addr_t *to, hm_buf_t *msg, const hm_rec
 
 /* ---- broadcasts of memberlist messages -------------------------------- */
 
+/* A node that never told us its versions is re-broadcast without Vsn (as
+ * memberlist forwards the alive as it came): zeros would make receivers
+ * drop the message. */
+static bool rec_has_vsn(const hm_rec_t *r)
+{
+    return r->vsn[0] || r->vsn[1];
+}
+
 static int encode_alive_rec(hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out)
 {
     hm_ml_alive_t a = {0};
@@ -539,7 +547,7 @@ static int encode_alive_rec(hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out)
     a.meta = r->meta;
     a.meta_len = r->meta_len;
     memcpy(a.vsn, r->vsn, 6);
-    a.has_vsn = true;
+    a.has_vsn = rec_has_vsn(r);
     return hm_ml_put_alive(out, &a);
 }
 
@@ -578,7 +586,7 @@ static size_t alive_len(const hm_rec_t *r)
 
     return 1 + 1 + keys + (r->alen ? raw_size(r->alen) : 1) + uint_size(r->inc) +
            (r->meta ? raw_size(r->meta_len) : 1) + raw_size(r->name_len) + uint_size(r->port) +
-           raw_size(6);
+           (rec_has_vsn(r) ? raw_size(6) : 1);
 }
 
 /* Queue a broadcast about node r (replacing any queued one about it).

@@ -589,6 +589,49 @@ static void test_reclaim(void)
     hm_swim_free(n);
 }
 
+/* An alive that came without Vsn is forwarded without Vsn. */
+static void test_no_vsn(void)
+{
+    hm_swim_t *s = mk(0);
+    hm_buf_t b = {0};
+    hm_ml_alive_t a = {0};
+    hm_swim_out_t o;
+    uint64_t t;
+    int seen = 0, without = 0;
+
+    a.incarnation = 4;
+    a.node.p = "nv";
+    a.node.n = 2;
+    a.addr = addr_of(2);
+    hm_ml_put_alive(&b, &a);
+    feed(s, 0, &b);
+    for (t = 0; t < 1000; t += 50) {
+        hm_swim_tick(s, t);
+        while (hm_swim_poll(s, &o)) {
+            const uint8_t *parts[64];
+            size_t lens[64];
+            int k = 1, j;
+            parts[0] = o.data.data;
+            lens[0] = o.data.len;
+            if (o.type == HM_SWIM_SEND_PACKET && o.data.data[0] == HM_ML_COMPOUND)
+                k = hm_ml_split_compound(o.data.data + 1, o.data.len - 1, parts, lens, 64);
+            for (j = 0; j < k && o.type == HM_SWIM_SEND_PACKET; j++) {
+                hm_ml_alive_t x;
+                if (lens[j] && parts[j][0] == HM_ML_ALIVE &&
+                    hm_ml_get_alive(parts[j] + 1, lens[j] - 1, &x) == 0 && x.node.n == 2 &&
+                    memcmp(x.node.p, "nv", 2) == 0) {
+                    seen++;
+                    without += !x.has_vsn;
+                }
+            }
+            hm_buf_free(&o.data);
+        }
+    }
+    ok(seen > 0 && without == seen, "alive without Vsn re-broadcast without Vsn (%d/%d)", without,
+       seen);
+    hm_swim_free(s);
+}
+
 /* Mutated real traffic (packets and push/pull streams) never crashes the
  * engine; everything it rejects is counted. */
 static void test_fuzz(void)
@@ -662,6 +705,7 @@ int main(void)
     test_envelopes();
     test_push_pull_merge();
     test_reclaim();
+    test_no_vsn();
     test_fuzz();
     return done_testing();
 }
