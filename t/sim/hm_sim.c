@@ -50,6 +50,14 @@ struct hm_sim {
     size_t nblocked, nblocked_udp;
     bool partitioned;
     hm_sim_stats_t st;
+    /* near events: one slot per millisecond of the next WHEEL ms, each in
+     * creation order; later ones wait in the heap above */
+    struct slot {
+        ev_t *v;
+        uint32_t n, cap, head;
+    } *wheel;
+    uint64_t cur; /* no pending event is earlier */
+    size_t nnear;
     /* the inbound stream being served (replies come out synchronously) */
     uint32_t srv_stream, cli_node, cli_stream, cli_epoch;
     uint64_t cli_deadline;
@@ -106,7 +114,7 @@ static bool ev_before(const ev_t *a, const ev_t *b)
     return a->when != b->when ? a->when < b->when : a->seq < b->seq;
 }
 
-static void push_ev(hm_sim_t *s, ev_t e)
+static void far_push(hm_sim_t *s, ev_t e)
 {
     size_t i;
 
@@ -120,7 +128,6 @@ static void push_ev(hm_sim_t *s, ev_t e)
         s->heap = n;
         s->heap_cap = ncap;
     }
-    e.seq = s->seq++;
     i = s->nheap++;
     while (i > 0 && ev_before(&e, &s->heap[(i - 1) / 2])) {
         s->heap[i] = s->heap[(i - 1) / 2];
@@ -129,7 +136,7 @@ static void push_ev(hm_sim_t *s, ev_t e)
     s->heap[i] = e;
 }
 
-static ev_t pop_ev(hm_sim_t *s)
+static ev_t far_pop(hm_sim_t *s)
 {
     ev_t top = s->heap[0], last = s->heap[--s->nheap];
     size_t i = 0;
@@ -148,6 +155,69 @@ static ev_t pop_ev(hm_sim_t *s)
     if (s->nheap)
         s->heap[i] = last;
     return top;
+}
+
+#define WHEEL 4096u
+
+/* Events are ordered by (time, creation sequence) exactly as a single heap
+ * would order them: a slot holds one time value in sequence order, and
+ * ties with the far heap are broken by sequence. */
+static void push_ev(hm_sim_t *s, ev_t e)
+{
+    struct slot *sl;
+
+    e.seq = s->seq++;
+    if (e.when < s->cur)
+        e.when = s->cur;
+    if (e.when - s->cur >= WHEEL) {
+        far_push(s, e);
+        return;
+    }
+    sl = &s->wheel[e.when % WHEEL];
+    if (sl->n == sl->cap) {
+        uint32_t ncap = sl->cap ? sl->cap * 2 : 8;
+        ev_t *v = realloc(sl->v, ncap * sizeof(*v));
+        if (v == NULL) {
+            free(e.data);
+            return;
+        }
+        sl->v = v;
+        sl->cap = ncap;
+    }
+    sl->v[sl->n++] = e;
+    s->nnear++;
+}
+
+/* The next event at or before `limit`, if any. */
+static bool next_ev(hm_sim_t *s, uint64_t limit, ev_t *out)
+{
+    while (s->cur <= limit) {
+        struct slot *sl = &s->wheel[s->cur % WHEEL];
+        bool near = sl->head < sl->n, far = s->nheap && s->heap[0].when == s->cur;
+
+        if (near && (!far || sl->v[sl->head].seq < s->heap[0].seq)) {
+            *out = sl->v[sl->head++];
+            if (sl->head == sl->n)
+                sl->head = sl->n = 0;
+            s->nnear--;
+            return true;
+        }
+        if (far) {
+            *out = far_pop(s);
+            return true;
+        }
+        if (s->nnear == 0 && s->nheap) {
+            /* nothing near: jump to the far heap's first time */
+            if (s->heap[0].when > limit)
+                return false;
+            s->cur = s->heap[0].when;
+            continue;
+        }
+        if (s->nnear == 0 && s->nheap == 0)
+            return false;
+        s->cur++;
+    }
+    return false;
 }
 
 /* ---- links ------------------------------------------------------------- */
@@ -388,6 +458,11 @@ hm_sim_t *hm_sim_new(uint64_t seed)
     s->lat_min = 1;
     s->lat_max = 5;
     s->st.trace_hash = 0xcbf29ce484222325ull;
+    s->wheel = calloc(WHEEL, sizeof(*s->wheel));
+    if (s->wheel == NULL) {
+        free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -401,6 +476,13 @@ void hm_sim_free(hm_sim_t *s)
     for (j = 0; j < s->nheap; j++)
         free(s->heap[j].data);
     free(s->heap);
+    for (j = 0; j < WHEEL; j++) {
+        uint32_t k;
+        for (k = s->wheel[j].head; k < s->wheel[j].n; k++)
+            free(s->wheel[j].v[k].data);
+        free(s->wheel[j].v);
+    }
+    free(s->wheel);
     for (i = 0; i < s->nnodes; i++) {
         hm_swim_free(s->nodes[i]->eng);
         free(s->nodes[i]->meta);
@@ -642,8 +724,9 @@ static void deliver(hm_sim_t *s, ev_t *e)
 
 void hm_sim_run_until(hm_sim_t *s, uint64_t t)
 {
-    while (s->nheap && s->heap[0].when <= t) {
-        ev_t e = pop_ev(s);
+    ev_t e;
+
+    while (next_ev(s, t, &e)) {
         s->now = e.when;
         s->st.events++;
         deliver(s, &e);
