@@ -34,7 +34,7 @@ typedef struct bq_item {
 
 struct hm_bcast_queue {
     uint32_t mult;
-    bq_item_t *items; /* items[0] unused */
+    bq_item_t *items;                           /* items[0] unused */
     uint32_t cap, used, free_head, count, root; /* used: high-water mark */
     uint32_t id_gen;
     uint32_t *buckets; /* name map: bucket -> item */
@@ -417,9 +417,9 @@ size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size
 
         if (limit <= used + overhead)
             break;
-        x = lower_bound(q, t, (uint32_t)(limit - used - overhead > UINT32_MAX
-                                             ? UINT32_MAX
-                                             : limit - used - overhead));
+        x = lower_bound(q, t,
+                        (uint32_t)(limit - used - overhead > UINT32_MAX ? UINT32_MAX
+                                                                        : limit - used - overhead));
         if (x == 0 || q->items[x].transmits != t) {
             t++;
             continue;

@@ -205,7 +205,8 @@ static int htab_grow(hm_swim_t *s)
 /* Linear-probing deletion with backward shift (no tombstones). */
 static void htab_del(hm_swim_t *s, uint32_t r)
 {
-    uint32_t mask = s->hcap - 1, i = hash_name(REC_NAME(&s->recs[r]), s->recs[r].name_len) & mask, j;
+    uint32_t mask = s->hcap - 1, i = hash_name(REC_NAME(&s->recs[r]), s->recs[r].name_len) & mask,
+             j;
 
     while (SLOT_IDX(s->htab[i]) != r)
         i = (i + 1) & mask;
@@ -884,7 +885,7 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
                 other.meta_len = a->meta_len;
                 other.incarnation = a->incarnation;
                 memcpy(other.vsn, a->vsn, 6);
-                    s->d.notify_conflict(s->d.ud, hm_swim_view(s, r, &s->view), &other);
+                s->d.notify_conflict(s->d.ud, hm_swim_view(s, r, &s->view), &other);
             }
             hm_swim_log(s, HM_LOG_ERR, "Conflicting address for %s", REC_NAME(r));
             return;
@@ -928,8 +929,7 @@ static void broadcast_accuse(hm_swim_t *s, hm_rec_t *r, uint8_t type, const hm_m
                              hm_bcast_done_fn done, void *ud)
 {
     hm_buf_reset(&s->tmp2);
-    if ((type == HM_ML_SUSPECT ? hm_ml_put_suspect(&s->tmp2, m) : hm_ml_put_dead(&s->tmp2, m)) <
-        0)
+    if ((type == HM_ML_SUSPECT ? hm_ml_put_suspect(&s->tmp2, m) : hm_ml_put_dead(&s->tmp2, m)) < 0)
         return;
     broadcast(s, r, &s->tmp2, done, ud);
 }
@@ -1066,9 +1066,8 @@ hm_swim_t *hm_swim_new(const hm_swim_config_t *cfg, const hm_swim_delegate_t *d,
     }
     s->next_probe = stagger(s, now, s->cfg.probe_interval_ms);
     s->next_gossip = stagger(s, now, s->cfg.gossip_interval_ms);
-    s->next_push_pull = s->cfg.push_pull_interval_ms
-                            ? stagger(s, now, s->cfg.push_pull_interval_ms)
-                            : UINT64_MAX;
+    s->next_push_pull =
+        s->cfg.push_pull_interval_ms ? stagger(s, now, s->cfg.push_pull_interval_ms) : UINT64_MAX;
     if (s->cfg.probe_interval_ms == 0)
         s->next_probe = UINT64_MAX;
     if (s->cfg.gossip_interval_ms == 0 || s->cfg.gossip_nodes == 0)
@@ -1370,8 +1369,7 @@ static void handle_command(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p
     }
 }
 
-void hm_swim_packet(hm_swim_t *s, uint64_t now, const hm_addr_t *from, const uint8_t *p,
-                    size_t n)
+void hm_swim_packet(hm_swim_t *s, uint64_t now, const hm_addr_t *from, const uint8_t *p, size_t n)
 {
     if (now > s->now)
         s->now = now;
@@ -1450,8 +1448,7 @@ int hm_swim_leave(hm_swim_t *s, uint64_t now)
     hm_swim_dead(s, &d);
     for (i = 0; i < s->norder; i++) {
         const hm_rec_t *r = &s->recs[s->order[i]];
-        if (s->order[i] != s->self && r->state != HM_ML_STATE_DEAD &&
-            r->state != HM_ML_STATE_LEFT)
+        if (s->order[i] != s->self && r->state != HM_ML_STATE_DEAD && r->state != HM_ML_STATE_LEFT)
             any_alive = true;
     }
     if (!any_alive)
@@ -1472,8 +1469,7 @@ int hm_swim_update_meta(hm_swim_t *s, uint64_t now)
     return 0;
 }
 
-int hm_swim_send_user(hm_swim_t *s, uint64_t now, const hm_addr_t *to, const uint8_t *p,
-                      size_t n)
+int hm_swim_send_user(hm_swim_t *s, uint64_t now, const hm_addr_t *to, const uint8_t *p, size_t n)
 {
     if (now > s->now)
         s->now = now;

@@ -31,9 +31,9 @@ typedef struct hm_swim_config {
     uint32_t dead_node_reclaim_ms; /* 0: never */
     bool enable_compression;
     bool disable_tcp_pings;
-    uint8_t vsn[6];          /* default {1,5,2,2,5,5} */
-    size_t packet_overhead;  /* bytes added by packet-out hooks (AES-GCM: 29) */
-    uint64_t seed;           /* PRNG seed: the simulator makes runs reproducible */
+    uint8_t vsn[6];         /* default {1,5,2,2,5,5} */
+    size_t packet_overhead; /* bytes added by packet-out hooks (AES-GCM: 29) */
+    uint64_t seed;          /* PRNG seed: the simulator makes runs reproducible */
 } hm_swim_config_t;
 
 /* memberlist DefaultLANConfig / DefaultWANConfig / DefaultLocalConfig.
@@ -74,8 +74,7 @@ typedef struct hm_swim_delegate {
     void (*notify_leave)(void *ud, const hm_swim_node_t *n); /* dead or left */
     void (*notify_update)(void *ud, const hm_swim_node_t *n);
     /* Another node claims our name, or an existing one from elsewhere. */
-    void (*notify_conflict)(void *ud, const hm_swim_node_t *existing,
-                            const hm_swim_node_t *other);
+    void (*notify_conflict)(void *ud, const hm_swim_node_t *existing, const hm_swim_node_t *other);
     /* Ping delegate (Serf: Vivaldi coordinates). */
     void (*ack_payload)(void *ud, hm_buf_t *out);
     void (*notify_ping_complete)(void *ud, const hm_swim_node_t *n, uint64_t rtt_us,
@@ -109,8 +108,7 @@ void hm_swim_free(hm_swim_t *s);
 
 /* Inputs. */
 void hm_swim_tick(hm_swim_t *s, uint64_t now);
-void hm_swim_packet(hm_swim_t *s, uint64_t now, const hm_addr_t *from, const uint8_t *p,
-                    size_t n);
+void hm_swim_packet(hm_swim_t *s, uint64_t now, const hm_addr_t *from, const uint8_t *p, size_t n);
 uint32_t hm_swim_stream_accept(hm_swim_t *s, uint64_t now, const hm_addr_t *from);
 /* Bytes read so far on a stream (the whole buffer from its start, after the
  * stream-in hooks).  Returns HM_AGAIN to wait for more, HM_OK when the
@@ -127,11 +125,10 @@ uint64_t hm_swim_next_deadline(const hm_swim_t *s);
 /* Actions. */
 uint32_t hm_swim_join(hm_swim_t *s, uint64_t now, const hm_addr_t *to); /* push/pull, Join=true */
 int hm_swim_leave(hm_swim_t *s, uint64_t now);
-bool hm_swim_leave_done(const hm_swim_t *s); /* leave broadcast fully sent */
+bool hm_swim_leave_done(const hm_swim_t *s);         /* leave broadcast fully sent */
 int hm_swim_update_meta(hm_swim_t *s, uint64_t now); /* new incarnation + alive */
 /* A user message straight to one address, with piggybacked broadcasts. */
-int hm_swim_send_user(hm_swim_t *s, uint64_t now, const hm_addr_t *to, const uint8_t *p,
-                      size_t n);
+int hm_swim_send_user(hm_swim_t *s, uint64_t now, const hm_addr_t *to, const uint8_t *p, size_t n);
 void hm_swim_set_packet_overhead(hm_swim_t *s, size_t overhead);
 
 /* State.  Node views (find, foreach, callbacks) are valid until the next

@@ -323,8 +323,8 @@ static int read_user(hm_swim_t *s, const uint8_t *p, size_t n, bool complete)
     return HM_OK;
 }
 
-static int read_push_pull(hm_swim_t *s, const uint8_t *p, size_t n, bool complete,
-                          nodes_acc_t *acc, hm_ml_push_header_t *hdr, const uint8_t **user)
+static int read_push_pull(hm_swim_t *s, const uint8_t *p, size_t n, bool complete, nodes_acc_t *acc,
+                          hm_ml_push_header_t *hdr, const uint8_t **user)
 {
     size_t used = 0;
     int rc = hm_ml_get_push_pull(p, n, hdr, collect_node, acc, user, &used);
@@ -353,8 +353,9 @@ static int inbound(hm_swim_t *s, hm_stream_t *st, const uint8_t *m, size_t n, bo
                 hm_swim_out_push(s, HM_SWIM_STREAM_CLOSE, NULL, st->id, 0, NULL);
             if (merge_remote(s, &acc, user, hdr.user_state_len, hdr.join) < 0) {
                 s->stats.dropped_other++;
-                hm_swim_log(s, HM_LOG_ERR, "Failed push/pull merge: protocol version is "
-                                           "incompatible");
+                hm_swim_log(s, HM_LOG_ERR,
+                            "Failed push/pull merge: protocol version is "
+                            "incompatible");
             }
         }
         break;
@@ -369,8 +370,8 @@ static int inbound(hm_swim_t *s, hm_stream_t *st, const uint8_t *m, size_t n, bo
         rc = hm_ml_get_ping(m + 1, n - 1, &ping) == 0 ? HM_OK : complete ? HM_ERROR : HM_AGAIN;
         if (rc != HM_OK)
             break;
-        if (ping.node.n && !(ping.node.n == s->name_len &&
-                             memcmp(ping.node.p, s->name, s->name_len) == 0)) {
+        if (ping.node.n &&
+            !(ping.node.n == s->name_len && memcmp(ping.node.p, s->name, s->name_len) == 0)) {
             hm_swim_out_push(s, HM_SWIM_STREAM_CLOSE, NULL, st->id, 0, NULL);
             break;
         }

@@ -345,8 +345,7 @@ static void test_suspicion_confirm(void)
     accuse(s, 51000, false, "p4", 1, "p3");
     accuse(s, 55000, false, "p4", 1, "p5");
     pump(s, 55000);
-    is_int(state_of(s, "p4"), HM_ML_STATE_DEAD,
-           "2 confirmations after min elapsed: dead at once");
+    is_int(state_of(s, "p4"), HM_ML_STATE_DEAD, "2 confirmations after min elapsed: dead at once");
     hm_swim_free(s);
 }
 

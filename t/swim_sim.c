@@ -169,8 +169,7 @@ static void test_rejoin(void)
     }
     is_int(back, 20, "20 nodes see the restarted node alive again");
     x = hm_swim_find(hm_sim_engine(sim, 3), "n3");
-    ok(x && x->incarnation > 1, "it refuted its death with incarnation %u",
-       x ? x->incarnation : 0);
+    ok(x && x->incarnation > 1, "it refuted its death with incarnation %u", x ? x->incarnation : 0);
     is_int(hm_sim_seen_alive(sim, 3), 20, "and it sees everyone");
 
     /* second life: crash again, come back after the dead entry was reaped */
@@ -272,8 +271,7 @@ static void test_tcp_fallback(void)
     is_int(sus, 0, "UDP into one node cut, TCP fine: TCP fallback pings, no suspicion");
     is_int(ff, 0, "no false failure");
     sus = udp_cut_suspects(false, &ff);
-    ok(sus > 0, "the same cut without TCP pings raises suspicions (%llu)",
-       (unsigned long long)sus);
+    ok(sus > 0, "the same cut without TCP pings raises suspicions (%llu)", (unsigned long long)sus);
 }
 
 /* Graceful leave: the others see `left`, not dead. */

@@ -76,9 +76,10 @@ static void run(uint32_t n, uint64_t secs, bool compress, uint64_t seed)
             mn = v < mn ? v : mn;
             cnt += v == n;
         }
-        printf("  min seen %u, converged nodes %u, false failures %lu, lost %lu, failed streams %lu\n",
-               mn, cnt, (unsigned long)st->false_failures, (unsigned long)st->lost,
-               (unsigned long)st->streams_failed);
+        printf(
+            "  min seen %u, converged nodes %u, false failures %lu, lost %lu, failed streams %lu\n",
+            mn, cnt, (unsigned long)st->false_failures, (unsigned long)st->lost,
+            (unsigned long)st->streams_failed);
     }
     fflush(stdout);
     hm_sim_free(sim);
@@ -103,8 +104,8 @@ int main(int argc, char **argv)
     }
     printf("protocol time %lu s, lan profile, joins spread over 10 s, compression %s\n",
            (unsigned long)secs, compress ? "on" : "off");
-    printf("%7s %10s %13s %14s %9s %10s %10s\n", "nodes", "conv(s)", "msgs/node/s",
-           "bytes/node/s", "streams/n", "wall(s)", "maxRSS(MB)");
+    printf("%7s %10s %13s %14s %9s %10s %10s\n", "nodes", "conv(s)", "msgs/node/s", "bytes/node/s",
+           "streams/n", "wall(s)", "maxRSS(MB)");
     if (optind >= argc)
         for (i = 0; i < 3; i++)
             run(defaults[i], secs, compress, seed);

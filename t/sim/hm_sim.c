@@ -17,9 +17,9 @@ enum ev_type { EV_WAKE, EV_PACKET, EV_STREAM_OPEN, EV_STREAM_REPLY, EV_STREAM_FA
 typedef struct ev {
     uint64_t when, seq;
     uint32_t type, from, to, epoch;
-    uint32_t stream;      /* client-side stream id */
+    uint32_t stream; /* client-side stream id */
     uint32_t len;
-    uint64_t deadline;    /* streams: the client's deadline */
+    uint64_t deadline; /* streams: the client's deadline */
     uint8_t *data;
 } ev_t;
 
@@ -55,7 +55,7 @@ struct hm_sim {
     struct slot {
         ev_t *v;
         uint32_t n, cap, head;
-    } *wheel;
+    } * wheel;
     uint64_t cur; /* no pending event is earlier */
     size_t nnear;
     /* the inbound stream being served (replies come out synchronously) */
@@ -290,8 +290,11 @@ static void drain(hm_sim_t *s, node_t *n)
             } else if (s->loss > 0 && (double)(rnd(s) >> 11) / 9007199254740992.0 < s->loss) {
                 s->st.lost++;
             } else {
-                push_ev(s, (ev_t){.when = s->now + latency(s), .type = EV_PACKET, .from = n->idx,
-                                  .to = (uint32_t)to, .len = (uint32_t)o.data.len,
+                push_ev(s, (ev_t){.when = s->now + latency(s),
+                                  .type = EV_PACKET,
+                                  .from = n->idx,
+                                  .to = (uint32_t)to,
+                                  .len = (uint32_t)o.data.len,
                                   .data = o.data.data});
                 o.data.data = NULL;
             }
@@ -300,13 +303,20 @@ static void drain(hm_sim_t *s, node_t *n)
             s->st.streams++;
             if (to < 0 || (uint32_t)to >= s->nnodes || !link_ok(s, n->idx, (uint32_t)to)) {
                 push_ev(s, (ev_t){.when = o.deadline_ms > s->now ? o.deadline_ms : s->now,
-                                  .type = EV_STREAM_FAIL, .to = n->idx, .epoch = n->epoch,
+                                  .type = EV_STREAM_FAIL,
+                                  .to = n->idx,
+                                  .epoch = n->epoch,
                                   .stream = o.stream_id});
             } else {
-                push_ev(s, (ev_t){.when = s->now + latency(s), .type = EV_STREAM_OPEN,
-                                  .from = n->idx, .to = (uint32_t)to, .epoch = n->epoch,
-                                  .stream = o.stream_id, .deadline = o.deadline_ms,
-                                  .len = (uint32_t)o.data.len, .data = o.data.data});
+                push_ev(s, (ev_t){.when = s->now + latency(s),
+                                  .type = EV_STREAM_OPEN,
+                                  .from = n->idx,
+                                  .to = (uint32_t)to,
+                                  .epoch = n->epoch,
+                                  .stream = o.stream_id,
+                                  .deadline = o.deadline_ms,
+                                  .len = (uint32_t)o.data.len,
+                                  .data = o.data.data});
                 o.data.data = NULL;
             }
             break;
@@ -315,14 +325,21 @@ static void drain(hm_sim_t *s, node_t *n)
                 node_t *c = s->nodes[s->cli_node];
                 s->srv_stream = 0;
                 if (!link_ok(s, n->idx, s->cli_node)) {
-                    push_ev(s, (ev_t){.when = s->cli_deadline, .type = EV_STREAM_FAIL,
-                                      .to = c->idx, .epoch = s->cli_epoch,
+                    push_ev(s, (ev_t){.when = s->cli_deadline,
+                                      .type = EV_STREAM_FAIL,
+                                      .to = c->idx,
+                                      .epoch = s->cli_epoch,
                                       .stream = s->cli_stream});
                 } else {
-                    push_ev(s, (ev_t){.when = s->now + latency(s), .type = EV_STREAM_REPLY,
-                                      .from = n->idx, .to = c->idx, .epoch = s->cli_epoch,
-                                      .stream = s->cli_stream, .deadline = s->cli_deadline,
-                                      .len = (uint32_t)o.data.len, .data = o.data.data});
+                    push_ev(s, (ev_t){.when = s->now + latency(s),
+                                      .type = EV_STREAM_REPLY,
+                                      .from = n->idx,
+                                      .to = c->idx,
+                                      .epoch = s->cli_epoch,
+                                      .stream = s->cli_stream,
+                                      .deadline = s->cli_deadline,
+                                      .len = (uint32_t)o.data.len,
+                                      .data = o.data.data});
                     o.data.data = NULL;
                 }
             }
@@ -331,8 +348,10 @@ static void drain(hm_sim_t *s, node_t *n)
             if (o.stream_id == s->srv_stream && s->srv_stream) {
                 /* closed without a reply: the client reads EOF */
                 s->srv_stream = 0;
-                push_ev(s, (ev_t){.when = s->now + latency(s), .type = EV_STREAM_FAIL,
-                                  .to = s->cli_node, .epoch = s->cli_epoch,
+                push_ev(s, (ev_t){.when = s->now + latency(s),
+                                  .type = EV_STREAM_FAIL,
+                                  .to = s->cli_node,
+                                  .epoch = s->cli_epoch,
                                   .stream = s->cli_stream});
             }
             break;
@@ -673,8 +692,11 @@ static void deliver(hm_sim_t *s, ev_t *e)
         int rc;
         if (!n->up) {
             /* refused: the client learns it one latency later */
-            push_ev(s, (ev_t){.when = s->now + latency(s), .type = EV_STREAM_FAIL, .to = c->idx,
-                              .epoch = e->epoch, .stream = e->stream});
+            push_ev(s, (ev_t){.when = s->now + latency(s),
+                              .type = EV_STREAM_FAIL,
+                              .to = c->idx,
+                              .epoch = e->epoch,
+                              .stream = e->stream});
             return;
         }
         trace(s, s->now ^ 0x5555);
@@ -693,8 +715,11 @@ static void deliver(hm_sim_t *s, ev_t *e)
         if (s->srv_stream == id && id) {
             /* no reply and no close: the client times out */
             s->srv_stream = 0;
-            push_ev(s, (ev_t){.when = e->deadline, .type = EV_STREAM_FAIL, .to = c->idx,
-                              .epoch = e->epoch, .stream = e->stream});
+            push_ev(s, (ev_t){.when = e->deadline,
+                              .type = EV_STREAM_FAIL,
+                              .to = c->idx,
+                              .epoch = e->epoch,
+                              .stream = e->stream});
         }
         return;
     }
