@@ -44,8 +44,12 @@ struct hm_sim {
     double loss;
     hm_sim_link_fn link_fn;
     void *link_ud;
+    hm_sim_latency_fn lat_fn;
+    void *lat_ud;
     hm_sim_event_fn ev_fn;
     void *ev_ud;
+    hm_sim_log_fn log_fn;
+    void *log_ud;
     uint64_t *blocked, *blocked_udp;
     size_t nblocked, nblocked_udp;
     bool partitioned;
@@ -248,9 +252,12 @@ static bool link_ok(hm_sim_t *s, uint32_t a, uint32_t b)
     return true;
 }
 
-static uint32_t latency(hm_sim_t *s)
+static uint32_t latency(hm_sim_t *s, uint32_t from, uint32_t to)
 {
     uint32_t span = s->lat_max - s->lat_min + 1;
+
+    if (s->lat_fn)
+        return s->lat_fn(s->lat_ud, from, to, rnd(s));
     return s->lat_min + (uint32_t)((rnd(s) >> 33) % span);
 }
 
@@ -290,7 +297,7 @@ static void drain(hm_sim_t *s, node_t *n)
             } else if (s->loss > 0 && (double)(rnd(s) >> 11) / 9007199254740992.0 < s->loss) {
                 s->st.lost++;
             } else {
-                push_ev(s, (ev_t){.when = s->now + latency(s),
+                push_ev(s, (ev_t){.when = s->now + latency(s, n->idx, (uint32_t)to),
                                   .type = EV_PACKET,
                                   .from = n->idx,
                                   .to = (uint32_t)to,
@@ -308,7 +315,7 @@ static void drain(hm_sim_t *s, node_t *n)
                                   .epoch = n->epoch,
                                   .stream = o.stream_id});
             } else {
-                push_ev(s, (ev_t){.when = s->now + latency(s),
+                push_ev(s, (ev_t){.when = s->now + latency(s, n->idx, (uint32_t)to),
                                   .type = EV_STREAM_OPEN,
                                   .from = n->idx,
                                   .to = (uint32_t)to,
@@ -331,7 +338,7 @@ static void drain(hm_sim_t *s, node_t *n)
                                       .epoch = s->cli_epoch,
                                       .stream = s->cli_stream});
                 } else {
-                    push_ev(s, (ev_t){.when = s->now + latency(s),
+                    push_ev(s, (ev_t){.when = s->now + latency(s, n->idx, c->idx),
                                       .type = EV_STREAM_REPLY,
                                       .from = n->idx,
                                       .to = c->idx,
@@ -348,7 +355,7 @@ static void drain(hm_sim_t *s, node_t *n)
             if (o.stream_id == s->srv_stream && s->srv_stream) {
                 /* closed without a reply: the client reads EOF */
                 s->srv_stream = 0;
-                push_ev(s, (ev_t){.when = s->now + latency(s),
+                push_ev(s, (ev_t){.when = s->now + latency(s, n->idx, s->cli_node),
                                   .type = EV_STREAM_FAIL,
                                   .to = s->cli_node,
                                   .epoch = s->cli_epoch,
@@ -411,6 +418,13 @@ static void d_update(void *ud, const hm_swim_node_t *m)
         n->sim->ev_fn(n->sim->ev_ud, n->idx, HM_SIM_UPDATE, m, n->sim->now);
 }
 
+static void d_log(void *ud, hm_log_level_t level, const char *msg)
+{
+    node_t *n = node_of_ud(ud);
+    if (n->sim->log_fn)
+        n->sim->log_fn(n->sim->log_ud, n->idx, n->sim->now, level, msg);
+}
+
 static size_t d_meta(void *ud, uint8_t *buf, size_t limit)
 {
     node_t *n = node_of_ud(ud);
@@ -445,6 +459,7 @@ static void start_engine(hm_sim_t *s, node_t *n, const hm_swim_config_t *base)
     d.notify_leave = d_leave;
     d.notify_update = d_update;
     d.stream_done = d_stream_done;
+    d.log = d_log;
     n->seen_alive = 0;
     n->up = true;
     n->left = false;
@@ -519,6 +534,12 @@ void hm_sim_set_latency(hm_sim_t *s, uint32_t min_ms, uint32_t max_ms)
     s->lat_max = max_ms < min_ms ? min_ms : max_ms;
 }
 
+void hm_sim_set_latency_fn(hm_sim_t *s, hm_sim_latency_fn fn, void *ud)
+{
+    s->lat_fn = fn;
+    s->lat_ud = ud;
+}
+
 void hm_sim_set_loss(hm_sim_t *s, double p)
 {
     s->loss = p;
@@ -528,6 +549,12 @@ void hm_sim_set_link_fn(hm_sim_t *s, hm_sim_link_fn fn, void *ud)
 {
     s->link_fn = fn;
     s->link_ud = ud;
+}
+
+void hm_sim_set_log_fn(hm_sim_t *s, hm_sim_log_fn fn, void *ud)
+{
+    s->log_fn = fn;
+    s->log_ud = ud;
 }
 
 void hm_sim_set_event_fn(hm_sim_t *s, hm_sim_event_fn fn, void *ud)
@@ -692,7 +719,7 @@ static void deliver(hm_sim_t *s, ev_t *e)
         int rc;
         if (!n->up) {
             /* refused: the client learns it one latency later */
-            push_ev(s, (ev_t){.when = s->now + latency(s),
+            push_ev(s, (ev_t){.when = s->now + latency(s, n->idx, c->idx),
                               .type = EV_STREAM_FAIL,
                               .to = c->idx,
                               .epoch = e->epoch,
