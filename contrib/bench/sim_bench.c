@@ -1,7 +1,10 @@
 /*
  * Simulator benchmark: N engines (lan profile) join over the first 10 s of
  * protocol time (node i joins a random earlier node), run for 60 s of
- * protocol time, and print convergence time, traffic and cost.
+ * protocol time, and print convergence time (every node sees every node
+ * alive; "none" if not within the run), datagrams (each one a memberlist
+ * message or a compound of up to ~18) and bytes sent per node per second,
+ * push/pull and TCP ping streams per node, wall time and peak RSS.
  *
  *   sim_bench [-t SECONDS] [-c] [-s SEED] [N ...]     (default N: 1000 5000 10000)
  *   -c: enable compression (memberlist's default; off by default here
