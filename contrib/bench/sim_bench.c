@@ -107,7 +107,7 @@ int main(int argc, char **argv)
     }
     printf("protocol time %lu s, lan profile, joins spread over 10 s, compression %s\n",
            (unsigned long)secs, compress ? "on" : "off");
-    printf("%7s %10s %13s %14s %9s %10s %10s\n", "nodes", "conv(s)", "msgs/node/s", "bytes/node/s",
+    printf("%7s %10s %13s %14s %9s %10s %10s\n", "nodes", "conv(s)", "pkts/node/s", "bytes/node/s",
            "streams/n", "wall(s)", "maxRSS(MB)");
     if (optind >= argc)
         for (i = 0; i < 3; i++)
