@@ -305,7 +305,7 @@ static int unwrap(const uint8_t *p, size_t n, hm_buf_t *plain, const uint8_t **m
 static void stream_reply(hm_swim_t *s, hm_stream_t *st, hm_buf_t *msg)
 {
     hm_swim_stream_wrap(s, msg);
-    hm_swim_out_push(s, HM_SWIM_STREAM_REPLY, NULL, st->id, 0, msg);
+    hm_swim_out_push(s, HM_SWIM_STREAM_REPLY, NULL, st->id, s->now + s->cfg.tcp_timeout_ms, msg);
 }
 
 static int read_user(hm_swim_t *s, const uint8_t *p, size_t n, bool complete)
