@@ -3,6 +3,7 @@
  * failure detection bounds, refutation, rejoin after death, the three-site
  * asymmetric route, random loss.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,37 @@ static void test_crash_detection(void)
          (double)(d.last[42] - crash) / 1000.0);
     is_int(hm_sim_stats(sim)->false_failures, 0, "no false failures");
     is_int(count_seeing(sim, 99), 99, "everyone sees the 99 live nodes alive");
+    hm_sim_free(sim);
+}
+
+/* The same bound derived from any profile's numbers (spec 7.4): nobody
+ * before min = SuspicionMult * max(1, log10 n) * ProbeInterval, everybody
+ * before 10 probe intervals (someone probes it) + 1 (the probe) + max
+ * (SuspicionMaxTimeoutMult * min) + 5 s of gossip. */
+static void crash_bound(const char *profile, uint32_t n, uint64_t seed)
+{
+    static deaths_t d;
+    hm_swim_config_t cfg = {0};
+    hm_sim_t *sim = cluster(seed, n, profile, 2000);
+    double scale;
+    uint64_t min, max, bound, crash;
+
+    memset(&d, 0, sizeof(d));
+    hm_swim_config_profile(&cfg, profile);
+    scale = log10((double)n) < 1.0 ? 1.0 : log10((double)n);
+    min = (uint64_t)cfg.suspicion_mult * (uint64_t)(scale * 1000.0) * cfg.probe_interval_ms / 1000;
+    max = cfg.suspicion_max_timeout_mult * min;
+    bound = 11ull * cfg.probe_interval_ms + max + 5000;
+    hm_sim_set_event_fn(sim, on_event, &d);
+    hm_sim_run_until(sim, 60000);
+    crash = hm_sim_now(sim);
+    hm_sim_crash(sim, 1);
+    hm_sim_run_until(sim, crash + bound);
+    is_int(d.count[1], n - 1, "%s, %u nodes: all declared the crash within %.1f s", profile, n,
+           (double)bound / 1000.0);
+    ok(d.first[1] >= crash + min, "%s: not before the minimum %.1f s (first +%.1f s, last +%.1f s)",
+       profile, (double)min / 1000.0, (double)(d.first[1] - crash) / 1000.0,
+       (double)(d.last[1] - crash) / 1000.0);
     hm_sim_free(sim);
 }
 
@@ -339,6 +371,8 @@ int main(void)
 {
     test_determinism();
     test_crash_detection();
+    crash_bound("wan", 20, 31);
+    crash_bound("local", 20, 32);
     test_refute();
     test_rejoin();
     test_three_sites();
