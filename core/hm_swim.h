@@ -79,7 +79,8 @@ typedef struct hm_swim_delegate {
     void (*ack_payload)(void *ud, hm_buf_t *out);
     void (*notify_ping_complete)(void *ud, const hm_swim_node_t *n, uint64_t rtt_us,
                                  const uint8_t *payload, size_t len);
-    /* A stream started with hm_swim_join() or hm_swim_push_pull() ended. */
+    /* A push/pull stream ended: one from hm_swim_join(), or one of the
+     * engine's periodic push/pulls (an id the caller never saw: ignore). */
     void (*stream_done)(void *ud, uint32_t stream_id, bool ok, const char *err);
     /* Optional: memberlist's log lines (malformed input, suspicions,
      * refutations, push/pulls), without the "memberlist: " prefix. */
