@@ -106,7 +106,9 @@ static inline bool rpc_alive(const rpc_conn_t *c)
 
 /* --- command table ------------------------------------------------------- */
 
-typedef enum { BODY_NONE, BODY_ONE, BODY_PEEK } rpc_body_t;
+/* Whether a body object follows the header (commands of other modules are
+ * looked at when they arrive: see process() in mod_rpc.c). */
+typedef enum { BODY_NONE, BODY_ONE } rpc_body_t;
 
 /* Handlers return 0, or -1 to close the connection without a reply (as
  * Serf does for a body it cannot decode). */
