@@ -429,8 +429,23 @@ static int rpc_init(hm_ctx_t *ctx, const hm_conf_node_t *conf)
     return HM_OK;
 }
 
-/* Shutdown: what is queued (e.g. the answer to `leave`) is written out
- * before the sockets close, as far as the kernel takes it without waiting. */
+/* The loop no longer runs: write what is queued straight to the socket.
+ * (A socket bufferevent keeps its output's front frozen so that only it
+ * drains it; the bufferevent is freed right after this.) */
+static void flush_now(rpc_conn_t *c)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+
+    if (fd >= 0 && evbuffer_get_length(out) > 0) {
+        evbuffer_unfreeze(out, 1);
+        evbuffer_write(out, fd);
+    }
+}
+
+/* Shutdown: the answer to `leave` goes out now that the leave is over, and
+ * what is queued is written before the sockets close, as far as the kernel
+ * takes it without waiting. */
 static void rpc_fini(hm_ctx_t *ctx)
 {
     rpc_srv_t *s = hm_ctx_data(ctx);
@@ -441,12 +456,10 @@ static void rpc_fini(hm_ctx_t *ctx)
         evconnlistener_free(s->lis);
     while (s->conns) {
         rpc_conn_t *c = s->conns;
-        if (c->bev) {
-            struct evbuffer *out = bufferevent_get_output(c->bev);
-            evutil_socket_t fd = bufferevent_getfd(c->bev);
-            if (fd >= 0)
-                evbuffer_write(out, fd);
-        }
+        if (c->bev && c->leave_pending)
+            send_raw(c, c->leave_seq, "", NULL);
+        if (c->bev)
+            flush_now(c);
         rpc_close(c, false); /* unlinks c; freed now or at its last unref */
     }
     rpc_ring_free(s);

@@ -229,14 +229,23 @@ int rpc_cmd_tags(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
     return rc;
 }
 
+/* Serf answers `leave` once the leave is over, just before it shuts down:
+ * the answer waits for the module's fini (see mod_rpc.c). */
 int rpc_cmd_leave(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
 {
     hm_log(c->srv->ctx, HM_LOG_INFO, "Graceful leave requested by %s", c->peer);
-    /* the answer is queued first: fini flushes it if the daemon exits at once */
-    if (hm_leave(c->srv->ctx) != HM_OK)
-        rpc_send(c, seq, "Leave already in progress or failed", NULL);
-    else
-        rpc_send(c, seq, "", NULL);
+    if (c->leave_pending) {
+        rpc_send(c, seq, "Leave already in progress", NULL);
+        return 0;
+    }
+    rpc_capture_begin(c->srv);
+    if (hm_leave(c->srv->ctx) != HM_OK) {
+        rpc_send(c, seq, rpc_capture_end(c->srv, "Leave failed"), NULL);
+        return 0;
+    }
+    rpc_capture_end(c->srv, NULL);
+    c->leave_pending = true;
+    c->leave_seq = seq;
     return 0;
 }
 

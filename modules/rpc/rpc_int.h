@@ -48,6 +48,8 @@ struct rpc_conn {
     bool closing;   /* close once the output is flushed */
     bool lingering; /* output flushed and half-closed: draining input */
     bool paused;    /* not read until its output drains (RPC_MAX_OUTPUT) */
+    bool leave_pending; /* `leave` answered at shutdown, when it is done */
+    uint64_t leave_seq;
     int refs;       /* queries and module requests still pointing here */
     /* a header read whose body has not arrived yet */
     bool have_header;
