@@ -38,6 +38,8 @@ static int head(uint8_t b, size_t *fixed, size_t *lenbytes, int *kind)
         *kind = 1;
         return 0;
     }
+    /* one line per msgpack type byte reads best */
+    /* clang-format off */
     switch (b) {
     case 0xc4: case 0xd9: *kind = 1; *lenbytes = 1; break;
     case 0xc5: case 0xda: *kind = 1; *lenbytes = 2; break;
@@ -63,6 +65,7 @@ static int head(uint8_t b, size_t *fixed, size_t *lenbytes, int *kind)
     default:
         return -1; /* 0xc1 */
     }
+    /* clang-format on */
     return 0;
 }
 
@@ -286,8 +289,7 @@ bool hm_rpc_raw_eq(const msgpack_object *o, const char *s)
     const char *p;
     size_t n;
 
-    return hm_rpc_is_raw(o) && hm_rpc_raw(o, &p, &n) == 0 && n == strlen(s) &&
-           memcmp(p, s, n) == 0;
+    return hm_rpc_is_raw(o) && hm_rpc_raw(o, &p, &n) == 0 && n == strlen(s) && memcmp(p, s, n) == 0;
 }
 
 char *hm_rpc_strdup(const msgpack_object *o)

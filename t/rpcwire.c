@@ -27,7 +27,8 @@ static void test_scan(void)
     ok(scan("82a7436f6d6d616e64a968616e647368616b65a3536571", &len) == HM_RPC_SCAN_MORE,
        "scan: truncated header needs more");
     ok(scan("82a7436f6d6d616e64a968616e647368616b65a353657101", &len) == HM_RPC_SCAN_OK &&
-           len == 24, "scan: whole header (%zu bytes)", len);
+           len == 24,
+       "scan: whole header (%zu bytes)", len);
     ok(scan("c0c0", &len) == HM_RPC_SCAN_OK && len == 1, "scan: one object of two");
     ok(scan("c1", &len) == HM_RPC_SCAN_BAD, "scan: reserved byte");
     ok(scan("dd7fffffff", &len) == HM_RPC_SCAN_MORE, "scan: huge array header only: more");
@@ -95,7 +96,10 @@ static void test_pack(void)
     ok(b.data[0] == 0xd9 && b.data[1] == 40, "pack: 40-byte string is str8 (RPC handle)");
     hm_buf_reset(&b);
     hm_rpc_pack_response(&b, "", 1);
-    ok(b.len == 13 && memcmp(b.data, "\x82\xa5" "Error\xa0\xa3Seq\x01", 13) == 0,
+    ok(b.len == 13 && memcmp(b.data,
+                             "\x82\xa5"
+                             "Error\xa0\xa3Seq\x01",
+                             13) == 0,
        "pack: response header bytes as Serf's");
     hm_buf_free(&b);
 }
