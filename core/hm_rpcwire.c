@@ -69,49 +69,68 @@ static int head(uint8_t b, size_t *fixed, size_t *lenbytes, int *kind)
     return 0;
 }
 
-int hm_rpc_scan(const uint8_t *p, size_t n, size_t *objlen)
+void hm_rpc_scan_reset(hm_rpc_scan_t *st)
 {
-    uint64_t left[HM_RPC_MAX_DEPTH + 1]; /* objects still due per level */
-    int depth = 0;
-    size_t off = 0;
+    st->off = 0;
+    st->depth = 0;
+    st->left[0] = 1;
+}
 
-    left[0] = 1;
-    while (depth >= 0) {
-        size_t fixed, lb;
+/* Walks whole elements only: the state changes once an element is entirely
+ * present, so a MORE result can be resumed when more bytes arrive (a large
+ * response read in many chunks is scanned once, not once per chunk). */
+int hm_rpc_scan_resume(const uint8_t *p, size_t n, hm_rpc_scan_t *st)
+{
+    while (st->depth >= 0) {
+        size_t fixed, lb, next;
         int kind;
         uint64_t len;
 
-        if (left[depth] == 0) {
-            depth--;
+        if (st->left[st->depth] == 0) {
+            st->depth--;
             continue;
         }
-        left[depth]--;
-        if (off >= n)
+        if (st->off >= n)
             return HM_RPC_SCAN_MORE;
-        if (head(p[off], &fixed, &lb, &kind) < 0)
+        if (head(p[st->off], &fixed, &lb, &kind) < 0)
             return HM_RPC_SCAN_BAD;
-        if (n - off < fixed + lb)
+        if (n - st->off < fixed + lb)
             return HM_RPC_SCAN_MORE;
-        len = lb ? be(p + off + 1, lb) : (uint64_t)(p[off] & (kind == 1 ? 0x1f : 0x0f));
-        off += fixed + lb;
+        len = lb ? be(p + st->off + 1, lb) : (uint64_t)(p[st->off] & (kind == 1 ? 0x1f : 0x0f));
+        next = st->off + fixed + lb;
         if (kind == 1 || kind == 4) {
             len += kind == 4 ? 1 : 0;
-            if (len > n - off)
+            if (len > n - next)
                 return HM_RPC_SCAN_MORE;
-            off += len;
-        } else if (kind == 2 || kind == 3) {
-            if (depth == HM_RPC_MAX_DEPTH)
-                return HM_RPC_SCAN_BAD;
-            left[++depth] = kind == 3 ? 2 * len : len;
+            next += len;
+        } else if ((kind == 2 || kind == 3) && st->depth == HM_RPC_MAX_DEPTH) {
+            return HM_RPC_SCAN_BAD;
         }
+        st->left[st->depth]--;
+        st->off = next;
+        if (kind == 2 || kind == 3)
+            st->left[++st->depth] = kind == 3 ? 2 * len : len;
     }
-    *objlen = off;
     return HM_RPC_SCAN_OK;
+}
+
+int hm_rpc_scan(const uint8_t *p, size_t n, size_t *objlen)
+{
+    hm_rpc_scan_t st;
+    int rc;
+
+    hm_rpc_scan_reset(&st);
+    rc = hm_rpc_scan_resume(p, n, &st);
+    if (rc == HM_RPC_SCAN_OK)
+        *objlen = st.off;
+    return rc;
 }
 
 void hm_rpc_in_init(hm_rpc_in_t *in)
 {
     memset(in, 0, sizeof(*in));
+    in->max = HM_RPC_MAX_OBJECT;
+    hm_rpc_scan_reset(&in->scan);
 }
 
 void hm_rpc_in_free(hm_rpc_in_t *in)
@@ -142,12 +161,14 @@ size_t hm_rpc_in_pending(const hm_rpc_in_t *in)
 static int in_take(hm_rpc_in_t *in, msgpack_object *obj, bool consume)
 {
     const uint8_t *p = in->buf.data + in->off;
-    size_t n = in->buf.len - in->off, len = 0, used = 0;
-    int rc = hm_rpc_scan(p, n, &len);
+    size_t n = in->buf.len - in->off, len, used = 0;
+    int rc = hm_rpc_scan_resume(p, n, &in->scan);
 
     if (rc == HM_RPC_SCAN_MORE)
-        return n > HM_RPC_MAX_OBJECT ? HM_RPC_SCAN_BAD : HM_RPC_SCAN_MORE;
-    if (rc != HM_RPC_SCAN_OK || len > HM_RPC_MAX_OBJECT)
+        return n > in->max ? HM_RPC_SCAN_BAD : HM_RPC_SCAN_MORE;
+    len = in->scan.off;
+    hm_rpc_scan_reset(&in->scan); /* the next call starts a new object */
+    if (rc != HM_RPC_SCAN_OK || len > in->max)
         return HM_RPC_SCAN_BAD;
     if (in->zone)
         msgpack_zone_clear(in->zone);
