@@ -304,7 +304,7 @@ bool serf_handle_join_intent(hm_serf_t *s, uint64_t ltime, const char *node, siz
     lc_witness(&s->clock, ltime);
     if (node_len >= sizeof(name))
         return false;
-    memcpy(name, node, node_len);
+    serf_copy(name, node, node_len);
     name[node_len] = '\0';
     m = member_get(s, name);
     if (m == NULL)
@@ -337,7 +337,7 @@ bool serf_handle_leave_intent(hm_serf_t *s, uint64_t ltime, const char *node, si
     lc_witness(&s->clock, ltime);
     if (node_len >= sizeof(name))
         return false;
-    memcpy(name, node, node_len);
+    serf_copy(name, node, node_len);
     name[node_len] = '\0';
     m = member_get(s, name);
     if (m == NULL)
@@ -565,7 +565,7 @@ static void d_merge_remote_state(void *ud, const uint8_t *p, size_t n, bool join
         uint64_t lt = 0;
         for (size_t j = 0; j < pp.n_status; j++)
             if (pp.status[j].name.n == pp.left[i].n &&
-                memcmp(pp.status[j].name.p, pp.left[i].p, pp.left[i].n) == 0)
+                serf_eq(pp.status[j].name.p, pp.left[i].p, pp.left[i].n))
                 lt = pp.status[j].ltime;
         serf_handle_leave_intent(s, lt + 1, pp.left[i].p, pp.left[i].n, false);
     }
@@ -573,7 +573,7 @@ static void d_merge_remote_state(void *ud, const uint8_t *p, size_t n, bool join
         bool left = false;
         for (size_t i = 0; i < pp.n_left && !left; i++)
             left = pp.status[j].name.n == pp.left[i].n &&
-                   memcmp(pp.status[j].name.p, pp.left[i].p, pp.left[i].n) == 0;
+                   serf_eq(pp.status[j].name.p, pp.left[i].p, pp.left[i].n);
         if (!left)
             serf_handle_join_intent(s, pp.status[j].ltime, pp.status[j].name.p,
                                     pp.status[j].name.n);

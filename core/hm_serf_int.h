@@ -5,6 +5,7 @@
 #define HM_SERF_INT_H
 
 #include <stdarg.h>
+#include <string.h>
 
 #include "hm_mlwire.h"
 #include "hm_serf.h"
@@ -27,6 +28,17 @@ void *serf_map_del(serf_map_t *m, const char *key);         /* returns old value
 void serf_map_free(serf_map_t *m);
 /* Iteration: i from 0; returns the next slot index with a key, or -1. */
 long serf_map_next(const serf_map_t *m, long i, const char **key, void **val);
+
+/* memcpy/memcmp that accept (NULL, 0), which decoded empty strings are */
+static inline void serf_copy(void *d, const void *p, size_t n)
+{
+    if (n)
+        memcpy(d, p, n);
+}
+static inline bool serf_eq(const void *a, const void *b, size_t n)
+{
+    return n == 0 || memcmp(a, b, n) == 0;
+}
 
 /* ---- Lamport clock (serf/lamport.go) ---- */
 static inline uint64_t lc_increment(uint64_t *c)

@@ -234,7 +234,7 @@ static void handle_conflict(hm_serf_t *s, serf_inq_t *q, const uint8_t *payload,
 
     if (len >= sizeof(node))
         return;
-    memcpy(node, payload, len);
+    serf_copy(node, payload, len);
     node[len] = '\0';
     if (strcmp(node, s->name) == 0)
         return;
@@ -310,7 +310,7 @@ bool serf_handle_query(hm_serf_t *s, const sw_query_t *q)
         free(in);
         return rebroadcast;
     }
-    memcpy(in->source, q->source_node.p, q->source_node.n);
+    serf_copy(in->source, q->source_node.p, q->source_node.n);
     in->source[q->source_node.n] = '\0';
     in->relay_factor = q->relay_factor;
     timeout_ms = q->timeout_ns > 0 ? (uint64_t)q->timeout_ns / 1000000 : 0;
