@@ -242,10 +242,9 @@ static void member_erase(hm_serf_t *s, serf_member_t *m)
         c = serf_map_del(&s->coord_cache, m->name);
         free(c);
     }
-    set_status(s, m, HM_STATUS_NONE);
-    /* The event carries the member as it was; status none is what Go's
-     * erased record would not show, so report it as left/failed. */
+    /* The event carries the member as it was (failed or left). */
     serf_emit_member(s, HM_EVENT_MEMBER_REAP, m);
+    set_status(s, m, HM_STATUS_NONE);
     sw_tags_free(&m->m.tags);
     free(m->name);
     free(m);
