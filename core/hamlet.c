@@ -23,7 +23,8 @@ static int cmd_keygen(int argc, char **argv);
 
 static const command_t commands[] = {
     {"event", hm_cmd_event, "Send a custom event through the Serf cluster"},
-    {"force-leave", hm_cmd_force_leave, "Forces a member of the cluster to enter the \"left\" state"},
+    {"force-leave", hm_cmd_force_leave,
+     "Forces a member of the cluster to enter the \"left\" state"},
     {"info", hm_cmd_info, "Provides debugging information for operators"},
     {"join", hm_cmd_join, "Tell Serf agent to join cluster"},
     {"keygen", cmd_keygen, "Generates a new encryption key"},

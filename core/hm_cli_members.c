@@ -86,7 +86,8 @@ static char *text_line(const member_view_t *m, bool detailed)
         hm_buf_append(&b, m->tags.v[i].value, strlen(m->tags.v[i].value));
     }
     if (detailed) {
-        snprintf(tail, sizeof(tail), "|Protocol Version: %llu|Available Protocol Range: [%llu, %llu]",
+        snprintf(tail, sizeof(tail),
+                 "|Protocol Version: %llu|Available Protocol Range: [%llu, %llu]",
                  (unsigned long long)m->dcur, (unsigned long long)m->dmin,
                  (unsigned long long)m->dmax);
         hm_buf_append(&b, tail, strlen(tail));
