@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hm_serf.h"
@@ -484,6 +485,28 @@ static void test_snapshot(void)
         hm_serf_user_event(vnet_node(v, 0)->serf, vnet_now(v), "e", NULL, 0, false, err,
                            sizeof(err));
     vnet_run(v, 3000);
+    /* compaction: ~25 bytes per event-clock line, past 128 KiB */
+    for (int i = 0; i < 7000; i++) {
+        hm_serf_user_event(vnet_node(v, 1)->serf, vnet_now(v), "c", NULL, 0, false, err,
+                           sizeof(err));
+        if (i % 100 == 0)
+            vnet_run(v, 600);
+    }
+    vnet_run(v, 1000);
+    {
+        struct stat st;
+        int sr = stat(path, &st);
+        FILE *cf = fopen(path, "r");
+        char l[128];
+        size_t lines = 0;
+        while (cf && fgets(l, sizeof(l), cf))
+            lines++;
+        if (cf)
+            fclose(cf);
+        ok(sr == 0 && st.st_size < 128 * 1024 && lines < 7000,
+           "snapshot compacted: %lld bytes, %zu lines for 7000 events", (long long)st.st_size,
+           lines);
+    }
     hm_serf_clocks(vnet_node(v, 1)->serf, &mc, &ec, NULL);
     hm_serf_free(vnet_node(v, 1)->serf);
     vnet_node(v, 1)->serf = NULL;
