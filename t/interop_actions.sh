@@ -29,4 +29,21 @@ out=$("$SERF" leave -rpc-addr=127.0.0.1:$h1_rpc 2>&1)
 check "serf leave -rpc-addr=hamletd: $out" test $? -eq 0
 check "serf sees hamletd left" wait_for 15 serf_sees $s1_rpc h1 left
 check "hamletd exits after the RPC leave" wait_for 10 sh -c "! kill -0 $h1_pid 2>/dev/null"
+
+# retry_join: hamletd keeps trying until the serf agent is there
+p3=$(free_port)
+hamlet_start h3 -profile=local -retry-join=127.0.0.1:$p3 -retry-interval=1s
+sleep 1.5
+check "hamletd keeps running while retry_join fails" alive_pid $h3_pid
+r3=$(free_port)
+"$SERF" agent -node=s3 -bind=127.0.0.1:$p3 -rpc-addr=127.0.0.1:$r3 -profile=local \
+    >"$W/s3.log" 2>&1 &
+PIDS="$PIDS $!"
+check "retry_join succeeds once the serf agent is up" wait_for 15 serf_sees $r3 h3 alive
+check "hamletd logged the failed attempts" hamlet_logged h3 'Join failed: .*retrying in 1s'
+# retry_max: gives up and exits
+hamlet_start h4 -profile=local -retry-join=127.0.0.1:$(free_port) -retry-interval=1s \
+    -retry-max=2
+check "retry_max exceeded: hamletd exits" wait_for 15 sh -c "! kill -0 $h4_pid 2>/dev/null"
+check "... saying why" hamlet_logged h4 'maximum retry join attempts made, exiting'
 plan
