@@ -94,8 +94,7 @@ static hm_agent_t *agent_of(hm_ctx_t *ctx)
 
 /* "host", "host:port", "[v6]", "[v6]:port", with an optional "name/"
  * prefix (memberlist's join form); hosts are resolved. */
-static int resolve(const char *spec, uint16_t def_port, struct sockaddr_storage *ss,
-                   socklen_t *len)
+static int resolve(const char *spec, uint16_t def_port, struct sockaddr_storage *ss, socklen_t *len)
 {
     char host[256], port[16];
     const char *s = strchr(spec, '/');
@@ -260,7 +259,8 @@ static int tags_file_load(hm_tags_t *t, const char *path, char *err, size_t errl
         json_decref(j);
         return -1;
     }
-    json_object_foreach(j, k, v) {
+    json_object_foreach(j, k, v)
+    {
         if (json_is_string(v) && tags_set(t, k, json_string_value(v)) < 0) {
             json_decref(j);
             return -1;
@@ -547,8 +547,8 @@ void hm_agent_set_daemon(hm_agent_t *a, struct hm_daemon *d)
 
 /* ---- joining ---- */
 
-static int join_addrs(hm_agent_t *a, char *const *specs, size_t n, bool ignore_old,
-                      size_t *joined, char *err, size_t errlen)
+static int join_addrs(hm_agent_t *a, char *const *specs, size_t n, bool ignore_old, size_t *joined,
+                      char *err, size_t errlen)
 {
     hm_addr_t *addrs = calloc(n ? n : 1, sizeof(*addrs));
     size_t k = 0;
@@ -822,16 +822,15 @@ size_t hm_members_count(hm_ctx_t *ctx)
     return a ? hm_serf_members_count(a->serf) : 0;
 }
 
-int hm_user_event(hm_ctx_t *ctx, const char *name, const void *payload, size_t len,
-                  bool coalesce)
+int hm_user_event(hm_ctx_t *ctx, const char *name, const void *payload, size_t len, bool coalesce)
 {
     hm_agent_t *a = agent_of(ctx);
     char err[256];
 
     if (a == NULL)
         return HM_ERROR;
-    if (hm_serf_user_event(a->serf, hm_net_now(), name, payload, len, coalesce, err,
-                           sizeof(err)) < 0) {
+    if (hm_serf_user_event(a->serf, hm_net_now(), name, payload, len, coalesce, err, sizeof(err)) <
+        0) {
         hm_core_log(HM_LOG_WARN, "agent", "user event: %s", err);
         return HM_ERROR;
     }
@@ -972,10 +971,11 @@ void hm_stats(hm_ctx_t *ctx, hm_stat_emit_fn emit, void *ud)
         for (char *c = u.sysname; *c; c++)
             *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
         emit(ud, "runtime", "os", u.sysname);
-        emit(ud, "runtime", "arch", strcmp(u.machine, "x86_64") == 0    ? "amd64"
-                                    : strcmp(u.machine, "aarch64") == 0 ? "arm64"
-                                    : strcmp(u.machine, "i686") == 0    ? "386"
-                                                                        : u.machine);
+        emit(ud, "runtime", "arch",
+             strcmp(u.machine, "x86_64") == 0    ? "amd64"
+             : strcmp(u.machine, "aarch64") == 0 ? "arm64"
+             : strcmp(u.machine, "i686") == 0    ? "386"
+                                                 : u.machine);
     }
     snprintf(v, sizeof(v), "%ld", ncpu > 0 ? ncpu : 1);
     emit(ud, "runtime", "cpu_count", v);

@@ -156,8 +156,8 @@ static int pop_outbox(hm_serf_t *s, hm_swim_out_t *out)
         return -1;
     }
     hm_buf_free(&o.msg);
-    if (s->cfg.swim.enable_compression && hm_ml_put_compress(&out->data, plain.data, plain.len) == 0 &&
-        out->data.len < plain.len) {
+    if (s->cfg.swim.enable_compression &&
+        hm_ml_put_compress(&out->data, plain.data, plain.len) == 0 && out->data.len < plain.len) {
         hm_buf_free(&plain);
         return 1;
     }
@@ -492,8 +492,8 @@ static size_t d_get_broadcasts(void *ud, size_t overhead, size_t limit, hm_buf_t
     size_t got = 0, used = 0;
 
     for (int i = 0; i < 3 && got < max_parts && used < limit; i++) {
-        size_t k = hm_bcast_get(order[i], s->nlist, overhead, limit - used, parts + got,
-                                max_parts - got);
+        size_t k =
+            hm_bcast_get(order[i], s->nlist, overhead, limit - used, parts + got, max_parts - got);
         for (size_t j = got; j < got + k; j++)
             used += parts[j].len + overhead;
         got += k;
@@ -650,8 +650,8 @@ static void d_notify_leave(void *ud, const hm_swim_node_t *n)
     m->leave_time = s->now;
     left = m->m.status == HM_STATUS_LEFT;
     serf_addr_str(&m->m.addr, ip, sizeof(ip), false);
-    serf_log(s, HM_LOG_INFO, "%s: %s %s", left ? "EventMemberLeave" : "EventMemberFailed",
-             m->name, ip);
+    serf_log(s, HM_LOG_INFO, "%s: %s %s", left ? "EventMemberLeave" : "EventMemberFailed", m->name,
+             ip);
     serf_emit_member(s, left ? HM_EVENT_MEMBER_LEAVE : HM_EVENT_MEMBER_FAILED, m);
 }
 
@@ -667,8 +667,7 @@ static void d_notify_update(void *ud, const hm_swim_node_t *n)
     serf_emit_member(s, HM_EVENT_MEMBER_UPDATE, m);
 }
 
-static void d_notify_conflict(void *ud, const hm_swim_node_t *existing,
-                              const hm_swim_node_t *other)
+static void d_notify_conflict(void *ud, const hm_swim_node_t *existing, const hm_swim_node_t *other)
 {
     hm_serf_t *s = ud;
     char a[64], b[64];
@@ -1066,7 +1065,7 @@ static void reap(hm_serf_t *s)
         for (size_t i = 0; i < s->nlist && n < 64; i++) {
             serf_member_t *m = s->list[i];
             uint64_t limit = m->m.status == HM_STATUS_FAILED ? s->cfg.reconnect_timeout_ms
-                                                              : s->cfg.tombstone_timeout_ms;
+                                                             : s->cfg.tombstone_timeout_ms;
             if ((m->m.status == HM_STATUS_FAILED || m->m.status == HM_STATUS_LEFT) &&
                 s->now - m->leave_time > limit)
                 names[n++] = m->name;
@@ -1303,8 +1302,7 @@ int hm_serf_poll(hm_serf_t *s, hm_swim_out_t *out)
 
 /* ---- actions ---- */
 
-uint32_t hm_serf_join(hm_serf_t *s, uint64_t now, const hm_addr_t *addrs, size_t n,
-                      bool ignore_old)
+uint32_t hm_serf_join(hm_serf_t *s, uint64_t now, const hm_addr_t *addrs, size_t n, bool ignore_old)
 {
     serf_join_t *j;
 
@@ -1490,10 +1488,10 @@ void hm_serf_stats(const hm_serf_t *s, hm_stat_emit_fn emit, void *ud)
 {
     char v[32];
 
-#define EMIT_U(k, x)                                                                           \
-    do {                                                                                       \
-        snprintf(v, sizeof(v), "%llu", (unsigned long long)(x));                               \
-        emit(ud, "serf", k, v);                                                                \
+#define EMIT_U(k, x)                                                                               \
+    do {                                                                                           \
+        snprintf(v, sizeof(v), "%llu", (unsigned long long)(x));                                   \
+        emit(ud, "serf", k, v);                                                                    \
     } while (0)
     EMIT_U("members", s->nlist);
     EMIT_U("failed", s->n_failed);

@@ -154,8 +154,7 @@ static void test_fail_reap(void)
     vnet_crash(v, 2);
     t0 = vnet_now(v);
     r = vnet_run_until(v, 30000, s2_failed, NULL);
-    ok(r, "crashed node marked failed after %llu ms",
-       (unsigned long long)(vnet_now(v) - t0));
+    ok(r, "crashed node marked failed after %llu ms", (unsigned long long)(vnet_now(v) - t0));
     is_int(vnet_count(vnet_node(v, 0), 'F', "s2"), 1, "one member-failed event");
     r = vnet_run_until(v, 60000, s2_gone, NULL);
     ok(r, "failed member reaped after reconnect_timeout");
@@ -287,8 +286,8 @@ static void test_queries(void)
     p.len = 2;
     p.request_ack = true;
     t0 = vnet_now(v);
-    ok(hm_serf_query(vnet_node(v, 0)->serf, vnet_now(v), &p, vnet_query_cb, vnet_ud(v, 0), &id,
-                     err, sizeof(err)) == 0,
+    ok(hm_serf_query(vnet_node(v, 0)->serf, vnet_now(v), &p, vnet_query_cb, vnet_ud(v, 0), &id, err,
+                     sizeof(err)) == 0,
        "query sent");
     ok(id < 0x80000000u, "query id is a non-negative int31");
     ok(vnet_run_until(v, 10000, query_done, &origin), "query finishes");
@@ -325,7 +324,8 @@ static void test_queries(void)
                   sizeof(err));
     vnet_run_until(v, 10000, query_done, &origin);
     is_int(vnet_now(v) - t0, 500, "explicit timeout honoured");
-    is_int(vnet_count(vnet_node(v, 0), 'P', NULL), 2, "node filter s2,s3: 2 responses "
+    is_int(vnet_count(vnet_node(v, 0), 'P', NULL), 2,
+           "node filter s2,s3: 2 responses "
            "(relayed copies collapse)");
     is_int(vnet_count(vnet_node(v, 0), 'A', NULL), 2, "node filter: 2 acks");
 
@@ -333,8 +333,8 @@ static void test_queries(void)
     memset(payload, 'q', sizeof(payload));
     p.payload = payload;
     p.len = 1050;
-    ok(hm_serf_query(vnet_node(v, 0)->serf, vnet_now(v), &p, vnet_query_cb, vnet_ud(v, 0), &id,
-                     err, sizeof(err)) < 0 &&
+    ok(hm_serf_query(vnet_node(v, 0)->serf, vnet_now(v), &p, vnet_query_cb, vnet_ud(v, 0), &id, err,
+                     sizeof(err)) < 0 &&
            strcmp(err, "query exceeds limit of 1024 bytes") == 0,
        "query size limit: %s", err);
     vnet_free(v);
@@ -398,8 +398,7 @@ static void test_join_replay(void)
     char err[128];
 
     vnet_run_until(v, 10000, all_alive, &n);
-    hm_serf_user_event(vnet_node(v, 0)->serf, vnet_now(v), "old", NULL, 0, false, err,
-                       sizeof(err));
+    hm_serf_user_event(vnet_node(v, 0)->serf, vnet_now(v), "old", NULL, 0, false, err, sizeof(err));
     vnet_run(v, 2000);
     vnet_add(v, NULL);
     vnet_add(v, NULL);
@@ -554,8 +553,8 @@ static void test_coalesce(void)
     is_int(vnet_count(n0, 'J', NULL), 4, "then every join delivered");
     ok(n0->member_callbacks <= 2, "in few batched events (%zu)", n0->member_callbacks);
     for (int i = 0; i < 3; i++)
-        hm_serf_user_event(vnet_node(v, 1)->serf, vnet_now(v), "cc", (const uint8_t *)"x", 1,
-                           true, err, sizeof(err));
+        hm_serf_user_event(vnet_node(v, 1)->serf, vnet_now(v), "cc", (const uint8_t *)"x", 1, true,
+                           err, sizeof(err));
     for (int i = 0; i < 2; i++)
         hm_serf_user_event(vnet_node(v, 1)->serf, vnet_now(v), "plain", NULL, 0, false, err,
                            sizeof(err));

@@ -133,8 +133,7 @@ static void cb_shutdown(void *ud)
 }
 
 /* ud of a query sent from a test: the node's context. */
-void vnet_query_cb(void *ud, hm_query_reply_type_t t, const char *from, const uint8_t *p,
-                   size_t n)
+void vnet_query_cb(void *ud, hm_query_reply_type_t t, const char *from, const uint8_t *p, size_t n)
 {
     cbctx_t *c = ud;
     int k = t == HM_QUERY_ACK ? 'A' : t == HM_QUERY_RESPONSE ? 'P' : 'D';
