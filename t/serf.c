@@ -13,6 +13,7 @@
 
 #include "hm_serf.h"
 #include "hm_serf_coord.h"
+#include "hm_serf_int.h"
 #include "hm_serfwire.h"
 #include "serf/vnet.h"
 #include "tap.h"
@@ -40,6 +41,21 @@ static vnet_t *cluster(int n, hm_serf_config_t *cfg)
     for (int i = 1; i < n; i++)
         vnet_join(v, i, 0, true);
     return v;
+}
+
+static void test_lamport(void)
+{
+    uint64_t c = 0;
+
+    is_int(lc_increment(&c), 1, "Increment from 0 gives 1");
+    lc_witness(&c, 0);
+    is_int(c, 1, "Witness of an older time changes nothing");
+    lc_witness(&c, 1);
+    is_int(c, 2, "Witness of the current time moves one past it");
+    lc_witness(&c, 41);
+    is_int(c, 42, "Witness of a newer time: that time + 1");
+    lc_witness(&c, 7);
+    is_int(c, 42, "clocks never go back");
 }
 
 static void test_pure(void)
@@ -328,6 +344,80 @@ static void test_queries(void)
            "node filter s2,s3: 2 responses "
            "(relayed copies collapse)");
     is_int(vnet_count(vnet_node(v, 0), 'A', NULL), 2, "node filter: 2 acks");
+
+    /* the same query (LTime, ID) delivered again is a duplicate */
+    {
+        hm_serf_query_t q = {0};
+        hm_buf_t b = {0};
+        size_t before;
+        vnet_addr(0, &q.addr);
+        hm_serf_clocks(vnet_node(v, 2)->serf, NULL, NULL, &q.ltime);
+        q.id = 4242;
+        q.source_node.p = "s0";
+        q.source_node.n = 2;
+        q.name.p = "dup";
+        q.name.n = 3;
+        q.timeout_ns = 500000000;
+        hm_buf_append(&b, "\x08", 1);
+        hm_serf_put_query(&b, &q);
+        vnet_inject(v, 2, 0, b.data, b.len);
+        before = vnet_count(vnet_node(v, 2), 'Q', "dup");
+        vnet_inject(v, 2, 0, b.data, b.len);
+        is_int(before, 1, "injected query delivered");
+        is_int(vnet_count(vnet_node(v, 2), 'Q', "dup"), 1, "same LTime and ID: suppressed");
+        hm_buf_free(&b);
+    }
+
+    /* responses: size limit, one answer only, deadline */
+    {
+        static char big[1100];
+        for (int i = 0; i < n; i++) {
+            vnet_node(v, i)->nrec = 0;
+            vnet_node(v, i)->answer = NULL;
+        }
+        memset(big, 'r', sizeof(big) - 1);
+        vnet_node(v, 1)->answer = big;
+        vnet_node(v, 2)->answer = "fine";
+        p.filter_nodes = NULL;
+        p.n_filter_nodes = 0;
+        p.relay_factor = 0;
+        p.request_ack = false;
+        p.payload = "x";
+        p.len = 1;
+        hm_serf_query(vnet_node(v, 0)->serf, vnet_now(v), &p, vnet_query_cb, vnet_ud(v, 0), &id,
+                      err, sizeof(err));
+        vnet_run_until(v, 10000, query_done, &origin);
+        is_int(vnet_count(vnet_node(v, 0), 'P', "s1"), 0, "a response over 1024 bytes is refused");
+        is_int(vnet_count(vnet_node(v, 0), 'P', "s2"), 1, "a small one goes through");
+        is_str(vnet_node(v, 1)->last_err,
+               "failed to respond to key query: response exceeds limit of 1024 bytes",
+               "the refusal says why");
+        vnet_node(v, 2)->answer_twice = true;
+        {
+            hm_serf_query_t q = {0};
+            hm_buf_t b = {0};
+            vnet_addr(0, &q.addr);
+            hm_serf_clocks(vnet_node(v, 2)->serf, NULL, NULL, &q.ltime);
+            q.id = 999;
+            q.source_node.p = "s0";
+            q.source_node.n = 2;
+            q.name.p = "twice";
+            q.name.n = 5;
+            q.timeout_ns = 300000000;
+            hm_buf_append(&b, "\x08", 1);
+            hm_serf_put_query(&b, &q);
+            vnet_inject(v, 2, 0, b.data, b.len);
+            hm_buf_free(&b);
+        }
+        is_str(vnet_node(v, 2)->last_err, "failed to respond to key query: response already sent",
+               "one response per query");
+        vnet_node(v, 2)->answer_twice = false;
+        vnet_run(v, 400);
+        ok(hm_serf_respond(vnet_node(v, 2)->serf, vnet_now(v), vnet_node(v, 2)->last_opaque,
+                           (const uint8_t *)"late", 4, err, sizeof(err)) < 0 &&
+               strstr(err, "past the deadline") != NULL,
+           "after the deadline: %s", err);
+    }
 
     /* size limit */
     memset(payload, 'q', sizeof(payload));
@@ -636,6 +726,7 @@ static void test_garbage(void)
 
 int main(void)
 {
+    test_lamport();
     test_pure();
     test_coord();
     test_join_and_clocks();

@@ -31,6 +31,10 @@ typedef struct vnet_node {
     size_t nlog;
     /* auto-respond to queries with this payload (NULL: don't) */
     const char *answer;
+    bool answer_twice;  /* respond a second time (to see it refused) */
+    char last_err[256]; /* error of the last refused response */
+    uint64_t last_opaque_deadline;
+    const void *last_opaque;
     bool shutdown;
     size_t member_callbacks, user_callbacks;
     size_t joined;
