@@ -85,4 +85,21 @@ quits() { ! alive_pid $dup_pid; }
 check "a hamletd claiming a taken name loses the vote and exits" wait_for 30 quits
 check "it logged the conflict and the lost vote" hamlet_logged dup 'minority in name conflict resolution, quitting'
 check "the serf node keeps its name" serf_sees $s1_rpc s1 alive
+# and the other way round: a serf agent taking a hamletd's name loses, the
+# hamletd voters answering _serf_conflict with what they know
+hamlet_start hx -profile=local -join=127.0.0.1:$s1_port
+check "a second hamletd voter joins" wait_for 10 serf_sees $s1_rpc hx alive
+pd=$(free_port); rd=$(free_port)
+"$SERF" agent -node=h1 -bind=127.0.0.1:$pd -rpc-addr=127.0.0.1:$rd -profile=local \
+    -join=127.0.0.1:$s1_port >"$W/serfdup.log" 2>&1 &
+dpid=$!
+PIDS="$PIDS $dpid"
+check "a serf agent claiming a hamletd's name loses the vote and quits" \
+    wait_for 30 sh -c "! kill -0 $dpid 2>/dev/null"
+check "serf logged the lost vote" grep -q "minority in name conflict resolution" "$W/serfdup.log"
+# voters: s1 and hx (h1 does not vote on its own name); hx's [6]Member
+# answer decoded by Go counts as a response that does not match the newcomer
+check "both voters answered, the hamletd's Member decoded by serf: [0 / 2]" \
+    grep -q "quitting \[0 / 2\]" "$W/serfdup.log"
+check "the hamletd keeps its name" serf_sees $s1_rpc h1 alive
 plan
