@@ -177,6 +177,78 @@ loopback:
     a->len = 4;
 }
 
+/* -iface (serf agent command.go): with an unspecified bind address take
+ * the interface's first address that is not link-local; otherwise the
+ * bind address must be one of the interface's. */
+static bool link_local(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const uint8_t *b = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+        return b[0] == 169 && b[1] == 254;
+    }
+    return IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+}
+
+static int apply_interface(hm_agent_t *a, const char *ifname, char *err, size_t errlen)
+{
+    struct ifaddrs *ifs, *i;
+    hm_addr_t bind;
+    static const uint8_t zero[16];
+    bool any, found = false, has = false;
+    char ip[INET6_ADDRSTRLEN];
+
+    if (if_nametoindex(ifname) == 0) {
+        fmt_err(err, errlen, "Invalid network interface: %s", strerror(errno));
+        return -1;
+    }
+    if (getifaddrs(&ifs) < 0) {
+        fmt_err(err, errlen, "Failed to get interface addresses: %s", strerror(errno));
+        return -1;
+    }
+    sa_to_addr(&a->bind_sa, &bind);
+    any = memcmp(bind.ip, zero, bind.len) == 0;
+    for (i = ifs; i && !found; i = i->ifa_next) {
+        hm_addr_t x;
+        if (i->ifa_addr == NULL || strcmp(i->ifa_name, ifname) != 0 ||
+            (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+            continue;
+        has = true;
+        sa_to_addr((const struct sockaddr_storage *)i->ifa_addr, &x);
+        if (any) {
+            if (link_local(i->ifa_addr))
+                continue;
+            memcpy(&a->bind_sa, i->ifa_addr,
+                   i->ifa_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+                                                     : sizeof(struct sockaddr_in6));
+            a->bind_len = i->ifa_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+                                                            : sizeof(struct sockaddr_in6);
+            if (i->ifa_addr->sa_family == AF_INET)
+                ((struct sockaddr_in *)&a->bind_sa)->sin_port = htons(bind.port);
+            else
+                ((struct sockaddr_in6 *)&a->bind_sa)->sin6_port = htons(bind.port);
+            inet_ntop(i->ifa_addr->sa_family, x.ip, ip, sizeof(ip));
+            hm_core_log(HM_LOG_INFO, "agent", "Using interface '%s' address '%s'", ifname, ip);
+            found = true;
+        } else if (x.len == bind.len && memcmp(x.ip, bind.ip, x.len) == 0) {
+            found = true;
+        }
+    }
+    freeifaddrs(ifs);
+    if (!has) {
+        fmt_err(err, errlen, "Interface '%s' has no addresses", ifname);
+        return -1;
+    }
+    if (!found) {
+        inet_ntop(bind.len == 16 ? AF_INET6 : AF_INET, bind.ip, ip, sizeof(ip));
+        if (any)
+            fmt_err(err, errlen, "Failed to find usable address for interface '%s'", ifname);
+        else
+            fmt_err(err, errlen, "Interface '%s' has no '%s' address", ifname, ip);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- tags ---- */
 
 static void tags_free(hm_tags_t *t)
@@ -491,6 +563,11 @@ hm_agent_t *hm_agent_new(struct event_base *base, const hm_conf_node_t *root, ch
     if (a->name == NULL || resolve(a->bind_str, 7946, &a->bind_sa, &a->bind_len) < 0) {
         fmt_err(err, errlen, "Failed to parse bind address: %s", a->bind_str);
         goto fail;
+    }
+    {
+        const char *ifname = hm_conf_str(root, "interface");
+        if (ifname && ifname[0] && apply_interface(a, ifname, err, errlen) < 0)
+            goto fail;
     }
     if (tags_from_conf(&a->tags, root) < 0)
         goto oom;

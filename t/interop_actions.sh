@@ -46,4 +46,14 @@ hamlet_start h4 -profile=local -retry-join=127.0.0.1:$(free_port) -retry-interva
     -retry-max=2
 check "retry_max exceeded: hamletd exits" wait_for 15 sh -c "! kill -0 $h4_pid 2>/dev/null"
 check "... saying why" hamlet_logged h4 'maximum retry join attempts made, exiting'
+
+# -iface: bind 0.0.0.0 takes the interface's address; a bind address the
+# interface does not have is refused
+hamlet_start h5 -profile=local -iface=lo -bind=0.0.0.0:$(free_port) -join=127.0.0.1:$s1_port
+check "-iface lo with -bind 0.0.0.0: advertised as 127.0.0.1, joins" \
+    wait_for 10 serf_sees $s1_rpc h5 alive
+check "... and says which address it took" hamlet_logged h5 "Using interface 'lo' address '127.0.0.1'"
+hamlet_start h6 -profile=local -iface=lo -bind=127.0.0.2:$(free_port)
+check "-iface lo with a bind address lo lacks: refused" \
+    wait_for 10 sh -c "! kill -0 $h6_pid 2>/dev/null && grep -q \"Interface 'lo' has no '127.0.0.2' address\" $W/h6.log"
 plan
