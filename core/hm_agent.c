@@ -493,7 +493,8 @@ static int build_serf_config(hm_agent_t *a, const hm_conf_node_t *root, hm_serf_
     if (adv && adv[0]) {
         struct sockaddr_storage ss;
         socklen_t len;
-        if (resolve(adv, a->advertise.port, &ss, &len) < 0) {
+        /* serf: an advertise address without a port means port 7946 */
+        if (resolve(adv, 7946, &ss, &len) < 0) {
             fmt_err(err, errlen, "Failed to parse advertise address: %s", adv);
             return -1;
         }
