@@ -108,6 +108,9 @@ mpid=$!
 poll 10 grep -q '\[' "$TESTDIR/mon"; check $? "serf monitor: log lines"
 serf event mon-ev >/dev/null
 poll 10 grep -q 'mon-ev' "$TESTDIR/mon"; check $? "serf monitor: the event"
+start_serf s4 -join "$h1_BIND"; check $? "serf agent s4 joins while monitoring"
+poll 20 grep -q 'Event: "member-join"' "$TESTDIR/mon"; check $? "serf monitor: member-join streamed"
+grep -q '"Name":"s4"' "$TESTDIR/mon"; check $? "serf monitor: the joining member"
 kill -INT $mpid; wait $mpid; check $? "serf monitor: Ctrl-C"
 
 # --- raw sessions ---------------------------------------------------------------------

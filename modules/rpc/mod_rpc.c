@@ -217,12 +217,25 @@ static bool admit(rpc_conn_t *c, const rpc_cmd_t *cmd)
     return true;
 }
 
+/* A client that sends requests without reading the answers stops being
+ * read (as Serf's blocking writes stop it) until its output has drained. */
+static bool backlogged(rpc_conn_t *c)
+{
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) <= RPC_MAX_OUTPUT)
+        return false;
+    if (!c->paused) {
+        c->paused = true;
+        bufferevent_disable(c->bev, EV_READ);
+    }
+    return true;
+}
+
 static void process(rpc_conn_t *c)
 {
-    while (rpc_alive(c)) {
+    while (rpc_alive(c) && !backlogged(c)) {
         const rpc_cmd_t *cmd;
         msgpack_object o;
-        size_t before = c->in.off;
+        size_t before;
         int rc;
 
         if (!c->have_header) {
@@ -305,6 +318,12 @@ static void write_cb(struct bufferevent *bev, void *arg)
         c->lingering = true;
         shutdown(bufferevent_getfd(bev), SHUT_WR);
         bufferevent_set_timeouts(bev, &linger, NULL);
+    } else if (c->paused && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+        c->paused = false;
+        bufferevent_enable(bev, EV_READ);
+        rpc_ref(c);
+        process(c); /* what was buffered while paused */
+        rpc_unref(c);
     }
 }
 

@@ -15,7 +15,7 @@ struct bufferevent;
 struct evconnlistener;
 
 #define RPC_LOG_RING 512         /* lines a new monitor gets first (Serf: 512) */
-#define RPC_MAX_OUTPUT (8u << 20) /* stream records dropped beyond this backlog */
+#define RPC_MAX_OUTPUT (8u << 20) /* backlog: records dropped, reading paused */
 #define RPC_MAX_CMD 128
 
 typedef struct rpc_srv rpc_srv_t;
@@ -47,6 +47,7 @@ struct rpc_conn {
     bool did_auth;
     bool closing;   /* close once the output is flushed */
     bool lingering; /* output flushed and half-closed: draining input */
+    bool paused;    /* not read until its output drains (RPC_MAX_OUTPUT) */
     int refs;       /* queries and module requests still pointing here */
     /* a header read whose body has not arrived yet */
     bool have_header;
@@ -106,7 +107,9 @@ static inline bool rpc_alive(const rpc_conn_t *c)
 
 /* --- command table ------------------------------------------------------- */
 
-typedef enum { BODY_NONE, BODY_ONE, BODY_PEEK } rpc_body_t;
+/* Whether a body object follows the header (commands of other modules are
+ * looked at when they arrive: see process() in mod_rpc.c). */
+typedef enum { BODY_NONE, BODY_ONE } rpc_body_t;
 
 /* Handlers return 0, or -1 to close the connection without a reply (as
  * Serf does for a body it cannot decode). */
