@@ -5,6 +5,7 @@
  * formula, size limits), graceful leave, failure, reap, event replay on
  * join, coordinates, name conflicts.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,19 @@ static void test_coord(void)
     hm_coord_client_t cl;
     hm_coord_t peer, a, b;
     double d;
+
+    /* One update worked by hand from Go's formulas (client.go; the
+     * TestClient_Update setup): peer at z = 1 ms, RTT 2 ms. */
+    hm_coord_client_init(&cl, 1);
+    hm_coord_init(&peer);
+    peer.vec[2] = 0.001;
+    ok(hm_coord_update(&cl, "p", &peer, 2000) == 0, "update accepted");
+    ok(fabs(cl.coord.vec[2] + 0.0001225) < 1e-9, "moved away from the peer: z = %.9f",
+       cl.coord.vec[2]);
+    ok(fabs(cl.coord.error - 1.37375) < 1e-9, "error 1.5 -> 1.37375 (%.9f)", cl.coord.error);
+    ok(fabs(cl.coord.height - 1.245e-5) < 1e-12, "height 1e-5 -> 1.245e-5 (%.3g)", cl.coord.height);
+    ok(fabs(cl.coord.adjustment - 2.137625e-5) < 1e-10, "adjustment (%.6g)", cl.coord.adjustment);
+    hm_coord_client_free(&cl);
 
     hm_coord_client_init(&cl, 1);
     hm_coord_init(&peer);
