@@ -401,6 +401,18 @@ static size_t d_node_meta(void *ud, uint8_t *buf, size_t limit)
     hm_buf_t b = {0};
     size_t n = 0;
 
+    /* Serf protocol 2 predates tags: the meta is the bare role */
+    if (s->cfg.protocol < 3) {
+        for (size_t i = 0; i < s->tags.n; i++) {
+            if (strcmp(s->tags.v[i].key, "role") == 0) {
+                n = strlen(s->tags.v[i].value);
+                n = n < limit ? n : limit;
+                memcpy(buf, s->tags.v[i].value, n);
+            }
+        }
+        return n;
+    }
+
     if (sw_put_tags(&b, &s->tags) == 0 && b.len <= limit) {
         memcpy(buf, b.data, b.len);
         n = b.len;
