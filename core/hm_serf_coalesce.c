@@ -121,8 +121,8 @@ static void flush_members(hm_serf_t *s, serf_coalesce_t *c)
             by_type[h->type][n[h->type]++] = &h->m;
     }
     for (int t = 0; t <= HM_EVENT_MEMBER_REAP; t++) {
-        hm_member_event_t ev = {.type = (hm_member_event_type_t)t, .members = by_type[t],
-                                .n = n[t]};
+        hm_member_event_t ev = {
+            .type = (hm_member_event_type_t)t, .members = by_type[t], .n = n[t]};
         if (n[t] && s->cb.member_event)
             s->cb.member_event(s->cb.ud, &ev);
         free(by_type[t]);
@@ -192,8 +192,10 @@ static void flush_users(hm_serf_t *s, serf_coalesce_t *c)
     for (size_t i = 0; i < c->nusers; i++) {
         held_user_t *u = &c->users[i];
         for (size_t k = 0; k < u->n; k++) {
-            hm_user_event_t ev = {.ltime = u->ltime, .name = u->name,
-                                  .payload = u->payloads[k], .len = u->lens[k],
+            hm_user_event_t ev = {.ltime = u->ltime,
+                                  .name = u->name,
+                                  .payload = u->payloads[k],
+                                  .len = u->lens[k],
                                   .coalesce = true};
             if (s->cb.user_event)
                 s->cb.user_event(s->cb.ud, &ev);

@@ -5,6 +5,7 @@
 #define HM_SERF_INT_H
 
 #include <stdarg.h>
+#include <string.h>
 
 #include "hm_mlwire.h"
 #include "hm_serf.h"
@@ -23,10 +24,21 @@ typedef struct serf_map {
 
 void *serf_map_get(const serf_map_t *m, const char *key);
 int serf_map_put(serf_map_t *m, const char *key, void *val); /* copies key */
-void *serf_map_del(serf_map_t *m, const char *key);         /* returns old value */
+void *serf_map_del(serf_map_t *m, const char *key);          /* returns old value */
 void serf_map_free(serf_map_t *m);
 /* Iteration: i from 0; returns the next slot index with a key, or -1. */
 long serf_map_next(const serf_map_t *m, long i, const char **key, void **val);
+
+/* memcpy/memcmp that accept (NULL, 0), which decoded empty strings are */
+static inline void serf_copy(void *d, const void *p, size_t n)
+{
+    if (n)
+        memcpy(d, p, n);
+}
+static inline bool serf_eq(const void *a, const void *b, size_t n)
+{
+    return n == 0 || memcmp(a, b, n) == 0;
+}
 
 /* ---- Lamport clock (serf/lamport.go) ---- */
 static inline uint64_t lc_increment(uint64_t *c)
@@ -152,11 +164,11 @@ struct hm_serf {
     bool event_join_ignore;
 
     /* members */
-    serf_map_t members;    /* name -> serf_member_t* */
-    serf_member_t **list;  /* all members, for iteration */
+    serf_map_t members;   /* name -> serf_member_t* */
+    serf_member_t **list; /* all members, for iteration */
     size_t nlist, caplist;
     size_t n_failed, n_left;
-    serf_map_t intents;    /* name -> serf_intent_t* */
+    serf_map_t intents; /* name -> serf_intent_t* */
 
     /* queues */
     hm_bcast_queue_t *q_intent, *q_event, *q_query;

@@ -3,6 +3,7 @@
  * deliveries, stream legs) ordered by (virtual time, sequence number), so
  * equal times keep their creation order and runs are deterministic.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,6 +484,12 @@ hm_sim_t *hm_sim_new(uint64_t seed)
 
     if (s == NULL)
         return NULL;
+    /* Thousands of engines each grow pools by doubling.  A fixed mmap
+     * threshold keeps every large pool in its own mapping: realloc is an
+     * mremap, and the unused tail of a doubled pool is never touched, so
+     * it costs no memory (glibc's dynamic threshold would put them on the
+     * heap, where the tails are dirty). */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     for (i = 0; i < 2; i++) {
         uint64_t z = (x += 0x9e3779b97f4a7c15ull);
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
