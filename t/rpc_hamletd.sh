@@ -47,6 +47,14 @@ serf_ok '"name": "h2"' members -format json
 serf_ok '^h2 ' members -status alive -name 'h[0-9]'
 out=$(serf members -tag 'role=(')
 same "serf members: bad regexp" "$out" "Error retrieving members: client closed"
+# RE2 syntax (Serf's regexps) goes through mod_tags: h1 answers as s1 does
+for f in "-name h\\d" "-tag role=(?:web|db)" "-tag role=(?i)WEB" "-status al\\w+" "-name (?:s|h)1"; do
+    # shellcheck disable=SC2086
+    HO=$(serf members $f | awk '{print $1}' | sort | tr '\n' ' ')
+    # shellcheck disable=SC2086
+    SO=$(serf members -rpc-addr "$s1_RPC" $f | awk '{print $1}' | sort | tr '\n' ' ')
+    same "members $f: hamletd lists what serf lists [$SO]" "$HO" "$SO"
+done
 both members
 same "hamlet = serf: members" "$(sortlines "$HO")" "$(sortlines "$SO")"
 both members -format json

@@ -248,13 +248,23 @@ int rpc_cmd_leave(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
 
 /* --- members ------------------------------------------------------------- */
 
+/* One condition of a member listing.  A filter of the hook table decides
+ * when a module serves it (mod_tags: "tags" for KEY=RE, "expr" for @name and
+ * @status, with Serf's RE2 syntax); otherwise a local POSIX regexp, anchored
+ * as Serf anchors ("^" + RE + "$", no grouping). */
+typedef struct mcond {
+    const char *filter; /* "tags" or "expr" */
+    char *expr;
+    bool hook;
+    int field; /* local: 0 name, 1 status, 2 the tag `key` */
+    char *key;
+    regex_t re;
+    bool have_re;
+} mcond_t;
+
 typedef struct mfilter {
-    bool by_name, by_status;
-    regex_t name, status;
-    hm_tags_t tags;  /* key -> expression, for the "tags" filter */
-    regex_t *tag_re; /* local fallback when no module serves "tags" */
-    char *tag_expr;  /* "k=re\nk2=re2" */
-    bool use_hook;
+    mcond_t *v;
+    size_t n;
 } mfilter_t;
 
 typedef struct mlist {
@@ -265,7 +275,6 @@ typedef struct mlist {
     size_t n;
 } mlist_t;
 
-/* Serf compiles "^" + expr + "$" (no grouping). */
 static int anchored(regex_t *re, const char *expr)
 {
     size_t l = strlen(expr) + 3;
@@ -288,85 +297,114 @@ static const char *tag_value(const hm_member_t *m, const char *key)
     return "";
 }
 
+static bool cond_match(mcond_t *k, rpc_conn_t *c, const hm_member_t *m)
+{
+    const char *err = NULL, *v;
+
+    if (k->hook)
+        return hm_filter_eval(c->srv->ctx, k->filter, k->expr, m, &err) == 1;
+    v = k->field == 0   ? (m->name ? m->name : "")
+        : k->field == 1 ? hm_status_name(m->status)
+                        : tag_value(m, k->key);
+    return regexec(&k->re, v, 0, NULL, 0) == 0;
+}
+
 static bool match(mfilter_t *f, rpc_conn_t *c, const hm_member_t *m)
 {
-    if (f->by_name && regexec(&f->name, m->name ? m->name : "", 0, NULL, 0) != 0)
-        return false;
-    if (f->by_status && regexec(&f->status, hm_status_name(m->status), 0, NULL, 0) != 0)
-        return false;
-    if (f->tags.n == 0)
-        return true;
-    if (f->use_hook) {
-        const char *err = NULL;
-        return hm_filter_eval(c->srv->ctx, "tags", f->tag_expr, m, &err) == 1;
-    }
-    for (size_t i = 0; i < f->tags.n; i++)
-        if (regexec(&f->tag_re[i], tag_value(m, f->tags.v[i].key), 0, NULL, 0) != 0)
+    for (size_t i = 0; i < f->n; i++)
+        if (!cond_match(&f->v[i], c, m))
             return false;
     return true;
 }
 
 static void mfilter_free(mfilter_t *f)
 {
-    if (f->by_name)
-        regfree(&f->name);
-    if (f->by_status)
-        regfree(&f->status);
-    for (size_t i = 0; f->tag_re && i < f->tags.n; i++)
-        regfree(&f->tag_re[i]);
-    free(f->tag_re);
-    free(f->tag_expr);
-    rpc_tags_free(&f->tags);
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->v[i].have_re)
+            regfree(&f->v[i].re);
+        free(f->v[i].expr);
+        free(f->v[i].key);
+    }
+    free(f->v);
+    f->v = NULL;
+    f->n = 0;
 }
 
-/* Compiles every expression: -1 on a bad one (Serf closes the connection). */
+/* `@name~"RE"` with the quoting of mod_tags' expressions. */
+static char *field_expr(const char *field, const char *re)
+{
+    hm_buf_t b = {0};
+
+    hm_buf_append(&b, field, strlen(field));
+    hm_buf_append(&b, "~\"", 2);
+    for (const char *p = re; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            hm_buf_append(&b, "\\", 1);
+        hm_buf_append(&b, p, 1);
+    }
+    hm_buf_append(&b, "\"", 2); /* with the NUL */
+    return (char *)b.data;
+}
+
+/* Adds a condition; -1 when its expression is bad (Serf then closes). */
+static int cond_add(mfilter_t *f, rpc_conn_t *c, const char *filter, char *expr, int field,
+                    const char *key, const char *re)
+{
+    const hm_member_t *self = hm_self(c->srv->ctx);
+    const char *err = NULL;
+    mcond_t *k;
+    int rc = HM_ERROR;
+
+    if (expr == NULL)
+        return -1;
+    k = &f->v[f->n++];
+    memset(k, 0, sizeof(*k));
+    k->filter = filter;
+    k->expr = expr;
+    k->field = field;
+    if (self) /* ask once: is there such a filter, and is the expression good? */
+        rc = hm_filter_eval(c->srv->ctx, filter, expr, self, &err);
+    if (rc != HM_ERROR) {
+        k->hook = true;
+        return 0;
+    }
+    if (self && err && strcmp(err, "no such filter") != 0)
+        return -1;
+    if (key && (k->key = strdup(key)) == NULL)
+        return -1;
+    if (anchored(&k->re, re) < 0)
+        return -1;
+    k->have_re = true;
+    return 0;
+}
+
 static int mfilter_init(mfilter_t *f, rpc_conn_t *c, const msgpack_object *body)
 {
-    const char *err = NULL;
-    hm_buf_t e = {0};
-    char *name, *status;
-    int rc = 0;
+    char *name = field_dup(body, "Name"), *status = field_dup(body, "Status");
+    hm_tags_t tags = {0};
+    int rc = -1;
 
     memset(f, 0, sizeof(*f));
-    if (body == NULL)
-        return 0;
-    name = field_dup(body, "Name");
-    status = field_dup(body, "Status");
-    if (name == NULL || status == NULL || rpc_obj_tags(hm_rpc_get(body, "Tags"), &f->tags) < 0)
-        rc = -1;
-    if (rc == 0 && name[0])
-        rc = anchored(&f->name, name), f->by_name = rc == 0;
+    if (name == NULL || status == NULL || rpc_obj_tags(hm_rpc_get(body, "Tags"), &tags) < 0 ||
+        (f->v = calloc(tags.n + 2, sizeof(mcond_t))) == NULL)
+        goto out;
+    rc = 0;
+    if (name[0])
+        rc = cond_add(f, c, "expr", field_expr("@name", name), 0, NULL, name);
     if (rc == 0 && status[0])
-        rc = anchored(&f->status, status), f->by_status = rc == 0;
+        rc = cond_add(f, c, "expr", field_expr("@status", status), 1, NULL, status);
+    for (size_t i = 0; rc == 0 && i < tags.n; i++) {
+        size_t l = strlen(tags.v[i].key) + strlen(tags.v[i].value) + 2;
+        char *e = malloc(l);
+        if (e)
+            snprintf(e, l, "%s=%s", tags.v[i].key, tags.v[i].value);
+        rc = cond_add(f, c, "tags", e, 2, tags.v[i].key, tags.v[i].value);
+    }
+out:
     free(name);
     free(status);
-    if (rc < 0 || f->tags.n == 0)
-        return rc;
-    f->tag_re = calloc(f->tags.n, sizeof(regex_t));
-    for (size_t i = 0; f->tag_re && i < f->tags.n; i++) {
-        if (anchored(&f->tag_re[i], f->tags.v[i].value) < 0) {
-            for (size_t k = 0; k < i; k++)
-                regfree(&f->tag_re[k]);
-            free(f->tag_re);
-            f->tag_re = NULL;
-            return -1;
-        }
-        hm_buf_append(&e, f->tags.v[i].key, strlen(f->tags.v[i].key));
-        hm_buf_append(&e, "=", 1);
-        hm_buf_append(&e, f->tags.v[i].value, strlen(f->tags.v[i].value));
-        hm_buf_append(&e, i + 1 < f->tags.n ? "\n" : "", 1);
-    }
-    if (f->tag_re == NULL)
-        return -1;
-    f->tag_expr = (char *)e.data;
-    /* mod_tags, when loaded, translates Serf's RE2 syntax: prefer it */
-    if (hm_self(c->srv->ctx)) {
-        rc = hm_filter_eval(c->srv->ctx, "tags", f->tag_expr, hm_self(c->srv->ctx), &err);
-        f->use_hook = rc != HM_ERROR;
-        if (rc == HM_ERROR && err && strcmp(err, "no such filter") != 0)
-            return -1;
-    }
-    return 0;
+    rpc_tags_free(&tags);
+    return rc;
 }
 
 static int add_member(void *ud, const hm_member_t *m)
