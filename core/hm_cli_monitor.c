@@ -35,7 +35,9 @@ static void gosyntax(const msgpack_object *o, bool top)
         printf(o->via.boolean ? "true" : "false");
         break;
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        printf("%llu", (unsigned long long)o->via.u64);
+        /* Go decodes a positive fixint as int64 (printed in decimal) and
+         * the uint8..uint64 forms as uint64 (printed in hex by %#v) */
+        printf(o->via.u64 < 128 ? "%llu" : "0x%llx", (unsigned long long)o->via.u64);
         break;
     case MSGPACK_OBJECT_NEGATIVE_INTEGER:
         printf("%lld", (long long)o->via.i64);
