@@ -1,0 +1,1329 @@
+/*
+ * The gossip engine: node table, membership rules (memberlist state.go),
+ * suspicion (suspicion.go), awareness, gossip rounds, broadcasts and the
+ * packet path.  Probing is in hm_swim_probe.c, streams (push/pull, TCP
+ * ping) in hm_swim_stream.c.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hm_swim_priv.h"
+
+/* ---- configuration ---------------------------------------------------- */
+
+int hm_swim_config_profile(hm_swim_config_t *c, const char *profile)
+{
+    static const uint8_t vsn[6] = {1, 5, 2, 2, 5, 5};
+    hm_swim_config_t d = {
+        .probe_interval_ms = 1000,
+        .probe_timeout_ms = 500,
+        .indirect_checks = 3,
+        .retransmit_mult = 4,
+        .suspicion_mult = 4,
+        .suspicion_max_timeout_mult = 6,
+        .push_pull_interval_ms = 30000,
+        .gossip_interval_ms = 200,
+        .gossip_nodes = 3,
+        .gossip_to_the_dead_ms = 30000,
+        .tcp_timeout_ms = 10000,
+        .awareness_max_multiplier = 8,
+        .udp_buffer_size = 1400,
+        .dead_node_reclaim_ms = 0,
+        .enable_compression = true,
+    };
+
+    if (profile == NULL || strcmp(profile, "lan") == 0) {
+        /* defaults above */
+    } else if (strcmp(profile, "wan") == 0) {
+        d.tcp_timeout_ms = 30000;
+        d.suspicion_mult = 6;
+        d.push_pull_interval_ms = 60000;
+        d.probe_timeout_ms = 3000;
+        d.probe_interval_ms = 5000;
+        d.gossip_nodes = 4;
+        d.gossip_interval_ms = 500;
+        d.gossip_to_the_dead_ms = 60000;
+    } else if (strcmp(profile, "local") == 0) {
+        d.tcp_timeout_ms = 1000;
+        d.indirect_checks = 1;
+        d.retransmit_mult = 2;
+        d.suspicion_mult = 3;
+        d.push_pull_interval_ms = 15000;
+        d.probe_timeout_ms = 200;
+        d.probe_interval_ms = 1000;
+        d.gossip_interval_ms = 100;
+        d.gossip_to_the_dead_ms = 15000;
+    } else {
+        return -1;
+    }
+    d.name = c->name;
+    d.addr = c->addr;
+    d.seed = c->seed;
+    d.packet_overhead = c->packet_overhead;
+    memcpy(d.vsn, vsn, sizeof(vsn));
+    *c = d;
+    return 0;
+}
+
+/* ---- randomness: xorshift128+ seeded by splitmix64 -------------------- */
+
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+uint64_t hm_swim_rand(hm_swim_t *s)
+{
+    uint64_t a = s->rng[0], b = s->rng[1];
+    s->rng[0] = b;
+    a ^= a << 23;
+    s->rng[1] = a ^ b ^ (a >> 17) ^ (b >> 26);
+    return s->rng[1] + b;
+}
+
+uint32_t hm_swim_randn(hm_swim_t *s, uint32_t n)
+{
+    return n ? (uint32_t)((hm_swim_rand(s) >> 32) % n) : 0;
+}
+
+/* ---- strings, hashing, node table ------------------------------------- */
+
+static uint32_t hash_name(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    while (n--)
+        h = (h ^ (uint8_t)*p++) * 16777619u;
+    return h ^ (h >> 16);
+}
+
+static const char *arena_dup(hm_swim_t *s, const char *p, size_t n)
+{
+    hm_arena_chunk_t *c = s->arena;
+    char *out;
+
+    if (c == NULL || c->cap - c->used < n + 1) {
+        size_t cap = n + 1 > 65536 - sizeof(*c) ? n + 1 : 65536 - sizeof(*c);
+        c = malloc(sizeof(*c) + cap);
+        if (c == NULL)
+            return NULL;
+        c->cap = cap;
+        c->used = 0;
+        c->next = s->arena;
+        s->arena = c;
+    }
+    out = c->data + c->used;
+    memcpy(out, p, n);
+    out[n] = 0;
+    c->used += n + 1;
+    return out;
+}
+
+hm_rec_t *hm_swim_lookup(const hm_swim_t *s, const char *name, size_t len)
+{
+    uint32_t mask = s->hcap - 1, i = hash_name(name, len) & mask, r;
+
+    while ((r = s->htab[i]) != 0) {
+        const hm_rec_t *x = &s->recs[r];
+        if (x->name_len == len && memcmp(x->name, name, len) == 0)
+            return (hm_rec_t *)x;
+        i = (i + 1) & mask;
+    }
+    return NULL;
+}
+
+static void htab_put(hm_swim_t *s, uint32_t r)
+{
+    uint32_t mask = s->hcap - 1, i = hash_name(s->recs[r].name, s->recs[r].name_len) & mask;
+    while (s->htab[i])
+        i = (i + 1) & mask;
+    s->htab[i] = r;
+    s->hcount++;
+}
+
+static int htab_grow(hm_swim_t *s)
+{
+    uint32_t old_cap = s->hcap, *old = s->htab, i;
+
+    s->hcap = old_cap ? old_cap * 2 : 64;
+    s->htab = calloc(s->hcap, sizeof(uint32_t));
+    if (s->htab == NULL) {
+        s->htab = old;
+        s->hcap = old_cap;
+        return -1;
+    }
+    s->hcount = 0;
+    for (i = 0; i < old_cap; i++)
+        if (old[i])
+            htab_put(s, old[i]);
+    free(old);
+    return 0;
+}
+
+/* Linear-probing deletion with backward shift (no tombstones). */
+static void htab_del(hm_swim_t *s, uint32_t r)
+{
+    uint32_t mask = s->hcap - 1, i = hash_name(s->recs[r].name, s->recs[r].name_len) & mask, j;
+
+    while (s->htab[i] != r)
+        i = (i + 1) & mask;
+    s->htab[i] = 0;
+    s->hcount--;
+    for (j = (i + 1) & mask; s->htab[j]; j = (j + 1) & mask) {
+        uint32_t x = s->htab[j], h = hash_name(s->recs[x].name, s->recs[x].name_len) & mask;
+        /* move x back if its home slot is not in (i, j] */
+        if ((j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j))) {
+            s->htab[i] = x;
+            s->htab[j] = 0;
+            i = j;
+        }
+    }
+}
+
+static uint32_t rec_alloc(hm_swim_t *s)
+{
+    uint32_t r;
+
+    if (s->recs_free == 0) {
+        uint32_t ncap = s->recs_cap ? s->recs_cap * 2 : 16, i;
+        hm_rec_t *n = realloc(s->recs, (size_t)ncap * sizeof(*n));
+        if (n == NULL)
+            return 0;
+        memset(n + s->recs_cap, 0, (size_t)(ncap - s->recs_cap) * sizeof(*n));
+        s->recs = n;
+        for (i = ncap - 1; i >= (s->recs_cap ? s->recs_cap : 1); i--) {
+            n[i].susp = s->recs_free; /* free list through .susp */
+            s->recs_free = i;
+        }
+        s->recs_cap = ncap;
+    }
+    r = s->recs_free;
+    s->recs_free = s->recs[r].susp;
+    memset(&s->recs[r], 0, sizeof(hm_rec_t));
+    s->recs[r].in_use = 1;
+    return r;
+}
+
+static void susp_free(hm_swim_t *s, uint32_t idx);
+
+static void rec_release(hm_swim_t *s, uint32_t r)
+{
+    hm_rec_t *x = &s->recs[r];
+
+    htab_del(s, r);
+    if (x->bc)
+        hm_bcast_remove(s->bq, x->bc);
+    if (x->susp)
+        susp_free(s, x->susp);
+    free(x->meta);
+    memset(x, 0, sizeof(*x));
+    x->susp = s->recs_free;
+    s->recs_free = r;
+}
+
+/* Add a node at a random position of the probe order (memberlist does this
+ * so that the failure detection bound stays low on average). */
+static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len)
+{
+    uint32_t r, off;
+
+    if ((s->hcount + 1) * 2 > s->hcap && htab_grow(s) < 0)
+        return NULL;
+    if (s->norder == s->order_cap) {
+        uint32_t ncap = s->order_cap ? s->order_cap * 2 : 16;
+        uint32_t *n = realloc(s->order, (size_t)ncap * sizeof(*n));
+        if (n == NULL)
+            return NULL;
+        s->order = n;
+        s->order_cap = ncap;
+    }
+    r = rec_alloc(s);
+    if (r == 0)
+        return NULL;
+    s->recs[r].name = arena_dup(s, name, len);
+    if (s->recs[r].name == NULL) {
+        s->recs[r].in_use = 0;
+        s->recs[r].susp = s->recs_free;
+        s->recs_free = r;
+        return NULL;
+    }
+    s->recs[r].name_len = (uint16_t)len;
+    htab_put(s, r);
+    off = hm_swim_randn(s, s->norder);
+    s->order[s->norder] = s->order[off];
+    s->order[off] = r;
+    s->norder++;
+    return &s->recs[r];
+}
+
+static uint32_t rec_idx(const hm_swim_t *s, const hm_rec_t *r)
+{
+    return (uint32_t)(r - s->recs);
+}
+
+const hm_swim_node_t *hm_swim_view(hm_swim_t *s, const hm_rec_t *r, hm_swim_node_t *v)
+{
+    v->name = r->name;
+    v->addr = r->addr;
+    v->meta = r->meta;
+    v->meta_len = r->meta_len;
+    v->incarnation = r->inc;
+    v->state = r->state;
+    memcpy(v->vsn, r->vsn, 6);
+    v->state_change_ms = r->state_change;
+    return v;
+}
+
+void hm_swim_ml_str(hm_ml_str_t *out, const char *p)
+{
+    out->p = p;
+    out->n = strlen(p);
+}
+
+/* ---- awareness (Lifeguard local health) ------------------------------- */
+
+void hm_swim_health_delta(hm_swim_t *s, int delta)
+{
+    int max = (int)s->cfg.awareness_max_multiplier - 1;
+    s->health += delta;
+    if (s->health > max)
+        s->health = max;
+    if (s->health < 0)
+        s->health = 0;
+}
+
+int hm_swim_health(const hm_swim_t *s)
+{
+    return s->health;
+}
+
+/* ---- output queue and the packet send path ---------------------------- */
+
+void hm_swim_out_push(hm_swim_t *s, hm_swim_out_type_t type, const hm_addr_t *to, uint32_t id,
+                      uint64_t deadline, hm_buf_t *data)
+{
+    hm_swim_out_t *o;
+
+    if (s->out_head > 0 && s->out_head == s->out_len) {
+        s->out_head = s->out_len = 0;
+    }
+    if (s->out_len == s->out_cap) {
+        size_t ncap = s->out_cap ? s->out_cap * 2 : 16;
+        hm_swim_out_t *n = realloc(s->outq, ncap * sizeof(*n));
+        if (n == NULL) {
+            if (data)
+                hm_buf_free(data);
+            return;
+        }
+        s->outq = n;
+        s->out_cap = ncap;
+    }
+    o = &s->outq[s->out_len++];
+    memset(o, 0, sizeof(*o));
+    o->type = type;
+    if (to)
+        o->to = *to;
+    o->stream_id = id;
+    o->deadline_ms = deadline;
+    if (data) {
+        o->data = *data;
+        memset(data, 0, sizeof(*data));
+    }
+}
+
+int hm_swim_poll(hm_swim_t *s, hm_swim_out_t *out)
+{
+    if (s->out_head == s->out_len)
+        return 0;
+    *out = s->outq[s->out_head++];
+    if (s->out_head == s->out_len)
+        s->out_head = s->out_len = 0;
+    return 1;
+}
+
+/* memberlist getBroadcasts: own queue first, then the delegate's (each of
+ * its messages framed as a user message). */
+static size_t get_broadcasts(hm_swim_t *s, size_t overhead, size_t limit, size_t first)
+{
+    size_t k, used = 0, i, max = HM_SWIM_MAX_PARTS - first;
+
+    k = hm_bcast_get(s->bq, s->norder, overhead, limit, &s->parts[first], max);
+    for (i = 0; i < k; i++)
+        used += s->parts[first + i].len + overhead;
+    if (s->d.get_broadcasts && k < max && limit > used && limit - used > overhead + 1) {
+        size_t j, n = s->d.get_broadcasts(s->d.ud, overhead + 1, limit - used, &s->parts[first + k],
+                                          max - k);
+        for (j = first + k; j < first + k + n; j++) {
+            hm_buf_t *b = &s->parts[j];
+            if (hm_buf_reserve(b, 1) == 0) {
+                memmove(b->data + 1, b->data, b->len);
+                b->data[0] = HM_ML_USER;
+                b->len++;
+            }
+        }
+        k += n;
+    }
+    return k;
+}
+
+/* Compress (only if smaller), add a CRC for peers speaking protocol >= 5,
+ * and queue the datagram. */
+static void raw_send(hm_swim_t *s, const hm_addr_t *to, hm_buf_t *msg, const hm_rec_t *node)
+{
+    hm_buf_t out = {0};
+
+    if (s->cfg.enable_compression) {
+        hm_buf_reset(&s->tmp3);
+        if (hm_ml_put_compress(&s->tmp3, msg->data, msg->len) == 0 && s->tmp3.len < msg->len) {
+            hm_buf_reset(msg);
+            hm_buf_append(msg, s->tmp3.data, s->tmp3.len);
+        }
+    }
+    if (node && node->vsn[1] >= 5) {
+        if (hm_ml_put_crc(&out, msg->data, msg->len) < 0)
+            return;
+    } else if (hm_buf_append(&out, msg->data, msg->len) < 0) {
+        return;
+    }
+    s->stats.packets_out++;
+    s->stats.bytes_out += out.len;
+    hm_swim_out_push(s, HM_SWIM_SEND_PACKET, to, 0, 0, &out);
+}
+
+/* A direct send (ping, ack, nack, indirect ping, user): piggyback what
+ * fits in the rest of the UDP budget. */
+void hm_swim_send(hm_swim_t *s, const hm_addr_t *to, hm_buf_t *msg, const hm_rec_t *node,
+                  bool piggyback)
+{
+    size_t budget = s->cfg.udp_buffer_size, k = 0;
+
+    if (piggyback && budget > msg->len + 2 + s->cfg.packet_overhead)
+        k = get_broadcasts(s, 2, budget - msg->len - 2 - s->cfg.packet_overhead, 1);
+    if (k > 0) {
+        hm_buf_reset(&s->parts[0]);
+        hm_buf_append(&s->parts[0], msg->data, msg->len);
+        hm_buf_reset(msg);
+        if (hm_ml_put_compound(msg, s->parts, k + 1) < 0)
+            return;
+    }
+    raw_send(s, to, msg, node);
+}
+
+/* ---- broadcasts of memberlist messages -------------------------------- */
+
+static int encode_alive_rec(hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out)
+{
+    hm_ml_alive_t a = {0};
+
+    a.incarnation = r->inc;
+    a.node.p = r->name;
+    a.node.n = r->name_len;
+    a.addr = r->addr;
+    a.meta = r->meta;
+    a.meta_len = r->meta_len;
+    memcpy(a.vsn, r->vsn, 6);
+    a.has_vsn = true;
+    return hm_ml_put_alive(out, &a);
+}
+
+static int bq_encode(void *ud, uint32_t key, hm_buf_t *out)
+{
+    hm_swim_t *s = ud;
+    if (key == 0 || key >= s->recs_cap || !s->recs[key].in_use)
+        return -1;
+    return encode_alive_rec(s, &s->recs[key], out);
+}
+
+static void bq_drop(void *ud, uint32_t key)
+{
+    hm_swim_t *s = ud;
+    if (key < s->recs_cap)
+        s->recs[key].bc = 0;
+}
+
+/* Queue a broadcast about node r (replacing any queued one about it).
+ * msg NULL: an alive message made from the record when sent. */
+static void broadcast(hm_swim_t *s, hm_rec_t *r, const hm_buf_t *msg, hm_bcast_done_fn done,
+                      void *ud)
+{
+    uint32_t key = rec_idx(s, r);
+    size_t len;
+
+    if (r->bc)
+        hm_bcast_remove(s->bq, r->bc);
+    if (msg) {
+        r->bc = hm_bcast_push_keyed(s->bq, key, msg->data, msg->len, done, ud);
+        return;
+    }
+    hm_buf_reset(&s->tmp2);
+    if (encode_alive_rec(s, r, &s->tmp2) < 0)
+        return;
+    len = s->tmp2.len;
+    r->bc = hm_bcast_push_keyed(s->bq, key, NULL, len, done, ud);
+}
+
+/* ---- suspicion (Lifeguard) -------------------------------------------- */
+
+static void heap_push(hm_swim_t *s, uint64_t when, uint32_t susp, uint32_t gen)
+{
+    size_t i;
+
+    if (s->nheap == s->heap_cap) {
+        size_t ncap = s->heap_cap ? s->heap_cap * 2 : 16;
+        hm_timer_t *n = realloc(s->heap, ncap * sizeof(*n));
+        if (n == NULL)
+            return;
+        s->heap = n;
+        s->heap_cap = ncap;
+    }
+    i = s->nheap++;
+    while (i > 0 && s->heap[(i - 1) / 2].when > when) {
+        s->heap[i] = s->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    s->heap[i] = (hm_timer_t){when, susp, gen};
+}
+
+static void heap_pop(hm_swim_t *s)
+{
+    hm_timer_t last = s->heap[--s->nheap];
+    size_t i = 0;
+
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= s->nheap)
+            break;
+        if (c + 1 < s->nheap && s->heap[c + 1].when < s->heap[c].when)
+            c++;
+        if (s->heap[c].when >= last.when)
+            break;
+        s->heap[i] = s->heap[c];
+        i = c;
+    }
+    if (s->nheap)
+        s->heap[i] = last;
+}
+
+static void susp_free(hm_swim_t *s, uint32_t idx)
+{
+    hm_susp_t *x = &s->susps[idx];
+    uint32_t i;
+
+    for (i = 0; i < x->nseen; i++)
+        free(x->seen[i]);
+    free(x->seen);
+    if (x->rec && x->rec < s->recs_cap && s->recs[x->rec].susp == idx)
+        s->recs[x->rec].susp = 0;
+    x->seen = NULL;
+    x->nseen = 0;
+    x->rec = 0;
+    x->gen++;
+    x->k = s->susps_free; /* free list through .k */
+    s->susps_free = idx;
+}
+
+static uint32_t susp_alloc(hm_swim_t *s)
+{
+    uint32_t idx;
+
+    if (s->susps_free == 0) {
+        uint32_t ncap = s->susps_cap ? s->susps_cap * 2 : 8, i;
+        hm_susp_t *n = realloc(s->susps, (size_t)ncap * sizeof(*n));
+        if (n == NULL)
+            return 0;
+        memset(n + s->susps_cap, 0, (size_t)(ncap - s->susps_cap) * sizeof(*n));
+        s->susps = n;
+        for (i = ncap - 1; i >= (s->susps_cap ? s->susps_cap : 1); i--) {
+            n[i].k = s->susps_free;
+            s->susps_free = i;
+        }
+        s->susps_cap = ncap;
+    }
+    idx = s->susps_free;
+    s->susps_free = s->susps[idx].k;
+    return idx;
+}
+
+static bool susp_seen(hm_susp_t *x, const hm_ml_str_t *from)
+{
+    uint32_t i;
+    for (i = 0; i < x->nseen; i++)
+        if (strlen(x->seen[i]) == from->n && memcmp(x->seen[i], from->p, from->n) == 0)
+            return true;
+    return false;
+}
+
+static void susp_add_seen(hm_susp_t *x, const hm_ml_str_t *from)
+{
+    char *c = malloc(from->n + 1);
+    if (c == NULL)
+        return;
+    memcpy(c, from->p, from->n);
+    c[from->n] = 0;
+    x->seen[x->nseen++] = c;
+}
+
+/* memberlist suspicionTimeout: mult * max(1, log10(max(1, n))) * interval,
+ * with the node scale truncated to thousandths as Go's Duration math does. */
+static uint64_t suspicion_min(const hm_swim_t *s, size_t n)
+{
+    double scale = log10(n > 1 ? (double)n : 1.0);
+    uint64_t scale_milli;
+
+    if (scale < 1.0)
+        scale = 1.0;
+    scale_milli = (uint64_t)(scale * 1000.0);
+    return (uint64_t)s->cfg.suspicion_mult * scale_milli * s->cfg.probe_interval_ms / 1000;
+}
+
+static void susp_start(hm_swim_t *s, hm_rec_t *r, const hm_ml_str_t *from)
+{
+    uint32_t idx = susp_alloc(s), k = s->cfg.suspicion_mult >= 2 ? s->cfg.suspicion_mult - 2 : 0;
+    hm_susp_t *x;
+    size_t n = s->norder;
+
+    if (idx == 0)
+        return;
+    x = &s->susps[idx];
+    if ((int64_t)n - 2 < (int64_t)k)
+        k = 0;
+    x->rec = rec_idx(s, r);
+    x->k = k;
+    x->n = 0;
+    x->min = suspicion_min(s, n);
+    x->max = (uint64_t)s->cfg.suspicion_max_timeout_mult * x->min;
+    x->start = s->now;
+    x->deadline = s->now + (k >= 1 ? x->max : x->min);
+    x->seen = calloc(k + 1, sizeof(char *));
+    x->nseen = 0;
+    if (x->seen)
+        susp_add_seen(x, from);
+    r->susp = idx;
+    heap_push(s, x->deadline, idx, x->gen);
+}
+
+/* A new independent accuser: shorten the timeout (suspicion.go Confirm). */
+static bool susp_confirm(hm_swim_t *s, hm_susp_t *x, const hm_ml_str_t *from)
+{
+    double frac, raw;
+    uint64_t timeout, elapsed;
+
+    if (x->n >= x->k || x->seen == NULL || susp_seen(x, from))
+        return false;
+    susp_add_seen(x, from);
+    x->n++;
+    frac = log((double)x->n + 1.0) / log((double)x->k + 1.0);
+    raw = (double)x->max / 1000.0 - frac * ((double)x->max - (double)x->min) / 1000.0;
+    timeout = (uint64_t)floor(1000.0 * raw);
+    if (timeout < x->min)
+        timeout = x->min;
+    elapsed = s->now - x->start;
+    x->deadline = timeout > elapsed ? x->start + timeout : s->now;
+    x->gen++;
+    heap_push(s, x->deadline, (uint32_t)(x - s->susps), x->gen);
+    return true;
+}
+
+static void susp_fire(hm_swim_t *s, uint32_t idx)
+{
+    hm_susp_t *x = &s->susps[idx];
+    hm_rec_t *r = &s->recs[x->rec];
+    hm_ml_accuse_t d;
+
+    if (x->rec == 0 || !r->in_use || r->susp != idx || r->state != HM_ML_STATE_SUSPECT) {
+        susp_free(s, idx);
+        return;
+    }
+    d.incarnation = r->inc;
+    d.node.p = r->name;
+    d.node.n = r->name_len;
+    hm_swim_ml_str(&d.from, s->name);
+    hm_swim_dead(s, &d);
+}
+
+static void susp_timers(hm_swim_t *s)
+{
+    while (s->nheap && s->heap[0].when <= s->now) {
+        hm_timer_t t = s->heap[0];
+        heap_pop(s);
+        if (t.susp < s->susps_cap && s->susps[t.susp].gen == t.gen && s->susps[t.susp].rec)
+            susp_fire(s, t.susp);
+    }
+}
+
+/* ---- refutation and the alive/suspect/dead rules ---------------------- */
+
+static void refute(hm_swim_t *s, hm_rec_t *me, uint32_t accused)
+{
+    uint32_t inc = me->inc + 1;
+
+    if (accused >= inc)
+        inc = accused + 1;
+    me->inc = inc;
+    hm_swim_health_delta(s, 1);
+    s->stats.refutes++;
+    broadcast(s, me, NULL, NULL, NULL);
+}
+
+static bool str_is(const hm_ml_str_t *a, const char *b, size_t bn)
+{
+    return a->n == bn && memcmp(a->p, b, bn) == 0;
+}
+
+static bool set_meta(hm_rec_t *r, const uint8_t *meta, size_t n)
+{
+    uint8_t *m = NULL;
+
+    if (n == r->meta_len && (n == 0 || memcmp(r->meta, meta, n) == 0))
+        return false;
+    if (n) {
+        m = malloc(n);
+        if (m == NULL)
+            return false;
+        memcpy(m, meta, n);
+    }
+    free(r->meta);
+    r->meta = m;
+    r->meta_len = (uint16_t)n;
+    return true;
+}
+
+static bool addr_eq(const hm_addr_t *a, const hm_addr_t *b)
+{
+    return a->len == b->len && a->port == b->port && memcmp(a->ip, b->ip, a->len) == 0;
+}
+
+void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcast_done_fn done,
+                   void *ud)
+{
+    hm_rec_t *r;
+    bool is_local, updates_node = false, meta_changed;
+    uint8_t old_state;
+
+    if (s->leaving && str_is(&a->node, s->name, s->name_len))
+        return;
+    if (a->has_vsn && (a->vsn[0] == 0 || a->vsn[1] == 0 || a->vsn[0] > a->vsn[1]))
+        return;
+    if (a->node.n == 0 || a->node.n > UINT16_MAX || a->meta_len > UINT16_MAX)
+        return;
+    r = hm_swim_lookup(s, a->node.p, a->node.n);
+    if (r == NULL) {
+        r = rec_add(s, a->node.p, a->node.n);
+        if (r == NULL)
+            return;
+        r->addr = a->addr;
+        r->state = HM_ML_STATE_DEAD;
+        set_meta(r, a->meta, a->meta_len);
+        if (a->has_vsn)
+            memcpy(r->vsn, a->vsn, 6);
+    } else if (!addr_eq(&r->addr, &a->addr)) {
+        bool reclaim = s->cfg.dead_node_reclaim_ms > 0 &&
+                       s->now - r->state_change > s->cfg.dead_node_reclaim_ms;
+        if (r->state == HM_ML_STATE_LEFT || (r->state == HM_ML_STATE_DEAD && reclaim)) {
+            updates_node = true;
+        } else {
+            if (s->d.notify_conflict) {
+                hm_swim_node_t other = {0};
+                other.name = r->name;
+                other.addr = a->addr;
+                other.meta = a->meta;
+                other.meta_len = a->meta_len;
+                other.incarnation = a->incarnation;
+                memcpy(other.vsn, a->vsn, 6);
+                s->d.notify_conflict(s->d.ud, hm_swim_view(s, r, &s->view), &other);
+            }
+            return;
+        }
+    }
+    is_local = r == &s->recs[s->self];
+    if (a->incarnation <= r->inc && !is_local && !updates_node)
+        return;
+    if (a->incarnation < r->inc && is_local)
+        return;
+    if (r->susp)
+        susp_free(s, r->susp);
+    old_state = r->state;
+    if (!bootstrap && is_local) {
+        if (a->incarnation == r->inc && a->meta_len == r->meta_len &&
+            (a->meta_len == 0 || memcmp(a->meta, r->meta, a->meta_len) == 0) &&
+            (!a->has_vsn ? false : memcmp(a->vsn, r->vsn, 6) == 0))
+            return;
+        refute(s, r, a->incarnation);
+        return; /* our own state did not change: no event */
+    }
+    if (a->has_vsn)
+        memcpy(r->vsn, a->vsn, 6);
+    r->inc = a->incarnation;
+    meta_changed = set_meta(r, a->meta, a->meta_len);
+    r->addr = a->addr;
+    if (r->state != HM_ML_STATE_ALIVE) {
+        r->state = HM_ML_STATE_ALIVE;
+        r->state_change = s->now;
+    }
+    broadcast(s, r, NULL, done, ud);
+    if (old_state == HM_ML_STATE_DEAD || old_state == HM_ML_STATE_LEFT) {
+        if (s->d.notify_join)
+            s->d.notify_join(s->d.ud, hm_swim_view(s, r, &s->view));
+    } else if (meta_changed && s->d.notify_update) {
+        s->d.notify_update(s->d.ud, hm_swim_view(s, r, &s->view));
+    }
+}
+
+static void broadcast_accuse(hm_swim_t *s, hm_rec_t *r, uint8_t type, const hm_ml_accuse_t *m,
+                             hm_bcast_done_fn done, void *ud)
+{
+    hm_buf_reset(&s->tmp2);
+    if ((type == HM_ML_SUSPECT ? hm_ml_put_suspect(&s->tmp2, m) : hm_ml_put_dead(&s->tmp2, m)) <
+        0)
+        return;
+    broadcast(s, r, &s->tmp2, done, ud);
+}
+
+void hm_swim_suspect(hm_swim_t *s, const hm_ml_accuse_t *m)
+{
+    hm_rec_t *r = hm_swim_lookup(s, m->node.p, m->node.n);
+
+    if (r == NULL || m->incarnation < r->inc)
+        return;
+    if (r->susp) {
+        if (susp_confirm(s, &s->susps[r->susp], &m->from))
+            broadcast_accuse(s, r, HM_ML_SUSPECT, m, NULL, NULL);
+        return;
+    }
+    if (r->state != HM_ML_STATE_ALIVE)
+        return;
+    if (r == &s->recs[s->self]) {
+        refute(s, r, m->incarnation);
+        return;
+    }
+    broadcast_accuse(s, r, HM_ML_SUSPECT, m, NULL, NULL);
+    s->stats.suspects++;
+    r->inc = m->incarnation;
+    r->state = HM_ML_STATE_SUSPECT;
+    r->state_change = s->now;
+    susp_start(s, r, &m->from);
+}
+
+static void leave_finished(void *ud)
+{
+    hm_swim_t *s = ud;
+    s->leave_done = true;
+}
+
+void hm_swim_dead(hm_swim_t *s, const hm_ml_accuse_t *m)
+{
+    hm_rec_t *r = hm_swim_lookup(s, m->node.p, m->node.n);
+
+    if (r == NULL || m->incarnation < r->inc)
+        return;
+    if (r->susp)
+        susp_free(s, r->susp);
+    if (r->state == HM_ML_STATE_DEAD || r->state == HM_ML_STATE_LEFT)
+        return;
+    if (r == &s->recs[s->self]) {
+        if (!s->leaving) {
+            refute(s, r, m->incarnation);
+            return;
+        }
+        broadcast_accuse(s, r, HM_ML_DEAD, m, leave_finished, s);
+    } else {
+        broadcast_accuse(s, r, HM_ML_DEAD, m, NULL, NULL);
+    }
+    r->inc = m->incarnation;
+    r->state = m->from.n == m->node.n && memcmp(m->from.p, m->node.p, m->node.n) == 0
+                   ? HM_ML_STATE_LEFT
+                   : HM_ML_STATE_DEAD;
+    r->state_change = s->now;
+    if (r->state == HM_ML_STATE_DEAD)
+        s->stats.deaths++;
+    if (s->d.notify_leave)
+        s->d.notify_leave(s->d.ud, hm_swim_view(s, r, &s->view));
+}
+
+/* ---- engine lifecycle ------------------------------------------------- */
+
+static void self_alive(hm_swim_t *s, uint32_t inc, hm_bcast_done_fn done)
+{
+    uint8_t meta[HM_SWIM_META_MAX];
+    size_t mlen = 0;
+    hm_ml_alive_t a = {0};
+
+    if (s->d.node_meta) {
+        mlen = s->d.node_meta(s->d.ud, meta, sizeof(meta));
+        if (mlen > sizeof(meta))
+            mlen = sizeof(meta);
+    }
+    a.incarnation = inc;
+    a.node.p = s->name;
+    a.node.n = s->name_len;
+    a.addr = s->cfg.addr;
+    a.meta = mlen ? meta : NULL;
+    a.meta_len = mlen;
+    memcpy(a.vsn, s->cfg.vsn, 6);
+    a.has_vsn = true;
+    hm_swim_alive(s, &a, true, done, s);
+}
+
+static uint64_t stagger(hm_swim_t *s, uint64_t now, uint32_t interval)
+{
+    return now + (interval ? hm_swim_rand(s) % interval : 0);
+}
+
+hm_swim_t *hm_swim_new(const hm_swim_config_t *cfg, const hm_swim_delegate_t *d, uint64_t now)
+{
+    hm_swim_t *s = calloc(1, sizeof(*s));
+    uint64_t seed;
+    static const uint8_t zero[6];
+
+    if (s == NULL || cfg->name == NULL || cfg->name[0] == 0)
+        goto fail;
+    s->cfg = *cfg;
+    if (memcmp(s->cfg.vsn, zero, 6) == 0) {
+        static const uint8_t vsn[6] = {1, 5, 2, 2, 5, 5};
+        memcpy(s->cfg.vsn, vsn, 6);
+    }
+    if (s->cfg.udp_buffer_size == 0)
+        s->cfg.udp_buffer_size = 1400;
+    if (s->cfg.awareness_max_multiplier == 0)
+        s->cfg.awareness_max_multiplier = 1;
+    if (d)
+        s->d = *d;
+    s->name = strdup(cfg->name);
+    if (s->name == NULL)
+        goto fail;
+    s->name_len = strlen(s->name);
+    s->cfg.name = s->name;
+    seed = cfg->seed;
+    s->rng[0] = splitmix(&seed);
+    s->rng[1] = splitmix(&seed);
+    s->now = now;
+    s->next_stream_id = 1;
+    s->bq = hm_bcast_new(s->cfg.retransmit_mult);
+    if (s->bq == NULL || htab_grow(s) < 0)
+        goto fail;
+    hm_bcast_set_hooks(s->bq, bq_encode, bq_drop, s);
+    self_alive(s, 1, NULL);
+    {
+        hm_rec_t *me = hm_swim_lookup(s, s->name, s->name_len);
+        if (me == NULL)
+            goto fail;
+        s->self = rec_idx(s, me);
+    }
+    s->next_probe = stagger(s, now, s->cfg.probe_interval_ms);
+    s->next_gossip = stagger(s, now, s->cfg.gossip_interval_ms);
+    s->next_push_pull = s->cfg.push_pull_interval_ms
+                            ? stagger(s, now, s->cfg.push_pull_interval_ms)
+                            : UINT64_MAX;
+    if (s->cfg.probe_interval_ms == 0)
+        s->next_probe = UINT64_MAX;
+    if (s->cfg.gossip_interval_ms == 0 || s->cfg.gossip_nodes == 0)
+        s->next_gossip = UINT64_MAX;
+    return s;
+fail:
+    hm_swim_free(s);
+    return NULL;
+}
+
+void hm_swim_free(hm_swim_t *s)
+{
+    uint32_t i;
+    hm_swim_out_t o;
+
+    if (s == NULL)
+        return;
+    while (hm_swim_poll(s, &o))
+        hm_buf_free(&o.data);
+    free(s->outq);
+    for (i = 1; i < s->recs_cap; i++)
+        if (s->recs[i].in_use)
+            free(s->recs[i].meta);
+    for (i = 1; i < s->susps_cap; i++) {
+        uint32_t j;
+        for (j = 0; j < s->susps[i].nseen; j++)
+            free(s->susps[i].seen[j]);
+        free(s->susps[i].seen);
+    }
+    free(s->susps);
+    free(s->heap);
+    free(s->recs);
+    free(s->order);
+    free(s->htab);
+    while (s->arena) {
+        hm_arena_chunk_t *n = s->arena->next;
+        free(s->arena);
+        s->arena = n;
+    }
+    hm_bcast_free(s->bq);
+    free(s->helpers);
+    hm_swim_streams_free(s);
+    hm_buf_free(&s->tmp);
+    hm_buf_free(&s->tmp2);
+    hm_buf_free(&s->tmp3);
+    for (i = 0; i <= HM_SWIM_MAX_PARTS; i++)
+        hm_buf_free(&s->parts[i]);
+    free(s->name);
+    free(s);
+}
+
+/* ---- gossip, push/pull schedule, dead-node reaping -------------------- */
+
+/* memberlist kRandomNodes: up to 3n random draws, skipping filtered and
+ * already chosen nodes. */
+typedef bool (*rec_filter_fn)(const hm_swim_t *s, const hm_rec_t *r);
+
+static size_t k_random(hm_swim_t *s, uint32_t k, rec_filter_fn skip, uint32_t *out)
+{
+    size_t n = s->norder, got = 0, i, j;
+
+    for (i = 0; i < 3 * n && got < k; i++) {
+        uint32_t r = s->order[hm_swim_randn(s, (uint32_t)n)];
+        if (skip(s, &s->recs[r]))
+            continue;
+        for (j = 0; j < got && out[j] != r; j++)
+            ;
+        if (j == got)
+            out[got++] = r;
+    }
+    return got;
+}
+
+static bool gossip_skip(const hm_swim_t *s, const hm_rec_t *r)
+{
+    if (r == &s->recs[s->self])
+        return true;
+    switch (r->state) {
+    case HM_ML_STATE_ALIVE:
+    case HM_ML_STATE_SUSPECT:
+        return false;
+    case HM_ML_STATE_DEAD:
+        return s->now - r->state_change > s->cfg.gossip_to_the_dead_ms;
+    default:
+        return true;
+    }
+}
+
+bool hm_swim_skip_not_alive(const hm_swim_t *s, const hm_rec_t *r);
+bool hm_swim_skip_not_alive(const hm_swim_t *s, const hm_rec_t *r)
+{
+    return r == &s->recs[s->self] || r->state != HM_ML_STATE_ALIVE;
+}
+
+static void gossip(hm_swim_t *s)
+{
+    uint32_t nodes[16];
+    size_t n, i, budget = s->cfg.udp_buffer_size - 2 - s->cfg.packet_overhead;
+    uint32_t k = s->cfg.gossip_nodes > 16 ? 16 : s->cfg.gossip_nodes;
+
+    if (s->cfg.udp_buffer_size < 2 + s->cfg.packet_overhead)
+        return;
+    n = k_random(s, k, gossip_skip, nodes);
+    for (i = 0; i < n; i++) {
+        hm_rec_t *r = &s->recs[nodes[i]];
+        size_t m = get_broadcasts(s, 2, budget, 0);
+        if (m == 0)
+            return;
+        hm_buf_reset(&s->tmp);
+        if (m == 1)
+            hm_buf_append(&s->tmp, s->parts[0].data, s->parts[0].len);
+        else if (hm_ml_put_compound(&s->tmp, s->parts, m) < 0)
+            continue;
+        raw_send(s, &r->addr, &s->tmp, r);
+    }
+}
+
+static uint64_t push_pull_scale(uint64_t interval, size_t n)
+{
+    double mult;
+    if (n <= 32)
+        return interval;
+    mult = ceil(log2((double)n) - log2(32.0)) + 1.0;
+    return (uint64_t)mult * interval;
+}
+
+static void periodic_push_pull(hm_swim_t *s)
+{
+    uint32_t r;
+
+    if (k_random(s, 1, hm_swim_skip_not_alive, &r) == 1)
+        hm_swim_push_pull(s, s->now, &s->recs[r].addr, false);
+}
+
+/* Probe index wrapped: drop nodes dead for longer than GossipToTheDead
+ * and shuffle the rest (memberlist resetNodes). */
+void hm_swim_reset_nodes(hm_swim_t *s);
+void hm_swim_reset_nodes(hm_swim_t *s)
+{
+    uint32_t i, j = 0;
+
+    for (i = 0; i < s->norder; i++) {
+        uint32_t r = s->order[i];
+        hm_rec_t *x = &s->recs[r];
+        if (x->state == HM_ML_STATE_DEAD &&
+            s->now - x->state_change > s->cfg.gossip_to_the_dead_ms && r != s->self) {
+            rec_release(s, r);
+            continue;
+        }
+        s->order[j++] = r;
+    }
+    s->norder = j;
+    for (i = s->norder; i > 1; i--) {
+        uint32_t k = hm_swim_randn(s, i), t = s->order[i - 1];
+        s->order[i - 1] = s->order[k];
+        s->order[k] = t;
+    }
+}
+
+/* ---- inputs ----------------------------------------------------------- */
+
+static void handle_command(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, size_t n,
+                           int depth);
+
+static void handle_compound(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, size_t n,
+                            int depth)
+{
+    const uint8_t *parts[HM_SWIM_MAX_PARTS];
+    size_t lens[HM_SWIM_MAX_PARTS];
+    int k = hm_ml_split_compound(p, n, parts, lens, HM_SWIM_MAX_PARTS), i;
+
+    if (k < 0) {
+        s->stats.dropped_malformed++;
+        return;
+    }
+    for (i = 0; i < k; i++)
+        handle_command(s, from, parts[i], lens[i], depth + 1);
+}
+
+static void handle_compressed(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, size_t n,
+                              int depth)
+{
+    hm_buf_t out = {0};
+    size_t used = 0;
+
+    if (hm_ml_get_compress(p, n, &out, &used) < 0) {
+        s->stats.dropped_malformed++;
+    } else {
+        handle_command(s, from, out.data, out.len, depth + 1);
+    }
+    hm_buf_free(&out);
+}
+
+static void handle_alive_msg(hm_swim_t *s, const uint8_t *p, size_t n)
+{
+    hm_ml_alive_t a;
+
+    if (hm_ml_get_alive(p, n, &a) < 0) {
+        s->stats.dropped_malformed++;
+        return;
+    }
+    if (a.addr.port == 0)
+        a.addr.port = s->cfg.addr.port;
+    hm_swim_alive(s, &a, false, NULL, NULL);
+}
+
+static void handle_accuse_msg(hm_swim_t *s, const uint8_t *p, size_t n, bool dead)
+{
+    hm_ml_accuse_t m;
+
+    if (hm_ml_get_accuse(p, n, &m) < 0) {
+        s->stats.dropped_malformed++;
+        return;
+    }
+    if (dead)
+        hm_swim_dead(s, &m);
+    else
+        hm_swim_suspect(s, &m);
+}
+
+static void handle_command(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, size_t n,
+                           int depth)
+{
+    if (n == 0 || depth > 4) {
+        s->stats.dropped_malformed++;
+        return;
+    }
+    switch (p[0]) {
+    case HM_ML_COMPOUND:
+        handle_compound(s, from, p + 1, n - 1, depth);
+        break;
+    case HM_ML_COMPRESS:
+        handle_compressed(s, from, p + 1, n - 1, depth);
+        break;
+    case HM_ML_PING:
+        hm_swim_handle_ping(s, from, p + 1, n - 1);
+        break;
+    case HM_ML_INDIRECT_PING:
+        hm_swim_handle_indirect(s, from, p + 1, n - 1);
+        break;
+    case HM_ML_ACK:
+        hm_swim_handle_ack(s, p + 1, n - 1);
+        break;
+    case HM_ML_NACK:
+        hm_swim_handle_nack(s, p + 1, n - 1);
+        break;
+    case HM_ML_ALIVE:
+        handle_alive_msg(s, p + 1, n - 1);
+        break;
+    case HM_ML_SUSPECT:
+    case HM_ML_DEAD:
+        handle_accuse_msg(s, p + 1, n - 1, p[0] == HM_ML_DEAD);
+        break;
+    case HM_ML_USER:
+        if (s->d.notify_msg)
+            s->d.notify_msg(s->d.ud, p + 1, n - 1);
+        break;
+    default:
+        s->stats.dropped_other++;
+        break;
+    }
+}
+
+void hm_swim_packet(hm_swim_t *s, uint64_t now, const hm_addr_t *from, const uint8_t *p,
+                    size_t n)
+{
+    if (now > s->now)
+        s->now = now;
+    s->stats.packets_in++;
+    s->stats.bytes_in += n;
+    if (n >= 5 && p[0] == HM_ML_HAS_CRC) {
+        const uint8_t *payload;
+        size_t plen;
+        if (hm_ml_check_crc(p + 1, n - 1, &payload, &plen) < 0) {
+            s->stats.dropped_crc++;
+            return;
+        }
+        p = payload;
+        n = plen;
+    }
+    handle_command(s, from, p, n, 0);
+}
+
+void hm_swim_tick(hm_swim_t *s, uint64_t now)
+{
+    if (now > s->now)
+        s->now = now;
+    susp_timers(s);
+    hm_swim_probe_timers(s);
+    if (s->now >= s->next_probe) {
+        uint64_t iv = s->cfg.probe_interval_ms;
+        while (s->next_probe <= s->now)
+            s->next_probe += iv;
+        hm_swim_probe_tick(s);
+    }
+    if (s->now >= s->next_gossip) {
+        while (s->next_gossip <= s->now)
+            s->next_gossip += s->cfg.gossip_interval_ms;
+        gossip(s);
+    }
+    if (s->now >= s->next_push_pull) {
+        s->next_push_pull = s->now + push_pull_scale(s->cfg.push_pull_interval_ms, s->norder);
+        periodic_push_pull(s);
+    }
+}
+
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+uint64_t hm_swim_next_deadline(const hm_swim_t *s)
+{
+    uint64_t t = min64(s->next_probe, min64(s->next_gossip, s->next_push_pull));
+
+    t = min64(t, hm_swim_probe_deadline(s));
+    if (s->nheap)
+        t = min64(t, s->heap[0].when);
+    return t;
+}
+
+/* ---- actions ---------------------------------------------------------- */
+
+int hm_swim_leave(hm_swim_t *s, uint64_t now)
+{
+    hm_rec_t *me = &s->recs[s->self];
+    hm_ml_accuse_t d;
+    uint32_t i;
+    bool any_alive = false;
+
+    if (now > s->now)
+        s->now = now;
+    if (s->leaving)
+        return 0;
+    s->leaving = true;
+    d.incarnation = me->inc;
+    d.node.p = me->name;
+    d.node.n = me->name_len;
+    d.from = d.node;
+    hm_swim_dead(s, &d);
+    for (i = 0; i < s->norder; i++) {
+        const hm_rec_t *r = &s->recs[s->order[i]];
+        if (s->order[i] != s->self && r->state != HM_ML_STATE_DEAD &&
+            r->state != HM_ML_STATE_LEFT)
+            any_alive = true;
+    }
+    if (!any_alive)
+        s->leave_done = true;
+    return 0;
+}
+
+bool hm_swim_leave_done(const hm_swim_t *s)
+{
+    return s->leave_done;
+}
+
+int hm_swim_update_meta(hm_swim_t *s, uint64_t now)
+{
+    if (now > s->now)
+        s->now = now;
+    self_alive(s, s->recs[s->self].inc + 1, NULL);
+    return 0;
+}
+
+int hm_swim_send_user(hm_swim_t *s, uint64_t now, const hm_addr_t *to, const uint8_t *p,
+                      size_t n)
+{
+    if (now > s->now)
+        s->now = now;
+    hm_buf_reset(&s->tmp);
+    if (hm_ml_put_user(&s->tmp, p, n) < 0)
+        return -1;
+    hm_swim_send(s, to, &s->tmp, NULL, true);
+    return 0;
+}
+
+void hm_swim_set_packet_overhead(hm_swim_t *s, size_t overhead)
+{
+    s->cfg.packet_overhead = overhead;
+}
+
+/* ---- state ------------------------------------------------------------ */
+
+size_t hm_swim_num_nodes(const hm_swim_t *s)
+{
+    return s->norder;
+}
+
+const hm_swim_node_t *hm_swim_find(const hm_swim_t *s, const char *name)
+{
+    hm_rec_t *r = hm_swim_lookup(s, name, strlen(name));
+    hm_swim_t *m = (hm_swim_t *)s; /* the view is scratch space */
+
+    return r ? hm_swim_view(m, r, &m->view2) : NULL;
+}
+
+void hm_swim_foreach(const hm_swim_t *s, hm_swim_iter_fn fn, void *ud)
+{
+    uint32_t i;
+    hm_swim_node_t v;
+
+    for (i = 0; i < s->norder; i++)
+        if (fn(ud, hm_swim_view((hm_swim_t *)s, &s->recs[s->order[i]], &v)) != 0)
+            break;
+}
+
+const hm_swim_stats_t *hm_swim_stats(const hm_swim_t *s)
+{
+    return &s->stats;
+}

@@ -1,0 +1,159 @@
+/*
+ * Engine internals shared by hm_swim*.c.  Not an interface: only the
+ * engine's own files include it.
+ */
+#ifndef HM_SWIM_PRIV_H
+#define HM_SWIM_PRIV_H
+
+#include <hamlet/module.h>
+
+#include "hm_bcast_int.h"
+#include "hm_mlwire.h"
+#include "hm_swim.h"
+
+#define HM_SWIM_META_MAX 512
+#define HM_SWIM_MAX_PARTS 255
+
+/* One known node.  Records live in a pool with stable indices (0 = none)
+ * so the broadcast queue and suspicion timers can refer to them; the probe
+ * order is a separate array of indices, like memberlist's m.nodes. */
+typedef struct hm_rec {
+    const char *name; /* NUL-terminated, in the engine's string arena */
+    uint8_t *meta;    /* malloc'ed, NULL when empty */
+    uint64_t state_change;
+    hm_addr_t addr;
+    uint32_t inc;
+    uint32_t susp; /* suspicion slot, 0 none */
+    uint32_t bc;   /* broadcast queue handle, 0 none */
+    uint16_t meta_len, name_len;
+    uint8_t state;
+    uint8_t vsn[6];
+    uint8_t in_use;
+} hm_rec_t;
+
+typedef struct hm_susp {
+    uint32_t rec, k, n, gen;
+    uint64_t min, max, start, deadline;
+    char **seen; /* accusers: at most k + 1 */
+    uint32_t nseen;
+} hm_susp_t;
+
+/* Timer heap entries: suspicion deadlines (checked against gen). */
+typedef struct hm_timer {
+    uint64_t when;
+    uint32_t susp, gen;
+} hm_timer_t;
+
+/* An indirect-ping request we are serving for another node. */
+typedef struct hm_helper {
+    uint32_t local_seq, req_seq;
+    hm_addr_t reply_to;
+    uint64_t deadline;
+    bool nack;
+} hm_helper_t;
+
+enum hm_stream_kind { ST_FREE, ST_PUSH_PULL, ST_PING, ST_IN };
+
+typedef struct hm_stream {
+    uint32_t id;
+    uint8_t kind;
+    bool join;
+    uint32_t seq; /* fallback ping */
+} hm_stream_t;
+
+typedef struct hm_probe {
+    bool active, acked, indirect_sent, pending_tick;
+    uint32_t seq, rec, expected_nacks, nacks, tcp_stream;
+    bool tcp_ok;
+    uint64_t sent, timeout_at, end_at;
+} hm_probe_t;
+
+typedef struct hm_arena_chunk {
+    struct hm_arena_chunk *next;
+    size_t used, cap;
+    char data[];
+} hm_arena_chunk_t;
+
+struct hm_swim {
+    hm_swim_config_t cfg;
+    hm_swim_delegate_t d;
+    char *name;
+    size_t name_len;
+    uint64_t rng[2];
+    uint64_t now;
+
+    /* node table */
+    hm_rec_t *recs;
+    uint32_t recs_cap, recs_free;
+    uint32_t *order;
+    uint32_t norder, order_cap, probe_index;
+    uint32_t *htab; /* open addressing, linear probing: rec index, 0 empty */
+    uint32_t hcap, hcount;
+    hm_arena_chunk_t *arena;
+    uint32_t self;
+
+    uint32_t seq;
+    int health;
+    bool leaving, leave_done, leave_waiting;
+
+    hm_bcast_queue_t *bq;
+
+    uint64_t next_probe, next_gossip, next_push_pull;
+    hm_probe_t probe;
+
+    hm_helper_t *helpers;
+    size_t nhelpers, helpers_cap;
+
+    hm_susp_t *susps;
+    uint32_t susps_cap, susps_free;
+    hm_timer_t *heap;
+    size_t nheap, heap_cap;
+
+    hm_stream_t *streams;
+    size_t nstreams, streams_cap;
+    uint32_t next_stream_id;
+
+    hm_swim_out_t *outq;
+    size_t out_head, out_len, out_cap;
+
+    hm_swim_stats_t stats;
+    hm_swim_node_t view, view2;
+    hm_buf_t tmp, tmp2, tmp3;
+    hm_buf_t parts[HM_SWIM_MAX_PARTS + 1];
+};
+
+/* hm_swim.c */
+uint64_t hm_swim_rand(hm_swim_t *s);
+uint32_t hm_swim_randn(hm_swim_t *s, uint32_t n);
+hm_rec_t *hm_swim_lookup(const hm_swim_t *s, const char *name, size_t len);
+const hm_swim_node_t *hm_swim_view(hm_swim_t *s, const hm_rec_t *r, hm_swim_node_t *v);
+void hm_swim_send(hm_swim_t *s, const hm_addr_t *to, hm_buf_t *msg, const hm_rec_t *node,
+                  bool piggyback);
+void hm_swim_out_push(hm_swim_t *s, hm_swim_out_type_t type, const hm_addr_t *to, uint32_t id,
+                      uint64_t deadline, hm_buf_t *data);
+void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcast_done_fn done,
+                   void *ud);
+void hm_swim_suspect(hm_swim_t *s, const hm_ml_accuse_t *m);
+void hm_swim_dead(hm_swim_t *s, const hm_ml_accuse_t *m);
+void hm_swim_health_delta(hm_swim_t *s, int delta);
+void hm_swim_ml_str(hm_ml_str_t *out, const char *p);
+
+/* hm_swim_probe.c */
+void hm_swim_probe_tick(hm_swim_t *s);
+void hm_swim_probe_timers(hm_swim_t *s);
+void hm_swim_handle_ping(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, size_t n);
+void hm_swim_handle_indirect(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, size_t n);
+void hm_swim_handle_ack(hm_swim_t *s, const uint8_t *p, size_t n);
+void hm_swim_handle_nack(hm_swim_t *s, const uint8_t *p, size_t n);
+void hm_swim_probe_tcp_result(hm_swim_t *s, uint32_t stream, bool ok);
+uint64_t hm_swim_probe_deadline(const hm_swim_t *s);
+
+/* hm_swim_stream.c */
+uint32_t hm_swim_stream_open(hm_swim_t *s, const hm_addr_t *to, uint8_t kind, bool join,
+                             uint32_t seq, hm_buf_t *msg, uint64_t deadline);
+uint32_t hm_swim_push_pull(hm_swim_t *s, uint64_t now, const hm_addr_t *to, bool join);
+void hm_swim_stream_wrap(hm_swim_t *s, hm_buf_t *msg);
+void hm_swim_streams_free(hm_swim_t *s);
+void hm_swim_stream_forget(hm_swim_t *s, uint32_t id);
+
+#endif

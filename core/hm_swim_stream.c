@@ -1,0 +1,495 @@
+/*
+ * Stream operations (memberlist net.go): push/pull state exchange (join and
+ * periodic anti-entropy), the TCP fallback ping, reliable user messages.
+ * The caller owns the connections; the engine sees the bytes read so far.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hm_mpack.h"
+#include "hm_swim_priv.h"
+
+static hm_stream_t *stream_find(hm_swim_t *s, uint32_t id)
+{
+    size_t i;
+    for (i = 0; i < s->nstreams; i++)
+        if (s->streams[i].id == id && s->streams[i].kind != ST_FREE)
+            return &s->streams[i];
+    return NULL;
+}
+
+static hm_stream_t *stream_new(hm_swim_t *s, uint8_t kind)
+{
+    hm_stream_t *st = NULL;
+    size_t i;
+
+    for (i = 0; i < s->nstreams; i++)
+        if (s->streams[i].kind == ST_FREE) {
+            st = &s->streams[i];
+            break;
+        }
+    if (st == NULL) {
+        if (s->nstreams == s->streams_cap) {
+            size_t ncap = s->streams_cap ? s->streams_cap * 2 : 8;
+            hm_stream_t *n = realloc(s->streams, ncap * sizeof(*n));
+            if (n == NULL)
+                return NULL;
+            s->streams = n;
+            s->streams_cap = ncap;
+        }
+        st = &s->streams[s->nstreams++];
+    }
+    memset(st, 0, sizeof(*st));
+    st->kind = kind;
+    st->id = s->next_stream_id++;
+    if (s->next_stream_id == 0)
+        s->next_stream_id = 1;
+    return st;
+}
+
+static void stream_end(hm_swim_t *s, hm_stream_t *st)
+{
+    st->kind = ST_FREE;
+    while (s->nstreams && s->streams[s->nstreams - 1].kind == ST_FREE)
+        s->nstreams--;
+}
+
+void hm_swim_stream_forget(hm_swim_t *s, uint32_t id)
+{
+    hm_stream_t *st = stream_find(s, id);
+    if (st)
+        stream_end(s, st);
+}
+
+void hm_swim_streams_free(hm_swim_t *s)
+{
+    free(s->streams);
+    s->streams = NULL;
+    s->nstreams = s->streams_cap = 0;
+}
+
+/* Streams are always compressed when compression is enabled. */
+void hm_swim_stream_wrap(hm_swim_t *s, hm_buf_t *msg)
+{
+    hm_buf_t c = {0};
+
+    if (!s->cfg.enable_compression)
+        return;
+    if (hm_ml_put_compress(&c, msg->data, msg->len) == 0) {
+        hm_buf_free(msg);
+        *msg = c;
+    } else {
+        hm_buf_free(&c);
+    }
+}
+
+uint32_t hm_swim_stream_open(hm_swim_t *s, const hm_addr_t *to, uint8_t kind, bool join,
+                             uint32_t seq, hm_buf_t *msg, uint64_t deadline)
+{
+    hm_stream_t *st = stream_new(s, kind);
+
+    if (st == NULL)
+        return 0;
+    st->join = join;
+    st->seq = seq;
+    s->stats.streams_out++;
+    hm_swim_out_push(s, HM_SWIM_STREAM_OPEN, to, st->id, deadline, msg);
+    return st->id;
+}
+
+/* [6] header, every node we know (dead and left included), user state. */
+static int local_state(hm_swim_t *s, bool join, hm_buf_t *out)
+{
+    hm_ml_push_node_t *nodes = calloc(s->norder ? s->norder : 1, sizeof(*nodes));
+    hm_buf_t user = {0};
+    uint32_t i;
+    int rc;
+
+    if (nodes == NULL)
+        return -1;
+    for (i = 0; i < s->norder; i++) {
+        const hm_rec_t *r = &s->recs[s->order[i]];
+        hm_ml_push_node_t *n = &nodes[i];
+        n->name.p = r->name;
+        n->name.n = r->name_len;
+        n->addr = r->addr;
+        n->meta = r->meta;
+        n->meta_len = r->meta_len;
+        n->incarnation = r->inc;
+        n->state = r->state;
+        memcpy(n->vsn, r->vsn, 6);
+        n->has_vsn = true;
+    }
+    if (s->d.local_state)
+        s->d.local_state(s->d.ud, join, &user);
+    rc = hm_ml_put_push_pull(out, join, nodes, s->norder, user.data, user.len);
+    hm_buf_free(&user);
+    free(nodes);
+    return rc;
+}
+
+uint32_t hm_swim_push_pull(hm_swim_t *s, uint64_t now, const hm_addr_t *to, bool join)
+{
+    hm_buf_t msg = {0};
+    uint32_t id;
+
+    if (now > s->now)
+        s->now = now;
+    if (local_state(s, join, &msg) < 0) {
+        hm_buf_free(&msg);
+        return 0;
+    }
+    hm_swim_stream_wrap(s, &msg);
+    s->stats.push_pulls++;
+    id = hm_swim_stream_open(s, to, ST_PUSH_PULL, join, 0, &msg, s->now + s->cfg.tcp_timeout_ms);
+    hm_buf_free(&msg);
+    return id;
+}
+
+uint32_t hm_swim_join(hm_swim_t *s, uint64_t now, const hm_addr_t *to)
+{
+    return hm_swim_push_pull(s, now, to, true);
+}
+
+uint32_t hm_swim_stream_accept(hm_swim_t *s, uint64_t now, const hm_addr_t *from)
+{
+    hm_stream_t *st = stream_new(s, ST_IN);
+
+    if (now > s->now)
+        s->now = now;
+    if (st == NULL)
+        return 0;
+    s->stats.streams_in++;
+    return st->id;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+typedef struct nodes_acc {
+    hm_ml_push_node_t *v;
+    size_t n, cap;
+} nodes_acc_t;
+
+static int collect_node(void *ud, const hm_ml_push_node_t *node)
+{
+    nodes_acc_t *a = ud;
+    if (a->n == a->cap) {
+        size_t ncap = a->cap ? a->cap * 2 : 64;
+        hm_ml_push_node_t *v = realloc(a->v, ncap * sizeof(*v));
+        if (v == NULL)
+            return -1;
+        a->v = v;
+        a->cap = ncap;
+    }
+    a->v[a->n++] = *node;
+    return 0;
+}
+
+/* memberlist verifyProtocol: every node's current versions must lie in the
+ * range all alive nodes (remote and local) understand. */
+static int verify_protocol(const hm_swim_t *s, const nodes_acc_t *rem)
+{
+    uint8_t maxpmin = 0, minpmax = 255, maxdmin = 0, mindmax = 255;
+    size_t i;
+
+    for (i = 0; i < rem->n; i++) {
+        const hm_ml_push_node_t *n = &rem->v[i];
+        if (n->state != HM_ML_STATE_ALIVE || !n->has_vsn)
+            continue;
+        maxpmin = n->vsn[0] > maxpmin ? n->vsn[0] : maxpmin;
+        minpmax = n->vsn[1] < minpmax ? n->vsn[1] : minpmax;
+        maxdmin = n->vsn[3] > maxdmin ? n->vsn[3] : maxdmin;
+        mindmax = n->vsn[4] < mindmax ? n->vsn[4] : mindmax;
+    }
+    for (i = 0; i < s->norder; i++) {
+        const hm_rec_t *r = &s->recs[s->order[i]];
+        if (r->state != HM_ML_STATE_ALIVE)
+            continue;
+        maxpmin = r->vsn[0] > maxpmin ? r->vsn[0] : maxpmin;
+        minpmax = r->vsn[1] < minpmax ? r->vsn[1] : minpmax;
+        maxdmin = r->vsn[3] > maxdmin ? r->vsn[3] : maxdmin;
+        mindmax = r->vsn[4] < mindmax ? r->vsn[4] : mindmax;
+    }
+    for (i = 0; i < rem->n; i++) {
+        const hm_ml_push_node_t *n = &rem->v[i];
+        uint8_t pcur = n->has_vsn ? n->vsn[2] : 0, dcur = n->has_vsn ? n->vsn[5] : 0;
+        if (pcur < maxpmin || pcur > minpmax || dcur < maxdmin || dcur > mindmax)
+            return -1;
+    }
+    for (i = 0; i < s->norder; i++) {
+        const hm_rec_t *r = &s->recs[s->order[i]];
+        if (r->vsn[2] < maxpmin || r->vsn[2] > minpmax || r->vsn[5] < maxdmin ||
+            r->vsn[5] > mindmax)
+            return -1;
+    }
+    return 0;
+}
+
+static int merge_remote(hm_swim_t *s, const nodes_acc_t *rem, const uint8_t *user, size_t ulen,
+                        bool join)
+{
+    size_t i;
+
+    if (verify_protocol(s, rem) < 0)
+        return -1;
+    for (i = 0; i < rem->n; i++) {
+        const hm_ml_push_node_t *n = &rem->v[i];
+        switch (n->state) {
+        case HM_ML_STATE_ALIVE: {
+            hm_ml_alive_t a = {0};
+            a.incarnation = n->incarnation;
+            a.node = n->name;
+            a.addr = n->addr;
+            if (a.addr.port == 0)
+                a.addr.port = s->cfg.addr.port;
+            a.meta = n->meta;
+            a.meta_len = n->meta_len;
+            memcpy(a.vsn, n->vsn, 6);
+            a.has_vsn = n->has_vsn;
+            hm_swim_alive(s, &a, false, NULL, NULL);
+            break;
+        }
+        case HM_ML_STATE_LEFT: {
+            hm_ml_accuse_t d = {.incarnation = n->incarnation, .node = n->name, .from = n->name};
+            hm_swim_dead(s, &d);
+            break;
+        }
+        case HM_ML_STATE_DEAD:
+        case HM_ML_STATE_SUSPECT: {
+            hm_ml_accuse_t d = {.incarnation = n->incarnation, .node = n->name};
+            hm_swim_ml_str(&d.from, s->name);
+            hm_swim_suspect(s, &d);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    if (s->d.merge_remote_state)
+        s->d.merge_remote_state(s->d.ud, user, ulen, join);
+    return 0;
+}
+
+/* Strip the compression envelope if any.  HM_AGAIN while the compress
+ * object is incomplete. */
+static int unwrap(const uint8_t *p, size_t n, hm_buf_t *plain, const uint8_t **msg, size_t *len,
+                  bool *compressed)
+{
+    size_t used = 0;
+
+    *compressed = false;
+    if (n == 0)
+        return HM_AGAIN;
+    if (p[0] != HM_ML_COMPRESS) {
+        *msg = p;
+        *len = n;
+        return HM_OK;
+    }
+    switch (hm_ml_msg_complete(p + 1, n - 1, NULL)) {
+    case 1:
+        return HM_AGAIN;
+    case 0:
+        break;
+    default:
+        return HM_ERROR;
+    }
+    if (hm_ml_get_compress(p + 1, n - 1, plain, &used) < 0 || plain->len == 0)
+        return HM_ERROR;
+    *compressed = true;
+    *msg = plain->data;
+    *len = plain->len;
+    return HM_OK;
+}
+
+static void stream_reply(hm_swim_t *s, hm_stream_t *st, hm_buf_t *msg)
+{
+    hm_swim_stream_wrap(s, msg);
+    hm_swim_out_push(s, HM_SWIM_STREAM_REPLY, NULL, st->id, 0, msg);
+}
+
+static int read_user(hm_swim_t *s, const uint8_t *p, size_t n, bool complete)
+{
+    const uint8_t *msg;
+    size_t len, used;
+    int rc = hm_ml_get_user_stream(p, n, &msg, &len, &used);
+
+    if (rc == 1)
+        return complete ? HM_ERROR : HM_AGAIN;
+    if (rc < 0)
+        return HM_ERROR;
+    if (s->d.notify_msg)
+        s->d.notify_msg(s->d.ud, msg, len);
+    return HM_OK;
+}
+
+static int read_push_pull(hm_swim_t *s, const uint8_t *p, size_t n, bool complete,
+                          nodes_acc_t *acc, hm_ml_push_header_t *hdr, const uint8_t **user)
+{
+    size_t used = 0;
+    int rc = hm_ml_get_push_pull(p, n, hdr, collect_node, acc, user, &used);
+
+    if (rc == 1)
+        return complete ? HM_ERROR : HM_AGAIN;
+    return rc == 0 ? HM_OK : HM_ERROR;
+}
+
+static int inbound(hm_swim_t *s, hm_stream_t *st, const uint8_t *m, size_t n, bool complete)
+{
+    nodes_acc_t acc = {0};
+    hm_ml_push_header_t hdr;
+    const uint8_t *user = NULL;
+    hm_buf_t reply = {0};
+    int rc;
+
+    switch (m[0]) {
+    case HM_ML_PUSH_PULL:
+        rc = read_push_pull(s, m + 1, n - 1, complete, &acc, &hdr, &user);
+        if (rc == HM_OK) {
+            s->stats.push_pulls++;
+            if (local_state(s, hdr.join, &reply) == 0)
+                stream_reply(s, st, &reply);
+            else
+                hm_swim_out_push(s, HM_SWIM_STREAM_CLOSE, NULL, st->id, 0, NULL);
+            if (merge_remote(s, &acc, user, hdr.user_state_len, hdr.join) < 0)
+                s->stats.dropped_other++;
+        }
+        break;
+    case HM_ML_USER:
+        rc = read_user(s, m + 1, n - 1, complete);
+        if (rc == HM_OK)
+            hm_swim_out_push(s, HM_SWIM_STREAM_CLOSE, NULL, st->id, 0, NULL);
+        break;
+    case HM_ML_PING: {
+        hm_ml_ping_t ping;
+        hm_ml_ack_t ack = {0};
+        rc = hm_ml_get_ping(m + 1, n - 1, &ping) == 0 ? HM_OK : complete ? HM_ERROR : HM_AGAIN;
+        if (rc != HM_OK)
+            break;
+        if (ping.node.n && !(ping.node.n == s->name_len &&
+                             memcmp(ping.node.p, s->name, s->name_len) == 0)) {
+            hm_swim_out_push(s, HM_SWIM_STREAM_CLOSE, NULL, st->id, 0, NULL);
+            break;
+        }
+        ack.seq_no = ping.seq_no;
+        if (hm_ml_put_ack(&reply, &ack) == 0)
+            stream_reply(s, st, &reply);
+        break;
+    }
+    default:
+        rc = HM_ERROR;
+    }
+    hm_buf_free(&reply);
+    free(acc.v);
+    return rc;
+}
+
+static int outbound_push_pull(hm_swim_t *s, hm_stream_t *st, const uint8_t *m, size_t n,
+                              bool complete)
+{
+    nodes_acc_t acc = {0};
+    hm_ml_push_header_t hdr;
+    const uint8_t *user = NULL;
+    uint32_t id = st->id;
+    int rc;
+
+    if (m[0] == HM_ML_ERR) {
+        hm_ml_str_t e;
+        char msg[256];
+        if (hm_ml_get_err(m + 1, n - 1, &e) < 0)
+            return complete ? HM_ERROR : HM_AGAIN;
+        snprintf(msg, sizeof(msg), "remote error: %.*s", (int)(e.n > 200 ? 200 : e.n), e.p);
+        stream_end(s, st);
+        hm_swim_out_push(s, HM_SWIM_STREAM_CLOSE, NULL, id, 0, NULL);
+        if (s->d.stream_done)
+            s->d.stream_done(s->d.ud, id, false, msg);
+        return HM_OK;
+    }
+    if (m[0] != HM_ML_PUSH_PULL)
+        return HM_ERROR;
+    rc = read_push_pull(s, m + 1, n - 1, complete, &acc, &hdr, &user);
+    if (rc == HM_OK) {
+        bool join = st->join;
+        stream_end(s, st);
+        hm_swim_out_push(s, HM_SWIM_STREAM_CLOSE, NULL, id, 0, NULL);
+        if (merge_remote(s, &acc, user, hdr.user_state_len, join) < 0) {
+            if (s->d.stream_done)
+                s->d.stream_done(s->d.ud, id, false, "protocol version is incompatible");
+        } else if (s->d.stream_done) {
+            s->d.stream_done(s->d.ud, id, true, NULL);
+        }
+    }
+    free(acc.v);
+    return rc;
+}
+
+int hm_swim_stream_data(hm_swim_t *s, uint64_t now, uint32_t id, const uint8_t *p, size_t n)
+{
+    hm_stream_t *st = stream_find(s, id);
+    hm_buf_t plain = {0};
+    const uint8_t *m = NULL;
+    size_t mlen = 0;
+    bool compressed;
+    int rc;
+
+    if (now > s->now)
+        s->now = now;
+    if (st == NULL)
+        return HM_ERROR;
+    rc = unwrap(p, n, &plain, &m, &mlen, &compressed);
+    if (rc == HM_OK) {
+        switch (st->kind) {
+        case ST_IN:
+            rc = inbound(s, st, m, mlen, compressed);
+            if (rc == HM_OK)
+                stream_end(s, st);
+            break;
+        case ST_PUSH_PULL:
+            rc = outbound_push_pull(s, st, m, mlen, compressed);
+            break;
+        case ST_PING: {
+            hm_ml_ack_t ack;
+            if (m[0] != HM_ML_ACK) {
+                rc = HM_ERROR;
+                break;
+            }
+            if (hm_ml_get_ack(m + 1, mlen - 1, &ack) < 0) {
+                rc = compressed ? HM_ERROR : HM_AGAIN;
+                break;
+            }
+            hm_swim_probe_tcp_result(s, id, ack.seq_no == st->seq);
+            stream_end(s, st);
+            hm_swim_out_push(s, HM_SWIM_STREAM_CLOSE, NULL, id, 0, NULL);
+            break;
+        }
+        default:
+            rc = HM_ERROR;
+        }
+    }
+    hm_buf_free(&plain);
+    if (rc == HM_ERROR) {
+        s->stats.dropped_malformed++;
+        if ((st = stream_find(s, id)) != NULL) {
+            hm_swim_stream_failed(s, s->now, id, "malformed stream");
+        }
+        hm_swim_out_push(s, HM_SWIM_STREAM_CLOSE, NULL, id, 0, NULL);
+    }
+    return rc;
+}
+
+void hm_swim_stream_failed(hm_swim_t *s, uint64_t now, uint32_t id, const char *why)
+{
+    hm_stream_t *st = stream_find(s, id);
+    uint8_t kind;
+
+    if (now > s->now)
+        s->now = now;
+    if (st == NULL)
+        return;
+    kind = st->kind;
+    stream_end(s, st);
+    if (kind == ST_PUSH_PULL && s->d.stream_done)
+        s->d.stream_done(s->d.ud, id, false, why ? why : "stream failed");
+    else if (kind == ST_PING)
+        hm_swim_probe_tcp_result(s, id, false);
+}
