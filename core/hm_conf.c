@@ -150,8 +150,7 @@ static hm_conf_node_t *walk_create(hm_conf_node_t *root, const char *path, char 
     return cur;
 }
 
-int hm_conf_set_path(hm_conf_node_t *root, const char *path, const char *value,
-                     const char *where)
+int hm_conf_set_path(hm_conf_node_t *root, const char *path, const char *value, const char *where)
 {
     char last[128];
     hm_conf_node_t *m = walk_create(root, path, last, sizeof(last), where), *v;
@@ -184,8 +183,8 @@ int hm_conf_append_path(hm_conf_node_t *root, const char *path, const char *valu
     return 0;
 }
 
-int hm_conf_map_path(hm_conf_node_t *root, const char *path, const char *key,
-                     const char *value, const char *where)
+int hm_conf_map_path(hm_conf_node_t *root, const char *path, const char *key, const char *value,
+                     const char *where)
 {
     char last[128];
     hm_conf_node_t *m = walk_create(root, path, last, sizeof(last), where), *map, *v;
@@ -234,7 +233,10 @@ static void path_error(parser_t *p, yaml_mark_t m, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     seterr(p->err, p->errlen, "%s:%zu:%zu: %s: %s", p->name, m.line + 1, m.column + 1,
-           p->path[0] ? p->path : p->last[0] ? p->last : "(top level)", msg);
+           p->path[0]   ? p->path
+           : p->last[0] ? p->last
+                        : "(top level)",
+           msg);
 }
 
 static int next_event(parser_t *p, yaml_event_t *ev)
@@ -496,7 +498,7 @@ static int parse_int(const char *s, int64_t *out)
     if (*s == '\0')
         return -1;
     errno = 0;
-    v = strtoll(s, &end, 0);
+    v = strtoll(s, &end, 10);
     if (errno != 0 || *end != '\0')
         return -1;
     *out = v;
@@ -527,8 +529,8 @@ static int parse_duration(const char *s, int64_t *out)
     static const struct {
         const char *unit;
         double ms;
-    } units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"µs", 1e-3}, {"ms", 1}, {"s", 1000},
-                 {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+    } units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"µs", 1e-3},   {"ms", 1},
+                 {"s", 1000},  {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
     double total = 0;
     const char *p = s;
 
@@ -722,8 +724,8 @@ static int verr(vctx_t *v, const char *where, const char *path, const char *fmt,
     return -1;
 }
 
-static int validate_map(vctx_t *v, hm_conf_node_t *n, const hm_conf_key_t *keys,
-                        const char *path, bool skip_unknown);
+static int validate_map(vctx_t *v, hm_conf_node_t *n, const hm_conf_key_t *keys, const char *path,
+                        bool skip_unknown);
 
 static void join_path(char *out, size_t len, const char *path, const char *key)
 {
@@ -754,8 +756,7 @@ static int check_range(vctx_t *v, hm_conf_node_t *n, const hm_conf_key_t *k, con
     return 0;
 }
 
-static int validate_scalar(vctx_t *v, hm_conf_node_t *n, const hm_conf_key_t *k,
-                           const char *path)
+static int validate_scalar(vctx_t *v, hm_conf_node_t *n, const hm_conf_key_t *k, const char *path)
 {
     char why[128], canon[128];
     bool b;
@@ -802,8 +803,7 @@ static int validate_scalar(vctx_t *v, hm_conf_node_t *n, const hm_conf_key_t *k,
                 }
             }
             list[j] = '\0';
-            return verr(v, n->where, path, "bad value '%s', expected one of: %s", n->value,
-                        list);
+            return verr(v, n->where, path, "bad value '%s', expected one of: %s", n->value, list);
         }
         set_value(n, canon);
         return 0;
@@ -812,8 +812,7 @@ static int validate_scalar(vctx_t *v, hm_conf_node_t *n, const hm_conf_key_t *k,
     }
 }
 
-static int validate_node(vctx_t *v, hm_conf_node_t *n, const hm_conf_key_t *k,
-                         const char *path)
+static int validate_node(vctx_t *v, hm_conf_node_t *n, const hm_conf_key_t *k, const char *path)
 {
     char sub[PATH_MAX_LEN];
 
@@ -893,8 +892,8 @@ static hm_conf_node_t *default_node(const hm_conf_key_t *k, const char *where)
     }
 }
 
-static int validate_map(vctx_t *v, hm_conf_node_t *n, const hm_conf_key_t *keys,
-                        const char *path, bool skip_unknown)
+static int validate_map(vctx_t *v, hm_conf_node_t *n, const hm_conf_key_t *keys, const char *path,
+                        bool skip_unknown)
 {
     char sub[PATH_MAX_LEN];
 
@@ -1067,9 +1066,10 @@ static bool plain_ok(const char *s)
     return true;
 }
 
-static void dump_scalar(FILE *out, const char *s, bool quote_always)
+/* mode 0: as is (numbers, booleans, words), 1: quoted when needed, 2: quoted */
+static void dump_scalar(FILE *out, const char *s, int mode)
 {
-    if (!quote_always && plain_ok(s)) {
+    if (mode == 0 || (mode == 1 && plain_ok(s))) {
         fputs(s, out);
         return;
     }
@@ -1089,11 +1089,12 @@ static void dump_scalar(FILE *out, const char *s, bool quote_always)
     fputc('"', out);
 }
 
-static bool quoted_type(const hm_conf_node_t *n)
+static int quote_mode(const hm_conf_node_t *n)
 {
-    return n->decl == NULL || n->decl->type == HM_CONF_STRING ||
-           n->decl->type == HM_CONF_ADDR || n->decl->type == HM_CONF_LIST ||
-           n->decl->type == HM_CONF_MAP;
+    if (n->decl == NULL || n->decl->type == HM_CONF_STRING || n->decl->type == HM_CONF_ADDR ||
+        n->decl->type == HM_CONF_LIST || n->decl->type == HM_CONF_MAP)
+        return 2;
+    return plain_ok(n->value) || n->decl->type == HM_CONF_BOOL ? 0 : 2;
 }
 
 static void dump_value(FILE *out, const hm_conf_node_t *n, int indent);
@@ -1106,7 +1107,7 @@ static void dump_entries(FILE *out, const hm_conf_node_t *n, int indent, bool fi
         if (k->decl && k->decl->doc && !inl)
             fprintf(out, "%*s# %s\n", indent, "", k->decl->doc);
         fprintf(out, "%*s", inl ? 0 : indent, "");
-        dump_scalar(out, k->key, false);
+        dump_scalar(out, k->key, 1);
         fputc(':', out);
         dump_value(out, k, indent + 2);
     }
@@ -1117,7 +1118,7 @@ static void dump_value(FILE *out, const hm_conf_node_t *n, int indent)
     switch (n->kind) {
     case HM_NODE_SCALAR:
         fputc(' ', out);
-        dump_scalar(out, n->value, quoted_type(n));
+        dump_scalar(out, n->value, quote_mode(n));
         fputc('\n', out);
         break;
     case HM_NODE_SEQ:
@@ -1132,7 +1133,7 @@ static void dump_value(FILE *out, const hm_conf_node_t *n, int indent)
             if (e->kind == HM_NODE_MAP && e->n > 0) {
                 dump_entries(out, e, indent + 2, true);
             } else if (e->kind == HM_NODE_SCALAR) {
-                dump_scalar(out, e->value, true);
+                dump_scalar(out, e->value, 2);
                 fputc('\n', out);
             } else {
                 fputs(e->kind == HM_NODE_MAP ? "{}\n" : "[]\n", out);

@@ -45,12 +45,11 @@ hm_conf_node_t *hm_conf_child(const hm_conf_node_t *map, const char *key);
 void hm_conf_put(hm_conf_node_t *map, const char *key, hm_conf_node_t *val);
 void hm_conf_push(hm_conf_node_t *seq, hm_conf_node_t *val);
 /* Editing by dotted path, creating intermediate maps (for flags / JSON). */
-int hm_conf_set_path(hm_conf_node_t *root, const char *path, const char *value,
-                     const char *where);
+int hm_conf_set_path(hm_conf_node_t *root, const char *path, const char *value, const char *where);
 int hm_conf_append_path(hm_conf_node_t *root, const char *path, const char *value,
                         const char *where);
-int hm_conf_map_path(hm_conf_node_t *root, const char *path, const char *key,
-                     const char *value, const char *where);
+int hm_conf_map_path(hm_conf_node_t *root, const char *path, const char *key, const char *value,
+                     const char *where);
 
 /*
  * Validates a mapping against `keys` and fills in defaults.  `path` is the
@@ -108,8 +107,7 @@ int hm_modules_load(struct hm_daemon *d, hm_conf_node_t *root, char *err, size_t
 int hm_modules_init(struct hm_daemon *d, char *err, size_t errlen);
 /* Validates a new root's module sections against the loaded modules (SIGHUP). */
 int hm_modules_check(struct hm_daemon *d, hm_conf_node_t *root, char *err, size_t errlen);
-int hm_modules_reload(struct hm_daemon *d, const hm_conf_node_t *root, char *err,
-                      size_t errlen);
+int hm_modules_reload(struct hm_daemon *d, const hm_conf_node_t *root, char *err, size_t errlen);
 /* fini in reverse order, dlclose. */
 void hm_modules_unload(struct hm_daemon *d);
 /* The effective module path of a validated root (configured or default). */
@@ -119,26 +117,29 @@ int hm_module_find(const hm_conf_node_t *root, const char *name, char *buf, size
 
 /* ---- serf agent flags and JSON config (hm_flags.c) -------------------- */
 
+typedef struct hm_setting {
+    const char *path; /* config key path */
+    char *key;        /* map entry key (tags) */
+    char *value;
+    int op;           /* HM_SET_* */
+    const char *flag; /* for error messages: "-bind" */
+} hm_setting_t;
+
+enum { HM_SET_VALUE, HM_SET_APPEND, HM_SET_MAP };
+
 typedef struct hm_opts {
     const char *conf_file; /* -c */
     bool test;             /* -t */
     bool dump;             /* -T */
     bool help, version;
-    bool quiet;            /* -q: only errors on -t */
-    /* serf flags as (path, value, op) settings applied over the file */
-    struct hm_setting {
-        const char *path;
-        const char *key; /* for map entries (tags) */
-        char *value;
-        int op; /* 0 set, 1 append to list, 2 map entry, 3 set bool true only */
-        const char *flag;
-    } *set;
+    hm_setting_t *set; /* serf flags, in command-line order */
     size_t nset;
-    char **json_files; /* -config-file, -config-dir expanded in order */
+    struct hm_json_path {
+        char *path;
+        bool dir;
+    } * json; /* -config-file / -config-dir, in order */
     size_t njson;
-    char **json_dirs;
-    size_t ndirs;
-    bool any_serf_flag;
+    bool serf_flags; /* any serf flag given */
 } hm_opts_t;
 
 /* 0 ok, -1 with a message in err (unknown flag: caller prints usage). */

@@ -138,13 +138,13 @@ static hook_t *add(hm_ctx_t *ctx, int kind, const char *name, void *ud)
     return h;
 }
 
-#define REGISTER(kind, field, name)                                                           \
-    do {                                                                                      \
-        hook_t *h_;                                                                           \
-        if (fn == NULL || (h_ = add(ctx, kind, name, ud)) == NULL)                            \
-            return HM_ERROR;                                                                  \
-        h_->fn.field = fn;                                                                    \
-        return HM_OK;                                                                         \
+#define REGISTER(kind, field, name)                                                                \
+    do {                                                                                           \
+        hook_t *h_;                                                                                \
+        if (fn == NULL || (h_ = add(ctx, kind, name, ud)) == NULL)                                 \
+            return HM_ERROR;                                                                       \
+        h_->fn.field = fn;                                                                         \
+        return HM_OK;                                                                              \
     } while (0)
 
 int hm_hook_packet_out(hm_ctx_t *ctx, hm_packet_fn fn, void *ud)

@@ -71,10 +71,9 @@ static const struct {
     const char *name;
     int fac;
 } facilities[] = {
-    {"LOCAL0", LOG_LOCAL0}, {"LOCAL1", LOG_LOCAL1}, {"LOCAL2", LOG_LOCAL2},
-    {"LOCAL3", LOG_LOCAL3}, {"LOCAL4", LOG_LOCAL4}, {"LOCAL5", LOG_LOCAL5},
-    {"LOCAL6", LOG_LOCAL6}, {"LOCAL7", LOG_LOCAL7}, {"USER", LOG_USER},
-    {"DAEMON", LOG_DAEMON},
+    {"LOCAL0", LOG_LOCAL0}, {"LOCAL1", LOG_LOCAL1}, {"LOCAL2", LOG_LOCAL2}, {"LOCAL3", LOG_LOCAL3},
+    {"LOCAL4", LOG_LOCAL4}, {"LOCAL5", LOG_LOCAL5}, {"LOCAL6", LOG_LOCAL6}, {"LOCAL7", LOG_LOCAL7},
+    {"USER", LOG_USER},     {"DAEMON", LOG_DAEMON},
 };
 
 int hm_log_set_syslog(bool on, const char *facility)
@@ -99,8 +98,8 @@ int hm_log_set_syslog(bool on, const char *facility)
     return 0;
 }
 
-size_t hm_log_format(char *buf, size_t len, hm_log_level_t lvl, const char *subsys,
-                     const char *fmt, va_list ap)
+size_t hm_log_format(char *buf, size_t len, hm_log_level_t lvl, const char *subsys, const char *fmt,
+                     va_list ap)
 {
     time_t now = time(NULL);
     struct tm tm;
@@ -109,8 +108,7 @@ size_t hm_log_format(char *buf, size_t len, hm_log_level_t lvl, const char *subs
 
     localtime_r(&now, &tm);
     n = strftime(buf, len, "%Y/%m/%d %H:%M:%S", &tm);
-    r = snprintf(buf + n, len - n, " [%s] %s: ", hm_log_level_name(lvl),
-                 subsys ? subsys : "agent");
+    r = snprintf(buf + n, len - n, " [%s] %s: ", hm_log_level_name(lvl), subsys ? subsys : "agent");
     if (r > 0)
         n += (size_t)r < len - n ? (size_t)r : len - n - 1;
     r = vsnprintf(buf + n, len - n, fmt, ap);

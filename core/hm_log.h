@@ -36,7 +36,7 @@ void hm_log_set_output(FILE *f);
 void hm_log_attach(struct hm_daemon *d);
 
 /* Formats one Serf-style line (no newline) into buf; returns its length. */
-size_t hm_log_format(char *buf, size_t len, hm_log_level_t lvl, const char *subsys,
-                     const char *fmt, va_list ap);
+size_t hm_log_format(char *buf, size_t len, hm_log_level_t lvl, const char *subsys, const char *fmt,
+                     va_list ap);
 
 #endif

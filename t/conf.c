@@ -72,8 +72,7 @@ static void error_paths(void)
           "t.yaml:1:10: profile: bad value 'fast', expected one of: lan, wan, local", "bad enum");
     fails("protocol: 9\n", "t.yaml:1:11: protocol: 9 out of range [2, 5]", "out of range");
     fails("user_event_size_limit: 10k\n",
-          "t.yaml:1:24: user_event_size_limit: 10k out of range [1, 9216]",
-          "size out of range");
+          "t.yaml:1:24: user_event_size_limit: 10k out of range [1, 9216]", "size out of range");
     fails("retry_interval: 10x\n",
           "t.yaml:1:17: retry_interval: bad duration '10x' (use e.g. 500ms, 10s, 5m, 24h)",
           "bad duration");
@@ -84,8 +83,8 @@ static void error_paths(void)
           "bad address");
     fails("join:\n  - a\n  - {x: 1}\n", "t.yaml:3:5: join[1]: expected a string, got a mapping",
           "list element");
-    fails("tags:\n  role: web\n  dc: [east]\n", "t.yaml:3:7: tags.dc: expected a string, got a list",
-          "map value");
+    fails("tags:\n  role: web\n  dc: [east]\n",
+          "t.yaml:3:7: tags.dc: expected a string, got a list", "map value");
     fails("bind: x\nbind: y\n", "t.yaml:2:1: bind: duplicate key", "duplicate key");
     fails("protocol:\n", "t.yaml:1:10: protocol: missing value (expected an integer)",
           "missing value");
@@ -99,8 +98,10 @@ static void error_paths(void)
           "t.yaml:2:10: bind: YAML syntax error: mapping values are not allowed in this "
           "context",
           "syntax error (bad indentation)");
-    fails("tags:\n  role: \"web\n", "t.yaml:3:1: tags.role: YAML syntax error: found unexpected "
-          "end of stream (while scanning a quoted scalar)", "syntax error (open quote)");
+    fails("tags:\n  role: \"web\n",
+          "t.yaml:3:1: tags.role: YAML syntax error: found unexpected "
+          "end of stream (while scanning a quoted scalar)",
+          "syntax error (open quote)");
     fails("a: &x 1\nb: *x\n", "t.yaml:2:4: b: YAML aliases are not supported", "alias");
 }
 
@@ -119,8 +120,10 @@ static void section_errors(void)
     is_str(err, "t.yaml:2:12: rpc.timeout: 5ms out of range [10ms, 60000ms]",
            "duration range in ms");
     r = load("rpc:\n  addr: ::1:80\n", top_keys);
-    is_str(err, "t.yaml:2:9: rpc.addr: bad address '::1:80': IPv6 addresses need brackets: "
-                "[addr]:port", "v6 without brackets");
+    is_str(err,
+           "t.yaml:2:9: rpc.addr: bad address '::1:80': IPv6 addresses need brackets: "
+           "[addr]:port",
+           "v6 without brackets");
 
     r = load("rpc:\n  addr: \"[::1]:7373\"\n  tls: {}\n  routes:\n    - path: /x\n", top_keys);
     ok(r != NULL, "valid nested config accepted (%s)", err);
@@ -235,8 +238,58 @@ static void editing(void)
     hm_conf_free(r);
 }
 
+/* Bad input never crashes: thousands of seeded mutations of the default
+ * file (byte flips, truncations, inserted YAML punctuation) go through the
+ * parser and the validator; each must either load or fail with a message. */
+static void mutations(void)
+{
+    const char *base = hm_conf_default_yaml;
+    size_t len = hm_conf_default_yaml_len, bad = 0, good = 0;
+    static const char punct[] = ":-[]{},'\"&*!|>#%@`\t\n ";
+    uint32_t seed = 12345;
+    char *buf = malloc(len + 64);
+
+    for (int i = 0; i < 3000; i++) {
+        size_t n = len;
+        memcpy(buf, base, len);
+        for (int k = 0; k < 1 + i % 4; k++) {
+            size_t at;
+            seed = seed * 1103515245u + 12345u;
+            at = (seed >> 8) % n;
+            switch ((seed >> 4) % 4) {
+            case 0:
+                buf[at] = (char)(seed >> 16);
+                break;
+            case 1:
+                buf[at] = punct[(seed >> 16) % (sizeof(punct) - 1)];
+                break;
+            case 2:
+                n = at + 1;
+                break;
+            default:
+                memmove(buf + at + 1, buf + at, n - at);
+                buf[at] = punct[(seed >> 16) % (sizeof(punct) - 1)];
+                n++;
+                break;
+            }
+        }
+        hm_conf_node_t *r = hm_conf_parse_string(buf, n, "m.yaml", err, sizeof(err));
+        if (r && hm_conf_validate(r, hm_core_keys, "", false, err, sizeof(err)) == 0)
+            good++;
+        else if (strncmp(err, "m.yaml", 6) == 0)
+            bad++;
+        else
+            diag("error without a position: %s", err);
+        hm_conf_free(r);
+    }
+    free(buf);
+    is_int(good + bad, 3000, "3000 mutated files: each loads or fails with file:line:column");
+    ok(good > 0 && bad > 0, "both outcomes seen (%zu loaded, %zu rejected)", good, bad);
+}
+
 int main(void)
 {
+    mutations();
     error_paths();
     section_errors();
     reads();

@@ -49,8 +49,7 @@ static int st_in(void *ud, const uint8_t *in, size_t len, hm_buf_t *out, size_t 
     return HM_OK;
 }
 
-static int st_in_decline(void *ud, const uint8_t *in, size_t len, hm_buf_t *out,
-                         size_t *consumed)
+static int st_in_decline(void *ud, const uint8_t *in, size_t len, hm_buf_t *out, size_t *consumed)
 {
     (void)in, (void)len, (void)out, (void)consumed;
     mark(ud);
@@ -264,12 +263,34 @@ int main(void)
     hm_log(a, HM_LOG_DEBUG, "hello %d", 42);
     is_int(log_lines, 1, "observer saw a line below the level (and did not recurse)");
     ok(strstr(last_line, " [DEBUG] a: hello 42") != NULL, "Serf-style line: %s", last_line);
-    ok(strlen(last_line) > 20 && last_line[4] == '/' && last_line[7] == '/' &&
-           last_line[13] == ':',
+    ok(strlen(last_line) > 20 && last_line[4] == '/' && last_line[7] == '/' && last_line[13] == ':',
        "timestamp YYYY/MM/DD HH:MM:SS");
     hm_core_log(HM_LOG_WARN, "memberlist", "x\n");
     ok(strstr(last_line, "[WARN] memberlist: x") && last_line[strlen(last_line) - 1] == 'x',
        "core log with subsystem, trailing newline dropped");
+
+    /* the level filters what is written; syslog facilities */
+    {
+        char *mem = NULL;
+        size_t memlen = 0;
+        FILE *f = open_memstream(&mem, &memlen);
+        hm_log_level_t lvl;
+        hm_log_set_output(f);
+        hm_log_set_level(HM_LOG_WARN);
+        hm_core_log(HM_LOG_INFO, "agent", "quiet");
+        hm_core_log(HM_LOG_ERR, "agent", "loud");
+        fclose(f);
+        ok(mem && !strstr(mem, "quiet") && strstr(mem, "[ERR] agent: loud\n"),
+           "lines below the level are not written, others are, one per line");
+        free(mem);
+        hm_log_set_output(NULL);
+        ok(hm_log_parse_level("WARN", &lvl) == 0 && lvl == HM_LOG_WARN, "level names parse");
+        ok(hm_log_parse_level("loud", &lvl) < 0, "unknown level refused");
+        is_str(hm_log_level_name(HM_LOG_TRACE), "TRACE", "level name");
+        ok(hm_log_set_syslog(true, "LOCAL9") < 0, "unknown syslog facility refused");
+        ok(hm_log_set_syslog(true, "local3") == 0, "syslog facility (case-insensitive)");
+        hm_log_set_syslog(false, NULL);
+    }
 
     /* forgetting a module's hooks */
     hm_hooks_forget(d->hooks, a);

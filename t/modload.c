@@ -69,8 +69,7 @@ int main(void)
 
     ok(run("modules: [good]\ngood:\n  greeting: hi\n  count: 3\n", &d, &root) == 0,
        "good module loads and initialises (%s)", err);
-    ok(strstr(lines, "good: init greeting=hi count=3\n") != NULL,
-       "init got its validated section");
+    ok(strstr(lines, "good: init greeting=hi count=3\n") != NULL, "init got its validated section");
     is_int(d->nmods, 1, "one module");
     hm_run_user_event(d, &ev);
     ok(strstr(lines, "good: user event deploy\n") != NULL, "its hook runs");
@@ -102,11 +101,36 @@ int main(void)
     hm_log_attach(NULL);
     hm_conf_free(root);
 
+    ok(run("modules: [profile, good]\nprofile: wan\n", &d, &root) == 0, "two modules (%s)", err);
+    ok(strstr(lines, "profile: init") && strstr(lines, "good: init") &&
+           strstr(lines, "profile: init") < strstr(lines, "good: init"),
+       "modules initialise in the order listed");
+    hm_modules_unload(d);
+    ok(strstr(lines, "good: fini") != NULL, "fini on unload");
+    hm_daemon_free(d);
+    hm_log_attach(NULL);
+    hm_conf_free(root);
+    ok(run("modules: [good, profile]\nprofile: wan\n", &d, &root) == 0,
+       "the same two in the other order (%s)", err);
+    ok(strstr(lines, "good: init") < strstr(lines, "profile: init"), "order follows the list");
+    hm_daemon_free(d);
+    hm_log_attach(NULL);
+    hm_conf_free(root);
+    ok(run("modules: [profile]\nprofile: wan\n", &d, &root) == 0,
+       "a module named after a core key loads (%s)", err);
+    ok(strstr(lines, "profile: init with core value wan\n") != NULL,
+       "its conf is the core key's value");
+    hm_daemon_free(d);
+    hm_log_attach(NULL);
+    hm_conf_free(root);
+    refused("modules: [bind]\n",
+            "module bind: 'bind' is a core key, the module cannot declare keys",
+            "a module named after a core key may not declare keys");
+
     refused("modules: [badabi]\n",
             "module badabi: ABI version 99, hamletd needs 1 (rebuild the module)", "wrong ABI");
     refused("modules: [badmagic]\n",
-            "module badmagic: %s/mod_badmagic.so is not a hamlet module (bad magic)",
-            "bad magic");
+            "module badmagic: %s/mod_badmagic.so is not a hamlet module (bad magic)", "bad magic");
     refused("modules: [nosym]\n",
             "module nosym: %s/mod_nosym.so does not export the symbol 'hm_module'",
             "missing symbol");
@@ -121,10 +145,13 @@ int main(void)
     refused("modules: [good]\ngood:\n  count: 11\n",
             "module good: t.yaml:4:10: good.count: 11 out of range [1, 10]",
             "bad value in a section");
-    refused("modules: []\ngood:\n  cont: 2\n",
-            "module good: t.yaml:4:3: good.cont: unknown key",
+    refused("modules: []\ngood:\n  cont: 2\n", "module good: t.yaml:4:3: good.cont: unknown key",
             "unknown key in the section of a module not loaded");
-    refused("bogus: 1\n", "t.yaml:2:1: bogus: unknown key", "unknown top-level key");
+    refused("bogus: 1\n",
+            "t.yaml:2:1: bogus: unknown key (not a core key, and no mod_bogus.so on the module "
+            "path)",
+            "unknown top-level key");
+    refused("Bad-Key: 1\n", "t.yaml:2:1: Bad-Key: unknown key", "unknown key, not a module name");
     refused("modules: [good, good]\n", "module good: listed twice in modules", "listed twice");
     refused("modules: [\"../x\"]\n", "module ../x: bad module name (use a-z, 0-9, _)",
             "module name with a path");

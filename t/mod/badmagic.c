@@ -7,5 +7,5 @@ static int init(hm_ctx_t *ctx, const hm_conf_node_t *conf)
     return HM_OK;
 }
 
-HM_MODULE = {HM_ABI_MAJOR, HM_ABI_MINOR, 0x12345678, "badmagic", "1.0", NULL, init, NULL, NULL,
-             {0}};
+HM_MODULE = {HM_ABI_MAJOR, HM_ABI_MINOR, 0x12345678, "badmagic", "1.0",
+             NULL,         init,         NULL,       NULL,       {0}};

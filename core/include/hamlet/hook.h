@@ -61,7 +61,10 @@ int hm_hook_stream_out(hm_ctx_t *ctx, hm_stream_out_fn fn, void *ud);
 int hm_hook_stream_in(hm_ctx_t *ctx, hm_stream_in_fn fn, void *ud);
 int hm_hook_member_event(hm_ctx_t *ctx, hm_member_event_fn fn, void *ud);
 int hm_hook_user_event(hm_ctx_t *ctx, hm_user_event_fn fn, void *ud);
-/* name NULL: every query (handlers' "query" spec); else exact name. */
+/* name: queries of exactly that name (first hook that does not decline
+ * answers).  name NULL: every query, after the named hooks; all of these run
+ * (handlers' "query" scripts, RPC streams).  Internal "_serf_*" queries only
+ * reach hooks registered for their exact name. */
 int hm_hook_query(hm_ctx_t *ctx, const char *name, hm_query_fn fn, void *ud);
 int hm_hook_filter(hm_ctx_t *ctx, const char *name, hm_filter_fn fn, void *ud);
 int hm_hook_rpc(hm_ctx_t *ctx, const char *command, hm_rpc_fn fn, void *ud);
