@@ -75,11 +75,10 @@ static void test_vectors(void)
         uint8_t k[32], iv[12], p[64], a[32], c[64], t[16], out[64];
         size_t kl = unhex(vec[i].k, k), ivl = unhex(vec[i].iv, iv), pl = unhex(vec[i].p, p),
                al = unhex(vec[i].a, a);
-        ok(crypto_gcm_encrypt(k, kl, iv, ivl, a, al, p, pl, c, t) == 0 &&
-               eq_hex(c, pl, vec[i].c) && eq_hex(t, 16, vec[i].t),
+        ok(crypto_gcm_encrypt(k, kl, iv, ivl, a, al, p, pl, c, t) == 0 && eq_hex(c, pl, vec[i].c) &&
+               eq_hex(t, 16, vec[i].t),
            "%s: ciphertext and tag", vec[i].name);
-        ok(crypto_gcm_decrypt(k, kl, iv, ivl, a, al, c, pl, out, t) == 0 &&
-               memcmp(out, p, pl) == 0,
+        ok(crypto_gcm_decrypt(k, kl, iv, ivl, a, al, c, pl, out, t) == 0 && memcmp(out, p, pl) == 0,
            "%s: decrypts", vec[i].name);
         t[0] ^= 1;
         ok(crypto_gcm_decrypt(k, kl, iv, ivl, a, al, c, pl, out, t) < 0,
@@ -145,6 +144,51 @@ static void test_envelope(void)
     hm_buf_free(&o);
 }
 
+/* Envelopes built independently (Python's `cryptography` AESGCM following
+ * memberlist's security.go: version byte, nonce, PKCS7-style pad for v0,
+ * the 5 header bytes as AD on streams), nonce 000102..0b. */
+#define XK "5K9OtfP7efFrNKe5WCQvXvnaXJ5cWP0SvXiwe0kkjM4="
+#define XMSG "0082a44e6f6465a16aa55365714e6f2a"
+#define XV1                                                                                        \
+    "01000102030405060708090a0b022ebfdd2444fc4b02ffc0f58bbf1733e3738d18ebc1fc8aa906b5834ddd61df"
+#define XV0                                                                                        \
+    "00000102030405060708090a0b022ebfdd2444fc4b02ffc0f58bbf17334a3ba8d9e2975c51006cb62a6e2d7d83c"  \
+    "e22a9187015f22237a907f03896597a"
+#define XST                                                                                        \
+    "0a0000002d01000102030405060708090a0b022ebfdd2444fc4b02ffc0f58bbf17338614747c65879cafead8d06"  \
+    "8234185b0"
+
+static void test_independent(void)
+{
+    crypto_key_t k;
+    const char *err;
+    uint8_t msg[16], nonce[12], v1[64], v0[80], st[64];
+    size_t v1n = unhex(XV1, v1), v0n = unhex(XV0, v0), stn = unhex(XST, st), used;
+    hm_buf_t b = {0};
+    crypto_state_t s = {0};
+
+    crypto_key_parse(XK, &k, &err);
+    unhex(XMSG, msg);
+    unhex("000102030405060708090a0b", nonce);
+    crypto_seal(1, k.k, k.len, nonce, msg, 16, NULL, 0, &b);
+    ok(b.len == v1n && memcmp(b.data, v1, v1n) == 0, "v1 seal = independent v1 bytes");
+    hm_buf_reset(&b);
+    crypto_seal(0, k.k, k.len, nonce, msg, 16, NULL, 0, &b);
+    ok(b.len == v0n && memcmp(b.data, v0, v0n) == 0, "v0 seal = independent v0 bytes (pad 16)");
+    hm_buf_reset(&b);
+    ok(crypto_open(k.k, k.len, v0, v0n, NULL, 0, &b) == 0 && b.len == 16 &&
+           memcmp(b.data, msg, 16) == 0,
+       "independent v0 opens, pad removed");
+    crypto_keyring_add(&s.ring, k.k, k.len, &err);
+    s.verify_incoming = true;
+    hm_buf_reset(&b);
+    ok(crypto_stream_in(&s, st, stn, &b, &used) == HM_OK && used == stn && b.len == 16 &&
+           memcmp(b.data, msg, 16) == 0,
+       "independent stream frame opens (AD = header)");
+    crypto_keyring_free(&s.ring);
+    hm_buf_free(&b);
+}
+
 static void test_keyring(void)
 {
     crypto_keyring_t kr = {0};
@@ -161,8 +205,9 @@ static void test_keyring(void)
        "32-byte key");
     ok(crypto_key_parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &c, &err) == 0 && c.len == 24,
        "24-byte key");
-    ok(crypto_key_parse("AAAA", &c, &err) < 0 && strcmp(err, "key size must be 16, 24 or 32 bytes")
-           == 0, "3-byte key: Serf's size error");
+    ok(crypto_key_parse("AAAA", &c, &err) < 0 &&
+           strcmp(err, "key size must be 16, 24 or 32 bytes") == 0,
+       "3-byte key: Serf's size error");
     ok(crypto_key_parse("QHOYjmYlxSCBhdfiolhtDQ=", &c, &err) < 0, "bad padding rejected");
     ok(crypto_key_parse("QHOYjmYlxSCBhdfiolhtDR==", &c, &err) < 0,
        "non-zero trailing bits rejected (Go strict)");
@@ -237,7 +282,9 @@ static void test_keyq(void)
 
     memset(key, 0xab, 16);
     crypto_keyreq_encode(key, 16, &b);
-    ok(eq_hex(b.data, b.len, "0781a34b6579b0" "abababababababababababababababab"),
+    ok(eq_hex(b.data, b.len,
+              "0781a34b6579b0"
+              "abababababababababababababababab"),
        "keyRequest bytes: [7]{Key: raw}");
     ok(crypto_keyreq_decode(b.data, b.len, &k, &kl) == 0 && kl == 16 && k[0] == 0xab,
        "keyRequest decodes");
@@ -263,7 +310,8 @@ static void test_keyq(void)
        "response decodes");
     crypto_keyresp_dec_free(&d);
 
-    const char *keys[] = {"QHOYjmYlxSCBhdfiolhtDQ==", "5K9OtfP7efFrNKe5WCQvXvnaXJ5cWP0SvXiwe0kkjM4="};
+    const char *keys[] = {"QHOYjmYlxSCBhdfiolhtDQ==",
+                          "5K9OtfP7efFrNKe5WCQvXvnaXJ5cWP0SvXiwe0kkjM4="};
     crypto_keyresp_t l = {true, "", keys, 2, keys[0]};
     hm_buf_reset(&b);
     crypto_keyresp_encode(&l, &b);
@@ -288,16 +336,17 @@ static void test_keyq(void)
             many[i] = keys[1];
         hm_buf_reset(&b);
         shown = 99;
-        int rc = crypto_keylist_fit(many, 60, keys[1], 1, 1, "node", 1024, &b, &shown, msg,
-                                    sizeof(msg));
+        int rc =
+            crypto_keylist_fit(many, 60, keys[1], 1, 1, "node", 1024, &b, &shown, msg, sizeof(msg));
         ok(rc == 0 && shown < 60 && crypto_qresp_size(1, 1, "node", b.len) <= 1024,
            "long key list truncated to fit (%zu shown)", shown);
         char want[128];
         snprintf(want, sizeof(want), "truncated key list response, showing first %zu of 60 keys",
                  shown);
         is_str(msg, want, "truncation message");
-        ok(crypto_keylist_fit(many, 2, keys[1], 1, 1, "node", 1024, &b, &shown, msg,
-                              sizeof(msg)) == 0 && shown == 2 && msg[0] == 0,
+        ok(crypto_keylist_fit(many, 2, keys[1], 1, 1, "node", 1024, &b, &shown, msg, sizeof(msg)) ==
+                   0 &&
+               shown == 2 && msg[0] == 0,
            "short list untouched");
     }
 
@@ -358,8 +407,7 @@ static void test_transforms(void)
            memcmp(p.data, ping, sizeof(ping)) == 0,
        "secondary key decrypts");
     hm_buf_reset(&p);
-    ok(crypto_packet_in(&other, ping, sizeof(ping), &p) == HM_DROP &&
-           other.packets_bad == 2,
+    ok(crypto_packet_in(&other, ping, sizeof(ping), &p) == HM_DROP && other.packets_bad == 2,
        "plaintext rejected with verify_incoming");
     other.verify_incoming = false;
     ok(crypto_packet_in(&other, ping, sizeof(ping), &p) == HM_DECLINED,
@@ -406,8 +454,7 @@ static void test_transforms(void)
        "plain stream rejected with verify_incoming");
     is_str(other.last_error, "Encryption is configured but remote state is not encrypted",
            "Serf's reason");
-    ok(crypto_stream_in(&other, (const uint8_t *)"\x0a\x02\x00\x00\x00", 5, &p, &used) ==
-           HM_DROP,
+    ok(crypto_stream_in(&other, (const uint8_t *)"\x0a\x02\x00\x00\x00", 5, &p, &used) == HM_DROP,
        "over 20 MiB refused");
     {
         crypto_state_t none = {0};
@@ -422,12 +469,54 @@ static void test_transforms(void)
     hm_buf_free(&p);
 }
 
+/* Garbage never crashes the decoders (deterministic xorshift input; run
+ * under --enable-sanitizers to make it count). */
+static void test_garbage(void)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    crypto_state_t st = {0};
+    uint8_t k[16] = {1}, buf[300];
+    const char *err;
+    int accepted = 0;
+
+    crypto_keyring_add(&st.ring, k, 16, &err);
+    st.vsn = 1;
+    st.verify_incoming = true;
+    for (int i = 0; i < 20000; i++) {
+        size_t n = (size_t)(i % 300);
+        hm_buf_t out = {0};
+        const uint8_t *key;
+        size_t klen, used;
+        crypto_keyresp_dec_t d;
+        for (size_t j = 0; j < n; j++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            buf[j] = (uint8_t)x;
+        }
+        /* bias towards the interesting first bytes */
+        if (n > 0)
+            buf[0] = (uint8_t)(i % 4 == 0 ? 7 : i % 4 == 1 ? 8 : i % 4 == 2 ? 10 : buf[0]);
+        if (n > 1 && i % 3 == 0)
+            buf[1] = (uint8_t)(0x80 | (buf[1] & 0x0f));
+        accepted += crypto_keyreq_decode(buf, n, &key, &klen) == 0;
+        if (crypto_keyresp_decode(buf, n, &d, &err) == 0)
+            crypto_keyresp_dec_free(&d);
+        crypto_packet_in(&st, buf, n, &out);
+        hm_buf_reset(&out);
+        crypto_stream_in(&st, buf, n, &out, &used);
+        hm_buf_free(&out);
+    }
+    ok(1, "20000 random buffers through every decoder (%d key requests parsed)", accepted);
+    crypto_keyring_free(&st.ring);
+}
+
 int main(void)
 {
     test_vectors();
     test_envelope();
+    test_independent();
     test_keyring();
     test_keyq();
     test_transforms();
+    test_garbage();
     return done_testing();
 }

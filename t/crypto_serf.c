@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "tap.h"
 #include "../modules/crypto/aesgcm.h"
 #include "../modules/crypto/keyring.h"
@@ -116,6 +118,36 @@ static int known_type(uint8_t t)
     return t <= 5 || t == 7 || t == 8 || t == 9 || t == 11 || t == 12;
 }
 
+/* Checks what can be checked without the wire codecs: a CRC envelope's
+ * checksum (zlib's crc32 = memberlist's), a compound's part lengths, and
+ * that a plain message's body starts with a msgpack map. */
+static int plain_valid(const uint8_t *p, size_t n)
+{
+    if (n >= 5 && p[0] == 12) {
+        uint32_t want = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+        return crc32(0, p + 5, (uInt)(n - 5)) == want && n > 5 && plain_valid(p + 5, n - 5);
+    }
+    if (n >= 2 && p[0] == 7) {
+        size_t cnt = p[1], off = 2 + 2 * (size_t)p[1];
+        if (off > n)
+            return 0;
+        for (size_t i = 0; i < cnt; i++) {
+            size_t len = (size_t)p[2 + 2 * i] << 8 | p[3 + 2 * i];
+            if (off + len > n || !plain_valid(p + off, len))
+                return 0;
+            off += len;
+        }
+        return off == n;
+    }
+    /* user (8): [8][Serf type][msgpack...], Serf's own; the others:
+     * [type][fixmap or map16] */
+    if (n >= 3 && p[0] == 8)
+        return p[1] <= 9;
+    if (n < 2 || !known_type(p[0]) || !((p[1] & 0xf0) == 0x80 || p[1] == 0xde))
+        diag("unexpected message %02x %02x (%zu bytes)", p[0], n > 1 ? p[1] : 0, n);
+    return n >= 2 && known_type(p[0]) && ((p[1] & 0xf0) == 0x80 || p[1] == 0xde);
+}
+
 /* An ackResp with SeqNo 42, alone or inside a compound (serf piggybacks). */
 static int is_ack(const uint8_t *p, size_t n)
 {
@@ -167,18 +199,33 @@ int main(void)
 
     udp = sock_at(SOCK_DGRAM, "127.0.61.3", base);
     tcp = sock_at(SOCK_STREAM, "127.0.61.4", base);
-    ok(udp >= 0 && tcp >= 0, "listening on 127.0.61.3:%d/udp and 127.0.61.4:%d/tcp", base,
-       base);
+    ok(udp >= 0 && tcp >= 0, "listening on 127.0.61.3:%d/udp and 127.0.61.4:%d/tcp", base, base);
 
-    char *argv_a[] = {"serf", "agent", "-node=a", bind_a, adv_a, rpc_a, "-encrypt=" KEY,
-                      "-disable-compression", "-log-level=debug", NULL};
+    char *argv_a[] = {"serf",
+                      "agent",
+                      "-node=a",
+                      bind_a,
+                      adv_a,
+                      rpc_a,
+                      "-encrypt=" KEY,
+                      "-disable-compression",
+                      "-log-level=debug",
+                      NULL};
     a = spawn("a.log", argv_a);
     ok(a > 0, "serf agent a started (pid %d)", (int)a);
 
     /* b's join must wait until a listens: retry_join polls for us. */
     snprintf(join, sizeof(join), "-retry-join=127.0.61.1:%d", base);
-    char *argv_b[] = {"serf", "agent", "-node=b", bind_b, rpc_b, "-encrypt=" KEY, join,
-                      "-retry-interval=1s", "-log-level=debug", NULL};
+    char *argv_b[] = {"serf",
+                      "agent",
+                      "-node=b",
+                      bind_b,
+                      rpc_b,
+                      "-encrypt=" KEY,
+                      join,
+                      "-retry-interval=1s",
+                      "-log-level=debug",
+                      NULL};
     b = spawn("b.log", argv_b);
     ok(b > 0, "serf agent b started (pid %d)", (int)b);
 
@@ -198,11 +245,11 @@ int main(void)
             int rc = crypto_packet_in(&good, pkt, (size_t)n, &out);
             ok(rc == HM_OK && out.len == (size_t)n - 29,
                "decrypted with the cluster key (%zu bytes plain)", out.len);
-            ok(out.len > 0 && known_type(out.data[0]), "plaintext is a memberlist message (type %d)",
-               out.len ? out.data[0] : -1);
+            ok(out.len > 0 && known_type(out.data[0]),
+               "plaintext is a memberlist message (type %d)", out.len ? out.data[0] : -1);
+            ok(plain_valid(out.data, out.len), "and a well-formed one (CRC / compound / msgpack)");
             hm_buf_reset(&out);
-            ok(crypto_packet_in(&wrong, pkt, (size_t)n, &out) == HM_DROP &&
-                   wrong.packets_bad == 1,
+            ok(crypto_packet_in(&wrong, pkt, (size_t)n, &out) == HM_DROP && wrong.packets_bad == 1,
                "wrong key: dropped and counted");
             hm_buf_reset(&out);
             ok(crypto_packet_in(&good, pkt + 29, (size_t)n - 29, &out) == HM_DROP &&
@@ -216,8 +263,8 @@ int main(void)
 
     /* The other way: a ping we encrypt must be acked by serf, encrypted. */
     {
-        static const uint8_t ping[] = {0x00, 0x82, 0xa4, 'N', 'o', 'd', 'e', 0xa1, 'a',
-                                       0xa5, 'S', 'e', 'q', 'N', 'o', 0x2a};
+        static const uint8_t ping[] = {0x00, 0x82, 0xa4, 'N', 'o', 'd', 'e', 0xa1,
+                                       'a',  0xa5, 'S',  'e', 'q', 'N', 'o', 0x2a};
         struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)base)};
         long long deadline = now_ms() + 20000;
         int acked = 0;

@@ -5,6 +5,7 @@ HAMLETD=${top_builddir:-.}/core/hamletd
 SERF=$(command -v serf)
 W=$(mktemp -d /tmp/hamlet-interop.XXXXXX)
 PIDS=
+RPCS=
 T=0
 FAILED=0
 START_MS=$(date +%s%3N)
@@ -13,10 +14,14 @@ cleanup() {
     for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
     for p in $PIDS; do wait "$p" 2>/dev/null; done
     if [ "$FAILED" -ne 0 ] || [ -n "${KEEP_LOGS:-}" ]; then
+        for r in $RPCS; do
+            echo "# ---- members at $r" >&2
+            "$SERF" members -rpc-addr=127.0.0.1:$r 2>&1 | sed 's/^/#   /' >&2
+        done
         for f in "$W"/*.log; do
             [ -f "$f" ] || continue
             echo "# ---- $f" >&2
-            tail -n 40 "$f" | sed 's/^/#   /' >&2
+            grep -v 'agent.ipc: Accepted client' "$f" | tail -n 60 | sed 's/^/#   /' >&2
         done
     fi
     rm -rf "$W"
@@ -56,6 +61,7 @@ serf_start() {
     pid=$!
     PIDS="$PIDS $pid"
     eval "${n}_port=$p ${n}_rpc=$r ${n}_pid=$pid"
+    RPCS="$RPCS $r"
     wait_for 10 serf_up "$r"
 }
 serf_up() { "$SERF" members -rpc-addr=127.0.0.1:"$1" >/dev/null 2>&1; }

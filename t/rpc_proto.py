@@ -77,7 +77,16 @@ class Conn:
         return h
 
 
+def self_name():
+    k = Conn()
+    k.hello()
+    k.req("stats")
+    k.next()
+    return k.next()["agent"]["name"]
+
+
 def main():
+    me = self_name()
     c = Conn()
     c.req("members")
     h = c.next()
@@ -180,7 +189,7 @@ def main():
         got.append(r)
         if r.get("Type") == "done":
             break
-    check({"From": "n1", "Payload": b"answer", "Type": "response"} in got,
+    check({"From": me, "Payload": b"answer", "Type": "response"} in got,
           "the streaming client's answer reaches the asker")
     check(got[-1] == {"From": "", "Payload": None, "Type": "done"}, "done record last")
     a.req("stop", {"Stop": sseq})

@@ -20,8 +20,7 @@ int main(int argc, char **argv)
         return 2;
     }
     spec = strdup(argv[2]);
-    for (tok = strtok_r(spec, ",", &save); tok && m.tags.n < 32;
-         tok = strtok_r(NULL, ",", &save)) {
+    for (tok = strtok_r(spec, ",", &save); tok && m.tags.n < 32; tok = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(tok, '=');
         if (eq == NULL)
             continue;

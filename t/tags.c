@@ -14,7 +14,9 @@
 
 static hm_tag_t tv[] = {{"role", "web"}, {"dc", "east-1"}, {"cpu", "8"},
                         {"env", "prod"}, {"empty", ""},    {"mem", "15.5"}};
-static hm_member_t m = {.name = "web-01", .tags = {tv, 6}, .status = HM_STATUS_ALIVE,
+static hm_member_t m = {.name = "web-01",
+                        .tags = {tv, 6},
+                        .status = HM_STATUS_ALIVE,
                         .addr = {{127, 0, 0, 9}, 4, 7946}};
 
 /* Rows whose answers t/tags_serf.sh checks against the real serf, plus
@@ -76,16 +78,11 @@ static void test_translate(void)
         const char *re2, *ere;
         int icase;
     } rows[] = {
-        {"(?:a|b)c", "(a|b)c", 0},
-        {"(?i)abc", "abc", 1},
-        {"\\d\\D", "[0-9][^0-9]", 0},
-        {"a.b", "a[^\n]b", 0},
-        {"\\.\\-\\/", "\\.-/", 0},
-        {"[\\w-]", "[0-9A-Za-z_-]", 0},
-        {"\\Qa.b\\E+", "a\\.b+", 0},
-        {"a+?", "a+", 0},
-        {"\\Ax\\z", "^x$", 0},
-        {"\\t", "\t", 0},
+        {"(?:a|b)c", "(a|b)c", 0},    {"(?i)abc", "abc", 1},
+        {"\\d\\D", "[0-9][^0-9]", 0}, {"a.b", "a[^\n]b", 0},
+        {"\\.\\-\\/", "\\.-/", 0},    {"[\\w-]", "[0-9A-Za-z_-]", 0},
+        {"\\Qa.b\\E+", "a\\.b+", 0},  {"a+?", "a+", 0},
+        {"\\Ax\\z", "^x$", 0},        {"\\t", "\t", 0},
     };
     char out[128];
     bool ic;
@@ -172,8 +169,9 @@ static void test_file(void)
     struct stat sb;
 
     text = tags_file_encode(&set);
-    is_str(text, "{\n  \"a\\u003cb\": \"x\\u0026y\\n\\\"q\\\"\",\n  \"dc\": \"east\",\n"
-                 "  \"role\": \"web\"\n}",
+    is_str(text,
+           "{\n  \"a\\u003cb\": \"x\\u0026y\\n\\\"q\\\"\",\n  \"dc\": \"east\",\n"
+           "  \"role\": \"web\"\n}",
            "encoded as Go's json.MarshalIndent (sorted, HTML-safe)");
     free(text);
     hm_tags_t none = {NULL, 0};
@@ -201,11 +199,37 @@ static void test_file(void)
     rmdir(dir);
 }
 
+/* Random strings never crash the parsers (deterministic). */
+static void test_garbage(void)
+{
+    static const char alphabet[] = "ab=!~<>|,\"\\()[]{}^$.*+?:@-0123456789 \t\ndwsQEiP";
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    char s[64];
+    int parsed = 0;
+
+    for (int i = 0; i < 20000; i++) {
+        size_t n = (size_t)(i % 40);
+        const char *err;
+        char ere[1024];
+        bool ic;
+        for (size_t j = 0; j < n; j++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            s[j] = alphabet[x % (sizeof(alphabet) - 1)];
+        }
+        s[n] = 0;
+        parsed += tags_expr_match(s, &m, &err) >= 0;
+        tags_serf_match(s, &m, i & 1, &err);
+        tags_re_translate(s, ere, sizeof(ere), &ic, &err);
+    }
+    ok(1, "20000 random expressions and regexps (%d expressions parsed)", parsed);
+}
+
 int main(void)
 {
     test_serf();
     test_translate();
     test_expr();
     test_file();
+    test_garbage();
     return done_testing();
 }

@@ -55,15 +55,15 @@ out:
 }
 
 int crypto_gcm_encrypt(const uint8_t *key, size_t klen, const uint8_t *iv, size_t ivlen,
-                       const uint8_t *ad, size_t adlen, const uint8_t *in, size_t len,
-                       uint8_t *out, uint8_t tag[CRYPTO_TAG_SIZE])
+                       const uint8_t *ad, size_t adlen, const uint8_t *in, size_t len, uint8_t *out,
+                       uint8_t tag[CRYPTO_TAG_SIZE])
 {
     return gcm_run(1, key, klen, iv, ivlen, ad, adlen, in, len, out, tag);
 }
 
 int crypto_gcm_decrypt(const uint8_t *key, size_t klen, const uint8_t *iv, size_t ivlen,
-                       const uint8_t *ad, size_t adlen, const uint8_t *in, size_t len,
-                       uint8_t *out, const uint8_t tag[CRYPTO_TAG_SIZE])
+                       const uint8_t *ad, size_t adlen, const uint8_t *in, size_t len, uint8_t *out,
+                       const uint8_t tag[CRYPTO_TAG_SIZE])
 {
     uint8_t t[CRYPTO_TAG_SIZE];
 
@@ -114,8 +114,8 @@ int crypto_seal(uint8_t vsn, const uint8_t *key, size_t klen, const uint8_t *non
     return 0;
 }
 
-int crypto_open(const uint8_t *key, size_t klen, const uint8_t *blob, size_t len,
-                const uint8_t *ad, size_t adlen, hm_buf_t *out)
+int crypto_open(const uint8_t *key, size_t klen, const uint8_t *blob, size_t len, const uint8_t *ad,
+                size_t adlen, hm_buf_t *out)
 {
     size_t ctlen, start = out->len;
     int min;
@@ -128,7 +128,8 @@ int crypto_open(const uint8_t *key, size_t klen, const uint8_t *blob, size_t len
         return -1;
     pt = out->data + start;
     if (crypto_gcm_decrypt(key, klen, blob + 1, CRYPTO_NONCE_SIZE, ad, adlen,
-                           blob + 1 + CRYPTO_NONCE_SIZE, ctlen, pt, blob + len - CRYPTO_TAG_SIZE) < 0)
+                           blob + 1 + CRYPTO_NONCE_SIZE, ctlen, pt,
+                           blob + len - CRYPTO_TAG_SIZE) < 0)
         return -1;
     if (blob[0] == 0) {
         /* Go trusts the last byte blindly (a 0 removes nothing) and would

@@ -20,11 +20,11 @@
  * Encrypt: `out` gets len bytes of ciphertext and `tag` 16 bytes.
  * Decrypt: `out` gets the plaintext when `tag` authenticates.  0 or -1. */
 int crypto_gcm_encrypt(const uint8_t *key, size_t klen, const uint8_t *iv, size_t ivlen,
-                       const uint8_t *ad, size_t adlen, const uint8_t *in, size_t len,
-                       uint8_t *out, uint8_t tag[CRYPTO_TAG_SIZE]);
+                       const uint8_t *ad, size_t adlen, const uint8_t *in, size_t len, uint8_t *out,
+                       uint8_t tag[CRYPTO_TAG_SIZE]);
 int crypto_gcm_decrypt(const uint8_t *key, size_t klen, const uint8_t *iv, size_t ivlen,
-                       const uint8_t *ad, size_t adlen, const uint8_t *in, size_t len,
-                       uint8_t *out, const uint8_t tag[CRYPTO_TAG_SIZE]);
+                       const uint8_t *ad, size_t adlen, const uint8_t *in, size_t len, uint8_t *out,
+                       const uint8_t tag[CRYPTO_TAG_SIZE]);
 
 /* Smallest blob of version `vsn` (v0: 45, v1: 29); -1 for other versions. */
 int crypto_min_blob(uint8_t vsn);
@@ -36,7 +36,7 @@ int crypto_seal(uint8_t vsn, const uint8_t *key, size_t klen, const uint8_t *non
                 const uint8_t *msg, size_t len, const uint8_t *ad, size_t adlen, hm_buf_t *out);
 /* Opens one envelope with one key; appends the plaintext (padding removed
  * for v0) to `out`.  0, or -1 (bad version, too short, not authentic). */
-int crypto_open(const uint8_t *key, size_t klen, const uint8_t *blob, size_t len,
-                const uint8_t *ad, size_t adlen, hm_buf_t *out);
+int crypto_open(const uint8_t *key, size_t klen, const uint8_t *blob, size_t len, const uint8_t *ad,
+                size_t adlen, hm_buf_t *out);
 
 #endif

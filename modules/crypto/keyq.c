@@ -49,8 +49,7 @@ static size_t uint_size(uint64_t v)
 
 int crypto_keyreq_encode(const uint8_t *key, size_t len, hm_buf_t *out)
 {
-    if (put_u8(out, CRYPTO_MSG_KEY_REQUEST) < 0 || put_u8(out, 0x81) < 0 ||
-        put_str(out, "Key") < 0)
+    if (put_u8(out, CRYPTO_MSG_KEY_REQUEST) < 0 || put_u8(out, 0x81) < 0 || put_str(out, "Key") < 0)
         return -1;
     return put_raw(out, key, len);
 }
@@ -239,8 +238,7 @@ static char *dup_raw(const uint8_t *s, size_t len)
     return d;
 }
 
-int crypto_keyresp_decode(const uint8_t *p, size_t n, crypto_keyresp_dec_t *out,
-                          const char **err)
+int crypto_keyresp_decode(const uint8_t *p, size_t n, crypto_keyresp_dec_t *out, const char **err)
 {
     rd_t r = {p, n, 1};
     size_t cnt;
@@ -316,13 +314,13 @@ size_t crypto_qresp_size(uint64_t ltime, uint32_t id, const char *from, size_t p
 {
     size_t fl = strlen(from);
     /* [5] + fixmap(5) + "Flags" 0 + "From" s + "ID" u + "LTime" u + "Payload" raw */
-    return 1 + 1 + 6 + 1 + 5 + raw_hdr(fl) + fl + 3 + uint_size(id) + 6 + uint_size(ltime) +
-           8 + raw_hdr(payload_len) + payload_len;
+    return 1 + 1 + 6 + 1 + 5 + raw_hdr(fl) + fl + 3 + uint_size(id) + 6 + uint_size(ltime) + 8 +
+           raw_hdr(payload_len) + payload_len;
 }
 
-int crypto_keylist_fit(const char *const *keys, size_t nkeys, const char *primary,
-                       uint64_t ltime, uint32_t id, const char *from, size_t limit,
-                       hm_buf_t *out, size_t *shown, char *msgbuf, size_t msglen)
+int crypto_keylist_fit(const char *const *keys, size_t nkeys, const char *primary, uint64_t ltime,
+                       uint32_t id, const char *from, size_t limit, hm_buf_t *out, size_t *shown,
+                       char *msgbuf, size_t msglen)
 {
     crypto_keyresp_t r = {true, "", keys, nkeys, primary};
     size_t max = limit / CRYPTO_MIN_ENCODED_KEY;

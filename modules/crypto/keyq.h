@@ -19,10 +19,10 @@
 
 typedef struct crypto_keyresp {
     bool result;
-    const char *message;    /* "" if none */
+    const char *message;     /* "" if none */
     const char *const *keys; /* NULL: nil (every op but list) */
     size_t nkeys;
-    const char *primary;    /* "" if none */
+    const char *primary; /* "" if none */
 } crypto_keyresp_t;
 
 int crypto_keyreq_encode(const uint8_t *key, size_t len, hm_buf_t *out);
@@ -40,8 +40,7 @@ typedef struct crypto_keyresp_dec {
 } crypto_keyresp_dec_t;
 /* 0, or -1 with *err = Serf's reason ("Invalid key query response type: %v"
  * becomes "type"; undecodable "decode"). */
-int crypto_keyresp_decode(const uint8_t *p, size_t n, crypto_keyresp_dec_t *out,
-                          const char **err);
+int crypto_keyresp_decode(const uint8_t *p, size_t n, crypto_keyresp_dec_t *out, const char **err);
 void crypto_keyresp_dec_free(crypto_keyresp_dec_t *d);
 
 /* Size of the messageQueryResponse carrying `payload_len` bytes, as Serf
@@ -51,10 +50,9 @@ size_t crypto_qresp_size(uint64_t ltime, uint32_t id, const char *from, size_t p
 /* The list-keys response cut to fit `limit` as keyListResponseWithCorrectSize
  * does (message "truncated key list response, showing first %d of %d keys").
  * *shown = keys kept.  -1 if even no key fits. */
-int crypto_keylist_fit(const char *const *keys, size_t nkeys, const char *primary,
-                       uint64_t ltime, uint32_t id, const char *from, size_t limit,
-                       hm_buf_t *out, size_t *shown, char *msgbuf, size_t msglen);
-
+int crypto_keylist_fit(const char *const *keys, size_t nkeys, const char *primary, uint64_t ltime,
+                       uint32_t id, const char *from, size_t limit, hm_buf_t *out, size_t *shown,
+                       char *msgbuf, size_t msglen);
 
 /* The origin's tally of a key operation (serf KeyManager.streamKeyResp). */
 typedef struct crypto_keyop_entry {
@@ -66,7 +64,7 @@ typedef struct crypto_keyop_entry {
 typedef struct crypto_keyop_result {
     crypto_keyop_entry_t *messages; /* node -> message */
     size_t nmessages;
-    crypto_keyop_entry_t *keys;     /* base64 key -> number of nodes */
+    crypto_keyop_entry_t *keys; /* base64 key -> number of nodes */
     size_t nkeys;
     crypto_keyop_entry_t *primaries;
     size_t nprimaries;

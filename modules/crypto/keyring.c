@@ -186,7 +186,8 @@ int crypto_keyring_load(crypto_keyring_t *kr, const char *path, char *err, size_
         snprintf(err, errlen, "Failed to decode keyring file: not a JSON array");
         goto fail;
     }
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         crypto_key_t k;
         if (!json_is_string(v)) {
             snprintf(err, errlen, "Failed to decode keyring file: key %zu is not a string", i);

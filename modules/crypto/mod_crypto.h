@@ -11,8 +11,7 @@
 #include "keyq.h"
 
 /* `err` is Serf's overall error ("%d/%d nodes reported failure") or NULL. */
-typedef void (*mod_crypto_done_fn)(void *ud, const crypto_keyop_result_t *res,
-                                   const char *err);
+typedef void (*mod_crypto_done_fn)(void *ud, const crypto_keyop_result_t *res, const char *err);
 
 /* op: "install-key", "use-key", "remove-key", "list-keys" (key ""). */
 int mod_crypto_keyop(hm_ctx_t *ctx, const char *op, const char *key_b64, uint8_t relay_factor,

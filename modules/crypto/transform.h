@@ -21,8 +21,7 @@ typedef struct crypto_state {
     uint8_t vsn; /* version sent: 1 (memberlist protocol >= 2) */
     /* counters */
     uint64_t packets_sealed, packets_opened, packets_bad, packets_plain_dropped,
-        packets_plain_passed, streams_sealed, streams_opened, streams_bad,
-        streams_plain_dropped;
+        packets_plain_passed, streams_sealed, streams_opened, streams_bad, streams_plain_dropped;
     const char *last_error; /* Serf's text of the last drop */
 } crypto_state_t;
 

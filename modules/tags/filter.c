@@ -141,8 +141,8 @@ static int parse_op(lex_t *l, op_t *op)
     static const struct {
         const char *tok;
         op_t op;
-    } ops[] = {{"!=", OP_NE}, {"!~", OP_NRE}, {"<=", OP_LE}, {">=", OP_GE}, {"=", OP_EQ},
-               {"~", OP_RE},  {"<", OP_LT},   {">", OP_GT}};
+    } ops[] = {{"!=", OP_NE}, {"!~", OP_NRE}, {"<=", OP_LE}, {">=", OP_GE},
+               {"=", OP_EQ},  {"~", OP_RE},   {"<", OP_LT},  {">", OP_GT}};
 
     skip_ws(l);
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
@@ -280,8 +280,7 @@ static const char *lookup(const hm_member_t *m, const char *key, char *buf, size
     if (strcmp(key, "@addr") == 0) {
         if (m->addr.len != 4 && m->addr.len != 16)
             return NULL;
-        return inet_ntop(m->addr.len == 4 ? AF_INET : AF_INET6, m->addr.ip, buf,
-                         (socklen_t)len);
+        return inet_ntop(m->addr.len == 4 ? AF_INET : AF_INET6, m->addr.ip, buf, (socklen_t)len);
     }
     return tags_get(&m->tags, key);
 }
@@ -316,8 +315,10 @@ static bool term_eval(const term_t *t, const hm_member_t *m)
         x = strtod(v, &end);
         if (*end != 0 || isnan(x))
             break;
-        r = t->op == OP_LT ? x < t->num : t->op == OP_LE ? x <= t->num
-            : t->op == OP_GT ? x > t->num : x >= t->num;
+        r = t->op == OP_LT   ? x < t->num
+            : t->op == OP_LE ? x <= t->num
+            : t->op == OP_GT ? x > t->num
+                             : x >= t->num;
     }
     return t->neg ? !r : r;
 }

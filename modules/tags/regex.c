@@ -238,8 +238,8 @@ int tags_re_translate(const char *src, char *buf, size_t outlen, bool *icase, co
         } else if (ere_special(c)) {
             putc_(&o, '\\');
             putc_(&o, c);
-        } else if (c && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                          (c >= '0' && c <= '9'))) {
+        } else if (c &&
+                   !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
             putc_(&o, c); /* \- \/ \# ...: the character itself */
         } else if (c == 0) {
             *err = "trailing backslash at end of expression";

@@ -44,7 +44,8 @@ int tags_file_load(const char *path, hm_tags_t *out, char *err, size_t errlen)
     out->v = calloc(json_object_size(o) + 1, sizeof(hm_tag_t));
     if (out->v == NULL)
         goto nomem;
-    json_object_foreach(o, k, v) {
+    json_object_foreach(o, k, v)
+    {
         if (!json_is_string(v)) {
             snprintf(err, errlen, "Failed to decode tags file: value of '%s' is not a string", k);
             json_decref(o);
@@ -134,7 +135,8 @@ char *tags_file_encode(const hm_tags_t *t)
 
     if (s == NULL)
         return NULL;
-    memcpy(s, t->v, t->n * sizeof(*s));
+    if (t->n)
+        memcpy(s, t->v, t->n * sizeof(*s));
     qsort(s, t->n, sizeof(*s), cmp_tag);
     if (t->n == 0)
         sb_put(&b, "{}", 2);
