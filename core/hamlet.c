@@ -58,8 +58,7 @@ static int cmd_version(int argc, char **argv)
 
 static void base64(const uint8_t *in, size_t n, char *out)
 {
-    static const char tbl[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t i, o = 0;
 
     for (i = 0; i + 2 < n; i += 3) {
@@ -100,8 +99,8 @@ int main(int argc, char **argv)
     if (name && (strcmp(name, "--version") == 0 || strcmp(name, "-v") == 0 ||
                  strcmp(name, "-version") == 0))
         name = "version";
-    if (name && (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
-                 strcmp(name, "-help") == 0)) {
+    if (name &&
+        (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "-help") == 0)) {
         usage(stderr);
         return 0;
     }

@@ -27,7 +27,8 @@ static void test_scan(void)
     ok(scan("82a7436f6d6d616e64a968616e647368616b65a3536571", &len) == HM_RPC_SCAN_MORE,
        "scan: truncated header needs more");
     ok(scan("82a7436f6d6d616e64a968616e647368616b65a353657101", &len) == HM_RPC_SCAN_OK &&
-           len == 24, "scan: whole header (%zu bytes)", len);
+           len == 24,
+       "scan: whole header (%zu bytes)", len);
     ok(scan("c0c0", &len) == HM_RPC_SCAN_OK && len == 1, "scan: one object of two");
     ok(scan("c1", &len) == HM_RPC_SCAN_BAD, "scan: reserved byte");
     ok(scan("dd7fffffff", &len) == HM_RPC_SCAN_MORE, "scan: huge array header only: more");
@@ -76,6 +77,53 @@ static void test_in(void)
     hm_buf_free(&b);
 }
 
+/* A nested object fed one byte at a time: same answer as in one piece, and
+ * a response far larger than a request is fine when in->max allows it. */
+static void test_resume(void)
+{
+    hm_buf_t b = {0};
+    msgpack_packer pk;
+    hm_rpc_in_t in;
+    msgpack_object o;
+    size_t whole = 0;
+    int rc = HM_RPC_SCAN_MORE, fed = 0;
+
+    hm_rpc_packer_init(&pk, &b);
+    msgpack_pack_map(&pk, 1);
+    hm_rpc_pack_str(&pk, "Members");
+    msgpack_pack_array(&pk, 25000);
+    for (int i = 0; i < 25000; i++) {
+        msgpack_pack_map(&pk, 2);
+        hm_rpc_pack_kstr(&pk, "Name", "a-member-with-a-long-enough-name");
+        hm_rpc_pack_str(&pk, "Addr");
+        hm_rpc_pack_bin(&pk, "\x7f\0\0\1", 4, false);
+    }
+    ok(b.len > HM_RPC_MAX_OBJECT, "resume: a %zu-byte response", b.len);
+    ok(hm_rpc_scan(b.data, b.len, &whole) == HM_RPC_SCAN_OK && whole == b.len,
+       "resume: scanned whole");
+    hm_rpc_in_init(&in);
+    in.max = 4u << 20;
+    for (size_t i = 0; i < b.len && rc == HM_RPC_SCAN_MORE; i += 1000, fed++) {
+        hm_rpc_in_feed(&in, b.data + i, b.len - i < 1000 ? b.len - i : 1000);
+        rc = hm_rpc_in_next(&in, &o);
+    }
+    ok(rc == HM_RPC_SCAN_OK && o.type == MSGPACK_OBJECT_MAP &&
+           hm_rpc_get(&o, "Members")->via.array.size == 25000,
+       "resume: taken after %d pieces", fed);
+    hm_rpc_in_free(&in);
+    hm_rpc_in_init(&in);
+    fed = 0;
+    for (size_t i = 0; i < 300; i++) {
+        hm_rpc_in_feed(&in, b.data + i, 1);
+        fed += hm_rpc_in_next(&in, &o) == HM_RPC_SCAN_MORE;
+    }
+    is_int(fed, 300, "resume: one byte at a time, always more");
+    hm_rpc_in_feed(&in, b.data + 300, b.len - 300);
+    ok(hm_rpc_in_next(&in, &o) == HM_RPC_SCAN_BAD, "resume: over the default max: refused");
+    hm_rpc_in_free(&in);
+    hm_buf_free(&b);
+}
+
 static void test_pack(void)
 {
     hm_buf_t b = {0};
@@ -95,7 +143,10 @@ static void test_pack(void)
     ok(b.data[0] == 0xd9 && b.data[1] == 40, "pack: 40-byte string is str8 (RPC handle)");
     hm_buf_reset(&b);
     hm_rpc_pack_response(&b, "", 1);
-    ok(b.len == 13 && memcmp(b.data, "\x82\xa5" "Error\xa0\xa3Seq\x01", 13) == 0,
+    ok(b.len == 13 && memcmp(b.data,
+                             "\x82\xa5"
+                             "Error\xa0\xa3Seq\x01",
+                             13) == 0,
        "pack: response header bytes as Serf's");
     hm_buf_free(&b);
 }
@@ -149,6 +200,7 @@ int main(void)
 {
     test_scan();
     test_in();
+    test_resume();
     test_pack();
     test_json();
     test_columns();

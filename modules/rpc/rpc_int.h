@@ -14,7 +14,7 @@
 struct bufferevent;
 struct evconnlistener;
 
-#define RPC_LOG_RING 512         /* lines a new monitor gets first (Serf: 512) */
+#define RPC_LOG_RING 512          /* lines a new monitor gets first (Serf: 512) */
 #define RPC_MAX_OUTPUT (8u << 20) /* backlog: records dropped, reading paused */
 #define RPC_MAX_CMD 128
 
@@ -43,12 +43,14 @@ struct rpc_conn {
     struct bufferevent *bev; /* NULL once closed (the struct may live on) */
     hm_rpc_in_t in;
     char peer[64];
-    int version;    /* 0 until handshake */
+    int version; /* 0 until handshake */
     bool did_auth;
-    bool closing;   /* close once the output is flushed */
-    bool lingering; /* output flushed and half-closed: draining input */
-    bool paused;    /* not read until its output drains (RPC_MAX_OUTPUT) */
-    int refs;       /* queries and module requests still pointing here */
+    bool closing;       /* close once the output is flushed */
+    bool lingering;     /* output flushed and half-closed: draining input */
+    bool paused;        /* not read until its output drains (RPC_MAX_OUTPUT) */
+    bool leave_pending; /* `leave` answered at shutdown, when it is done */
+    uint64_t leave_seq;
+    int refs; /* queries and module requests still pointing here */
     /* a header read whose body has not arrived yet */
     bool have_header;
     char cmd[RPC_MAX_CMD];
@@ -149,8 +151,8 @@ void rpc_ring_free(rpc_srv_t *s);
 /* rpc_ext.c: keyring commands and any command another module registered */
 int rpc_cmd_keys(rpc_conn_t *c, uint64_t seq, const msgpack_object *body);
 /* Dispatches `name` through hm_rpc_dispatch; false when nobody serves it. */
-bool rpc_ext_dispatch(rpc_conn_t *c, const char *name, uint64_t seq,
-                      const msgpack_object *body, const uint8_t *raw, size_t rawlen);
+bool rpc_ext_dispatch(rpc_conn_t *c, const char *name, uint64_t seq, const msgpack_object *body,
+                      const uint8_t *raw, size_t rawlen);
 
 /* Small helpers shared by the command files. */
 int rpc_obj_tags(const msgpack_object *o, hm_tags_t *out); /* malloc'ed copies */

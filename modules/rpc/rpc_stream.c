@@ -418,8 +418,8 @@ typedef struct rpc_q {
     hm_buf_t early;
 } rpc_q_t;
 
-static void q_reply(void *ud, hm_query_reply_type_t type, const char *from,
-                    const uint8_t *payload, size_t len)
+static void q_reply(void *ud, hm_query_reply_type_t type, const char *from, const uint8_t *payload,
+                    size_t len)
 {
     static const char *const types[] = {"ack", "response", "done"};
     rpc_q_t *q = ud;
@@ -452,8 +452,8 @@ static void q_reply(void *ud, hm_query_reply_type_t type, const char *from,
     }
 }
 
-static int query_params(const msgpack_object *b, hm_query_params_t *p, char **name,
-                        hm_tags_t *tags, char ***nodes, size_t *nn, bool *payload_nil)
+static int query_params(const msgpack_object *b, hm_query_params_t *p, char **name, hm_tags_t *tags,
+                        char ***nodes, size_t *nn, bool *payload_nil)
 {
     const msgpack_object *fn = hm_rpc_get(b, "FilterNodes"), *pl = hm_rpc_get(b, "Payload");
     uint64_t relay;
@@ -469,8 +469,7 @@ static int query_params(const msgpack_object *b, hm_query_params_t *p, char **na
         hm_rpc_field_str(b, "Payload", &pp, &pn) < 0 ||
         (fn && fn->type != MSGPACK_OBJECT_ARRAY && fn->type != MSGPACK_OBJECT_NIL) ||
         rpc_obj_tags(hm_rpc_get(b, "FilterTags"), tags) < 0 ||
-        (*name = hm_rpc_get(b, "Name") ? hm_rpc_strdup(hm_rpc_get(b, "Name")) : strdup("")) ==
-            NULL)
+        (*name = hm_rpc_get(b, "Name") ? hm_rpc_strdup(hm_rpc_get(b, "Name")) : strdup("")) == NULL)
         return -1;
     if (fn && fn->type == MSGPACK_OBJECT_ARRAY) {
         *nodes = calloc(fn->via.array.size + 1, sizeof(char *));
