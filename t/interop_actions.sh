@@ -80,7 +80,8 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('127.0.0.1', $mute)); s.listen(5)
 c, _ = s.accept(); time.sleep(14)" &
 PIDS="$PIDS $!"
-sleep 0.3
+listening() { ss -ltn "sport = :$1" | grep -q LISTEN; }
+wait_for 5 listening $mute
 t0=$(now_ms)
 "$SERF" join -rpc-addr=127.0.0.1:$h7_rpc 127.0.0.1:$mute >"$W/mute.out" 2>&1 &
 jpid=$!
