@@ -23,7 +23,8 @@ static int cmd_keygen(int argc, char **argv);
 
 static const command_t commands[] = {
     {"event", hm_cmd_event, "Send a custom event through the Serf cluster"},
-    {"force-leave", hm_cmd_force_leave, "Forces a member of the cluster to enter the \"left\" state"},
+    {"force-leave", hm_cmd_force_leave,
+     "Forces a member of the cluster to enter the \"left\" state"},
     {"info", hm_cmd_info, "Provides debugging information for operators"},
     {"join", hm_cmd_join, "Tell Serf agent to join cluster"},
     {"keygen", cmd_keygen, "Generates a new encryption key"},
@@ -57,8 +58,7 @@ static int cmd_version(int argc, char **argv)
 
 static void base64(const uint8_t *in, size_t n, char *out)
 {
-    static const char tbl[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t i, o = 0;
 
     for (i = 0; i + 2 < n; i += 3) {
@@ -99,8 +99,8 @@ int main(int argc, char **argv)
     if (name && (strcmp(name, "--version") == 0 || strcmp(name, "-v") == 0 ||
                  strcmp(name, "-version") == 0))
         name = "version";
-    if (name && (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
-                 strcmp(name, "-help") == 0)) {
+    if (name &&
+        (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "-help") == 0)) {
         usage(stderr);
         return 0;
     }

@@ -94,8 +94,7 @@ static hm_agent_t *agent_of(hm_ctx_t *ctx)
 
 /* "host", "host:port", "[v6]", "[v6]:port", with an optional "name/"
  * prefix (memberlist's join form); hosts are resolved. */
-static int resolve(const char *spec, uint16_t def_port, struct sockaddr_storage *ss,
-                   socklen_t *len)
+static int resolve(const char *spec, uint16_t def_port, struct sockaddr_storage *ss, socklen_t *len)
 {
     char host[256], port[16];
     const char *s = strchr(spec, '/');
@@ -176,6 +175,78 @@ loopback:
     a->ip[1] = a->ip[2] = 0;
     a->ip[3] = 1;
     a->len = 4;
+}
+
+/* -iface (serf agent command.go): with an unspecified bind address take
+ * the interface's first address that is not link-local; otherwise the
+ * bind address must be one of the interface's. */
+static bool link_local(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const uint8_t *b = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+        return b[0] == 169 && b[1] == 254;
+    }
+    return IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+}
+
+static int apply_interface(hm_agent_t *a, const char *ifname, char *err, size_t errlen)
+{
+    struct ifaddrs *ifs, *i;
+    hm_addr_t bind;
+    static const uint8_t zero[16];
+    bool any, found = false, has = false;
+    char ip[INET6_ADDRSTRLEN];
+
+    if (if_nametoindex(ifname) == 0) {
+        fmt_err(err, errlen, "Invalid network interface: %s", strerror(errno));
+        return -1;
+    }
+    if (getifaddrs(&ifs) < 0) {
+        fmt_err(err, errlen, "Failed to get interface addresses: %s", strerror(errno));
+        return -1;
+    }
+    sa_to_addr(&a->bind_sa, &bind);
+    any = memcmp(bind.ip, zero, bind.len) == 0;
+    for (i = ifs; i && !found; i = i->ifa_next) {
+        hm_addr_t x;
+        if (i->ifa_addr == NULL || strcmp(i->ifa_name, ifname) != 0 ||
+            (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+            continue;
+        has = true;
+        sa_to_addr((const struct sockaddr_storage *)i->ifa_addr, &x);
+        if (any) {
+            if (link_local(i->ifa_addr))
+                continue;
+            memcpy(&a->bind_sa, i->ifa_addr,
+                   i->ifa_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+                                                     : sizeof(struct sockaddr_in6));
+            a->bind_len = i->ifa_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+                                                            : sizeof(struct sockaddr_in6);
+            if (i->ifa_addr->sa_family == AF_INET)
+                ((struct sockaddr_in *)&a->bind_sa)->sin_port = htons(bind.port);
+            else
+                ((struct sockaddr_in6 *)&a->bind_sa)->sin6_port = htons(bind.port);
+            inet_ntop(i->ifa_addr->sa_family, x.ip, ip, sizeof(ip));
+            hm_core_log(HM_LOG_INFO, "agent", "Using interface '%s' address '%s'", ifname, ip);
+            found = true;
+        } else if (x.len == bind.len && memcmp(x.ip, bind.ip, x.len) == 0) {
+            found = true;
+        }
+    }
+    freeifaddrs(ifs);
+    if (!has) {
+        fmt_err(err, errlen, "Interface '%s' has no addresses", ifname);
+        return -1;
+    }
+    if (!found) {
+        inet_ntop(bind.len == 16 ? AF_INET6 : AF_INET, bind.ip, ip, sizeof(ip));
+        if (any)
+            fmt_err(err, errlen, "Failed to find usable address for interface '%s'", ifname);
+        else
+            fmt_err(err, errlen, "Interface '%s' has no '%s' address", ifname, ip);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- tags ---- */
@@ -260,7 +331,8 @@ static int tags_file_load(hm_tags_t *t, const char *path, char *err, size_t errl
         json_decref(j);
         return -1;
     }
-    json_object_foreach(j, k, v) {
+    json_object_foreach(j, k, v)
+    {
         if (json_is_string(v) && tags_set(t, k, json_string_value(v)) < 0) {
             json_decref(j);
             return -1;
@@ -421,7 +493,8 @@ static int build_serf_config(hm_agent_t *a, const hm_conf_node_t *root, hm_serf_
     if (adv && adv[0]) {
         struct sockaddr_storage ss;
         socklen_t len;
-        if (resolve(adv, a->advertise.port, &ss, &len) < 0) {
+        /* serf: an advertise address without a port means port 7946 */
+        if (resolve(adv, 7946, &ss, &len) < 0) {
             fmt_err(err, errlen, "Failed to parse advertise address: %s", adv);
             return -1;
         }
@@ -452,6 +525,9 @@ static int build_serf_config(hm_agent_t *a, const hm_conf_node_t *root, hm_serf_
     c->name_conflict_resolution = !hm_conf_bool(root, "disable_name_resolution");
     c->snapshot_path = snap && snap[0] ? snap : NULL;
     c->rejoin_after_leave = hm_conf_bool(root, "rejoin_after_leave");
+    /* serf agent coalesces what it hands to handlers and RPC streams */
+    c->coalesce_period_ms = c->user_coalesce_period_ms = 3000;
+    c->quiescent_period_ms = c->user_quiescent_period_ms = 1000;
     c->seed = hm_net_now() ^ ((uint64_t)getpid() << 32);
     c->swim.seed = c->seed * 31 + 7;
     if (c->reconnect_interval_ms == 0)
@@ -488,6 +564,11 @@ hm_agent_t *hm_agent_new(struct event_base *base, const hm_conf_node_t *root, ch
     if (a->name == NULL || resolve(a->bind_str, 7946, &a->bind_sa, &a->bind_len) < 0) {
         fmt_err(err, errlen, "Failed to parse bind address: %s", a->bind_str);
         goto fail;
+    }
+    {
+        const char *ifname = hm_conf_str(root, "interface");
+        if (ifname && ifname[0] && apply_interface(a, ifname, err, errlen) < 0)
+            goto fail;
     }
     if (tags_from_conf(&a->tags, root) < 0)
         goto oom;
@@ -544,8 +625,8 @@ void hm_agent_set_daemon(hm_agent_t *a, struct hm_daemon *d)
 
 /* ---- joining ---- */
 
-static int join_addrs(hm_agent_t *a, char *const *specs, size_t n, bool ignore_old,
-                      size_t *joined, char *err, size_t errlen)
+static int join_addrs(hm_agent_t *a, char *const *specs, size_t n, bool ignore_old, size_t *joined,
+                      char *err, size_t errlen)
 {
     hm_addr_t *addrs = calloc(n ? n : 1, sizeof(*addrs));
     size_t k = 0;
@@ -566,7 +647,7 @@ static int join_addrs(hm_agent_t *a, char *const *specs, size_t n, bool ignore_o
     }
     if (k == 0) {
         free(addrs);
-        fmt_err(err, errlen, "Error joining the cluster: no address could be resolved");
+        fmt_err(err, errlen, "no address could be resolved");
         return -1;
     }
     a->join_finished = false;
@@ -579,13 +660,12 @@ static int join_addrs(hm_agent_t *a, char *const *specs, size_t n, bool ignore_o
     hm_net_kick(a->net);
     free(addrs);
     if (!a->join_finished) {
-        fmt_err(err, errlen, "Error joining the cluster: join did not complete");
+        fmt_err(err, errlen, "join did not complete");
         return -1;
     }
     *joined = a->join_ok;
     if (a->join_ok == 0) {
-        fmt_err(err, errlen, "Error joining the cluster: %s",
-                a->join_err[0] ? a->join_err : "no node answered");
+        fmt_err(err, errlen, "%s", a->join_err[0] ? a->join_err : "no node answered");
         return -1;
     }
     return 0;
@@ -642,8 +722,11 @@ int hm_agent_start(hm_agent_t *a, char *err, size_t errlen)
     if (a->njoin) {
         hm_core_log(HM_LOG_INFO, "agent", "Joining cluster...(replay: %s)",
                     a->replay ? "true" : "false");
-        if (join_addrs(a, a->join, a->njoin, !a->replay, &n, err, errlen) < 0)
+        char why[512];
+        if (join_addrs(a, a->join, a->njoin, !a->replay, &n, why, sizeof(why)) < 0) {
+            fmt_err(err, errlen, "Error joining the cluster: %s", why);
             return -1;
+        }
         hm_core_log(HM_LOG_INFO, "agent", "Join completed. Synced with %zu initial agents", n);
     }
     if (a->nretry) {
@@ -819,16 +902,15 @@ size_t hm_members_count(hm_ctx_t *ctx)
     return a ? hm_serf_members_count(a->serf) : 0;
 }
 
-int hm_user_event(hm_ctx_t *ctx, const char *name, const void *payload, size_t len,
-                  bool coalesce)
+int hm_user_event(hm_ctx_t *ctx, const char *name, const void *payload, size_t len, bool coalesce)
 {
     hm_agent_t *a = agent_of(ctx);
     char err[256];
 
     if (a == NULL)
         return HM_ERROR;
-    if (hm_serf_user_event(a->serf, hm_net_now(), name, payload, len, coalesce, err,
-                           sizeof(err)) < 0) {
+    if (hm_serf_user_event(a->serf, hm_net_now(), name, payload, len, coalesce, err, sizeof(err)) <
+        0) {
         hm_core_log(HM_LOG_WARN, "agent", "user event: %s", err);
         return HM_ERROR;
     }
@@ -969,10 +1051,11 @@ void hm_stats(hm_ctx_t *ctx, hm_stat_emit_fn emit, void *ud)
         for (char *c = u.sysname; *c; c++)
             *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
         emit(ud, "runtime", "os", u.sysname);
-        emit(ud, "runtime", "arch", strcmp(u.machine, "x86_64") == 0    ? "amd64"
-                                    : strcmp(u.machine, "aarch64") == 0 ? "arm64"
-                                    : strcmp(u.machine, "i686") == 0    ? "386"
-                                                                        : u.machine);
+        emit(ud, "runtime", "arch",
+             strcmp(u.machine, "x86_64") == 0    ? "amd64"
+             : strcmp(u.machine, "aarch64") == 0 ? "arm64"
+             : strcmp(u.machine, "i686") == 0    ? "386"
+                                                 : u.machine);
     }
     snprintf(v, sizeof(v), "%ld", ncpu > 0 ? ncpu : 1);
     emit(ud, "runtime", "cpu_count", v);

@@ -34,8 +34,8 @@ typedef struct bq_item {
 
 struct hm_bcast_queue {
     uint32_t mult;
-    bq_item_t *items; /* items[0] unused */
-    uint32_t cap, free_head, count, root;
+    bq_item_t *items;                           /* items[0] unused */
+    uint32_t cap, used, free_head, count, root; /* used: high-water mark */
     uint32_t id_gen;
     uint32_t *buckets; /* name map: bucket -> item */
     uint32_t nbuckets, named;
@@ -199,26 +199,28 @@ static void map_remove(hm_bcast_queue_t *q, uint32_t x)
     q->named--;
 }
 
+/* Items come from the free list, else from the untouched tail of the
+ * pool (so a doubled pool costs no memory until it fills). */
 static uint32_t alloc_item(hm_bcast_queue_t *q)
 {
     uint32_t x;
 
-    if (q->free_head == 0) {
-        uint32_t ncap = q->cap ? q->cap * 2 : 64, i;
+    if (q->free_head) {
+        x = q->free_head;
+        q->free_head = q->items[x].l;
+        return x;
+    }
+    if (q->used == 0)
+        q->used = 1;
+    if (q->used >= q->cap) {
+        uint32_t ncap = q->cap ? q->cap * 2 : 64;
         bq_item_t *n = realloc(q->items, (size_t)ncap * sizeof(*n));
         if (n == NULL)
             return 0;
         q->items = n;
-        for (i = q->cap ? q->cap : 1; i < ncap; i++) {
-            n[i].l = i + 1 < ncap ? i + 1 : 0; /* free list through .l */
-            n[i].blk = NULL;
-        }
-        q->free_head = q->cap ? q->cap : 1;
         q->cap = ncap;
     }
-    x = q->free_head;
-    q->free_head = q->items[x].l;
-    return x;
+    return q->used++;
 }
 
 /* Leave the queue: unlink, run the finished callback and drop hook. */
@@ -272,7 +274,7 @@ void hm_bcast_free(hm_bcast_queue_t *q)
 
     if (q == NULL)
         return;
-    for (i = 1; i < q->cap; i++) {
+    for (i = 1; i < q->used; i++) {
         if (q->items[i].blk) {
             free(q->items[i].blk->name);
             free(q->items[i].blk);
@@ -351,7 +353,7 @@ uint32_t hm_bcast_push_keyed(hm_bcast_queue_t *q, uint32_t key, const uint8_t *m
 
 void hm_bcast_remove(hm_bcast_queue_t *q, uint32_t handle)
 {
-    if (handle && handle < q->cap)
+    if (handle && handle < q->used)
         finish_item(q, handle, true);
 }
 
@@ -415,9 +417,9 @@ size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size
 
         if (limit <= used + overhead)
             break;
-        x = lower_bound(q, t, (uint32_t)(limit - used - overhead > UINT32_MAX
-                                             ? UINT32_MAX
-                                             : limit - used - overhead));
+        x = lower_bound(q, t,
+                        (uint32_t)(limit - used - overhead > UINT32_MAX ? UINT32_MAX
+                                                                        : limit - used - overhead));
         if (x == 0 || q->items[x].transmits != t) {
             t++;
             continue;

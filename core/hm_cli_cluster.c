@@ -4,8 +4,8 @@
 
 #include "hm_client.h"
 
-#define RPC_OPTS_HELP                                                                    \
-    "  -rpc-addr=127.0.0.1:7373  RPC address of the agent.\n"                            \
+#define RPC_OPTS_HELP                                                                              \
+    "  -rpc-addr=127.0.0.1:7373  RPC address of the agent.\n"                                      \
     "  -rpc-auth=\"\"              RPC auth token of the agent."
 
 /* Parses flags and connects; returns the first positional index or -1
@@ -79,13 +79,12 @@ int hm_cmd_join(int argc, char **argv)
 
 /* --- leave ------------------------------------------------------------ */
 
-static const char leave_help[] =
-    "Usage: hamlet leave\n"
-    "\n"
-    "  Makes the agent leave the cluster gracefully and shut down.\n"
-    "\n"
-    "Options:\n"
-    "\n" RPC_OPTS_HELP;
+static const char leave_help[] = "Usage: hamlet leave\n"
+                                 "\n"
+                                 "  Makes the agent leave the cluster gracefully and shut down.\n"
+                                 "\n"
+                                 "Options:\n"
+                                 "\n" RPC_OPTS_HELP;
 
 int hm_cmd_leave(int argc, char **argv)
 {

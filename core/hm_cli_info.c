@@ -5,8 +5,8 @@
 
 #include "hm_client.h"
 
-#define RPC_OPTS_HELP                                                                    \
-    "  -rpc-addr=127.0.0.1:7373  RPC address of the agent.\n"                            \
+#define RPC_OPTS_HELP                                                                              \
+    "  -rpc-addr=127.0.0.1:7373  RPC address of the agent.\n"                                      \
     "  -rpc-auth=\"\"              RPC auth token of the agent."
 
 static const char info_help[] =

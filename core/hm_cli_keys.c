@@ -53,7 +53,7 @@ static int list_keys(hm_rpcc_t *c)
     const msgpack_object *keys;
     uint64_t total = 0;
     hm_tags_t t = {0};
-    char (*counts)[48];
+    char(*counts)[48];
     int rc;
 
     printf("==> Asking all members for installed keys...\n");

@@ -53,11 +53,9 @@ static int read_member(const msgpack_object *o, member_view_t *m)
     size_t ipn;
 
     memset(m, 0, sizeof(*m));
-    if (o->type != MSGPACK_OBJECT_MAP ||
-        hm_rpc_field_str(o, "Name", &m->name, &m->name_n) < 0 ||
+    if (o->type != MSGPACK_OBJECT_MAP || hm_rpc_field_str(o, "Name", &m->name, &m->name_n) < 0 ||
         hm_rpc_field_str(o, "Status", &m->status, &m->status_n) < 0 ||
-        hm_rpc_field_str(o, "Addr", &ip, &ipn) < 0 ||
-        hm_rpc_field_uint(o, "Port", &m->port) < 0 ||
+        hm_rpc_field_str(o, "Addr", &ip, &ipn) < 0 || hm_rpc_field_uint(o, "Port", &m->port) < 0 ||
         hm_rpc_field_uint(o, "DelegateMin", &m->dmin) < 0 ||
         hm_rpc_field_uint(o, "DelegateMax", &m->dmax) < 0 ||
         hm_rpc_field_uint(o, "DelegateCur", &m->dcur) < 0 ||
@@ -86,9 +84,9 @@ static char *text_line(const member_view_t *m, bool detailed)
         hm_buf_append(&b, m->tags.v[i].value, strlen(m->tags.v[i].value));
     }
     if (detailed) {
-        snprintf(tail, sizeof(tail), "|Protocol Version: %llu|Available Protocol Range: [%llu, %llu]",
-                 (unsigned long long)m->dcur, (unsigned long long)m->dmin,
-                 (unsigned long long)m->dmax);
+        snprintf(
+            tail, sizeof(tail), "|Protocol Version: %llu|Available Protocol Range: [%llu, %llu]",
+            (unsigned long long)m->dcur, (unsigned long long)m->dmin, (unsigned long long)m->dmax);
         hm_buf_append(&b, tail, strlen(tail));
     }
     hm_buf_append(&b, "", 1);
@@ -185,11 +183,13 @@ int hm_cmd_members(int argc, char **argv)
     const char *role = "", *status = "", *format = "text", *name = "";
     hm_strlist_t tagf = {0};
     hm_rpc_opts_t rpc;
-    hm_flag_t flags[] = {
-        {"detailed", HM_FLAG_BOOL, &detailed}, {"role", HM_FLAG_STR, &role},
-        {"status", HM_FLAG_STR, &status},      {"format", HM_FLAG_STR, &format},
-        {"tag", HM_FLAG_LIST, &tagf},          {"name", HM_FLAG_STR, &name},
-        {NULL, 0, NULL}};
+    hm_flag_t flags[] = {{"detailed", HM_FLAG_BOOL, &detailed},
+                         {"role", HM_FLAG_STR, &role},
+                         {"status", HM_FLAG_STR, &status},
+                         {"format", HM_FLAG_STR, &format},
+                         {"tag", HM_FLAG_LIST, &tagf},
+                         {"name", HM_FLAG_STR, &name},
+                         {NULL, 0, NULL}};
     hm_tags_t tags = {0};
     hm_buf_t req = {0};
     msgpack_object body;
@@ -217,8 +217,8 @@ int hm_cmd_members(int argc, char **argv)
         printf("Error retrieving members: %s\n", c.err);
     } else if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
         printf("Encoding error: Invalid output format \"%s\"\n", format);
-    } else if (print_members(hm_rpc_get(&body, "Members"), detailed,
-                             strcmp(format, "json") == 0) < 0) {
+    } else if (print_members(hm_rpc_get(&body, "Members"), detailed, strcmp(format, "json") == 0) <
+               0) {
         printf("Error retrieving members: malformed response\n");
     } else {
         rc = 0;

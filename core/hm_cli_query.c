@@ -5,8 +5,8 @@
 
 #include "hm_client.h"
 
-#define RPC_OPTS_HELP                                                                    \
-    "  -rpc-addr=127.0.0.1:7373  RPC address of the agent.\n"                            \
+#define RPC_OPTS_HELP                                                                              \
+    "  -rpc-addr=127.0.0.1:7373  RPC address of the agent.\n"                                      \
     "  -rpc-auth=\"\"              RPC auth token of the agent."
 
 typedef struct query_req {
@@ -80,9 +80,11 @@ static int run_query(hm_rpcc_t *c, const query_req_t *q, reply_fn fn, void *ud,
         const char *type, *from, *p;
         size_t tn, fn_n, pn;
 
+        /* the agent going away ends the query as "done" would (serf's
+         * client closes its channels and the CLI prints the totals) */
         rc = hm_rpcc_read_header(c, &got, -1);
         if (rc == HM_RPCC_ECONN || hm_rpcc_read_obj(c, &rec, -1) != HM_RPCC_OK)
-            return HM_RPCC_ECONN;
+            return HM_RPCC_OK;
         if (got != seq)
             continue;
         if (hm_rpc_field_str(&rec, "Type", &type, &tn) < 0 ||
@@ -113,8 +115,8 @@ static const char query_help[] =
     "  -tag key=regexp           Only nodes whose tag matches answer (repeatable).\n"
     "  -timeout=\"15s\"            How long to wait; default: the agent's formula.\n"
     "  -no-ack                   Do not ask for acks.\n"
-    "  -relay-factor=N           Relay each response through N other nodes (0-255).\n"
-    RPC_OPTS_HELP;
+    "  -relay-factor=N           Relay each response through N other nodes "
+    "(0-255).\n" RPC_OPTS_HELP;
 
 typedef struct query_out {
     const char *name;
@@ -245,7 +247,8 @@ int hm_cmd_query(int argc, char **argv)
     }
     if (argc - i > 2) {
         printf("Too many command line arguments. Only a name and payload must be "
-               "specified.\n\n%s\n", query_help);
+               "specified.\n\n%s\n",
+               query_help);
         goto out;
     }
     if (relay < 0 || relay > 255) {
@@ -259,7 +262,12 @@ int hm_cmd_query(int argc, char **argv)
         hm_rpcc_close(&c);
         goto out;
     }
-    q = (query_req_t){&nodes, &tags, !noack, (uint8_t)relay, timeout, argv[i],
+    q = (query_req_t){&nodes,
+                      &tags,
+                      !noack,
+                      (uint8_t)relay,
+                      timeout,
+                      argv[i],
                       argc - i == 2 ? argv[i + 1] : NULL};
     out.name = argv[i];
     out.json = strcmp(format, "json") == 0;
@@ -375,8 +383,8 @@ static int reach_report(reach_t *r)
     size_t n = r->live.n, acks = r->acked.n;
 
     if (r->verbose)
-        printf("Query time: %0.2f sec, time to last response: %0.2f sec\n",
-               now_s() - r->start, r->last - r->start);
+        printf("Query time: %0.2f sec, time to last response: %0.2f sec\n", now_s() - r->start,
+               r->last - r->start);
     if (r->dups)
         printf("Duplicate responses means there is a misconfiguration. Verify that node names "
                "are unique.\n");

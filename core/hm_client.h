@@ -72,8 +72,8 @@ char *hm_columnize(char *const *lines, size_t n);
 typedef struct hm_json {
     hm_buf_t out;
     int depth;
-    bool first;   /* no element yet at this depth */
-    bool is_key;  /* the next value follows a key */
+    bool first;  /* no element yet at this depth */
+    bool is_key; /* the next value follows a key */
 } hm_json_t;
 
 void hm_json_open(hm_json_t *j, char bracket);  /* '{' or '[' */

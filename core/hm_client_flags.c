@@ -1,4 +1,5 @@
-/* `hamlet` flag parsing (errors on stderr, usage on stdout, as Go's flag + serf) in Go's `flag` style, tags, durations, connecting. */
+/* `hamlet` flag parsing in Go's `flag` style (errors on stderr, usage on
+ * stdout, as serf's CLI), tags, durations, connecting. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,7 +126,7 @@ int hm_flags_parse(const hm_flag_t *flags, hm_rpc_opts_t *rpc, int argc, char **
         f = find_flag(flags, rpcflags, name, n);
         if (f == NULL) {
             if ((n == 1 && name[0] == 'h') || (n == 4 && strncmp(name, "help", 4) == 0)) {
-                printf("%s\n", help);
+                fprintf(stderr, "%s\n", help); /* as serf's CLI does for -h */
                 return -2;
             }
             fprintf(stderr, "flag provided but not defined: -%.*s\n", (int)n, name);
@@ -155,8 +156,8 @@ int hm_parse_duration(const char *s, int64_t *ns)
     static const struct {
         const char *u;
         double mult;
-    } units[] = {{"ns", 1}, {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3}, {"ms", 1e6},
-                 {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+    } units[] = {{"ns", 1},   {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3},
+                 {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},        {"h", 3600e9}};
     double total = 0;
     int neg = 0;
 

@@ -17,6 +17,8 @@
 #include "hm_rpcc.h"
 
 #define DIAL_TIMEOUT_MS 10000 /* the Go client's DefaultTimeout */
+/* A member list of a very large cluster is one object: allow big answers. */
+#define MAX_RESPONSE (256u << 20)
 
 /* Go spells syscall errors in lower case ("connection refused"). */
 static void go_errno(char *out, size_t len, int e)
@@ -188,7 +190,7 @@ static int64_t mono_ms(void)
 int hm_rpcc_read_obj(hm_rpcc_t *c, msgpack_object *obj, int timeout_ms)
 {
     int64_t deadline = timeout_ms >= 0 ? mono_ms() + timeout_ms : -1;
-    uint8_t chunk[16384];
+    uint8_t chunk[65536];
 
     for (;;) {
         int rc = hm_rpc_in_next(&c->in, obj);
@@ -284,6 +286,7 @@ int hm_rpcc_connect(hm_rpcc_t *c, const char *addr, const char *auth)
     memset(c, 0, sizeof(*c));
     c->fd = -1;
     hm_rpc_in_init(&c->in);
+    c->in.max = MAX_RESPONSE;
     if (dial(c, addr) < 0)
         return HM_RPCC_ECONN;
     hm_rpc_packer_init(&pk, &body);

@@ -11,9 +11,9 @@
 
 typedef struct hm_rpcc {
     int fd;
-    uint64_t seq;      /* last Seq used */
+    uint64_t seq; /* last Seq used */
     hm_rpc_in_t in;
-    char err[512];     /* last error: the agent's Error text or a local one */
+    char err[512]; /* last error: the agent's Error text or a local one */
 } hm_rpcc_t;
 
 /* Result of a call: OK, the agent answered with an Error (text in c->err),

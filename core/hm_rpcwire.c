@@ -38,6 +38,8 @@ static int head(uint8_t b, size_t *fixed, size_t *lenbytes, int *kind)
         *kind = 1;
         return 0;
     }
+    /* one line per msgpack type byte reads best */
+    /* clang-format off */
     switch (b) {
     case 0xc4: case 0xd9: *kind = 1; *lenbytes = 1; break;
     case 0xc5: case 0xda: *kind = 1; *lenbytes = 2; break;
@@ -63,52 +65,72 @@ static int head(uint8_t b, size_t *fixed, size_t *lenbytes, int *kind)
     default:
         return -1; /* 0xc1 */
     }
+    /* clang-format on */
     return 0;
+}
+
+void hm_rpc_scan_reset(hm_rpc_scan_t *st)
+{
+    st->off = 0;
+    st->depth = 0;
+    st->left[0] = 1;
+}
+
+/* Walks whole elements only: the state changes once an element is entirely
+ * present, so a MORE result can be resumed when more bytes arrive (a large
+ * response read in many chunks is scanned once, not once per chunk). */
+int hm_rpc_scan_resume(const uint8_t *p, size_t n, hm_rpc_scan_t *st)
+{
+    while (st->depth >= 0) {
+        size_t fixed, lb, next;
+        int kind;
+        uint64_t len;
+
+        if (st->left[st->depth] == 0) {
+            st->depth--;
+            continue;
+        }
+        if (st->off >= n)
+            return HM_RPC_SCAN_MORE;
+        if (head(p[st->off], &fixed, &lb, &kind) < 0)
+            return HM_RPC_SCAN_BAD;
+        if (n - st->off < fixed + lb)
+            return HM_RPC_SCAN_MORE;
+        len = lb ? be(p + st->off + 1, lb) : (uint64_t)(p[st->off] & (kind == 1 ? 0x1f : 0x0f));
+        next = st->off + fixed + lb;
+        if (kind == 1 || kind == 4) {
+            len += kind == 4 ? 1 : 0;
+            if (len > n - next)
+                return HM_RPC_SCAN_MORE;
+            next += len;
+        } else if ((kind == 2 || kind == 3) && st->depth == HM_RPC_MAX_DEPTH) {
+            return HM_RPC_SCAN_BAD;
+        }
+        st->left[st->depth]--;
+        st->off = next;
+        if (kind == 2 || kind == 3)
+            st->left[++st->depth] = kind == 3 ? 2 * len : len;
+    }
+    return HM_RPC_SCAN_OK;
 }
 
 int hm_rpc_scan(const uint8_t *p, size_t n, size_t *objlen)
 {
-    uint64_t left[HM_RPC_MAX_DEPTH + 1]; /* objects still due per level */
-    int depth = 0;
-    size_t off = 0;
+    hm_rpc_scan_t st;
+    int rc;
 
-    left[0] = 1;
-    while (depth >= 0) {
-        size_t fixed, lb;
-        int kind;
-        uint64_t len;
-
-        if (left[depth] == 0) {
-            depth--;
-            continue;
-        }
-        left[depth]--;
-        if (off >= n)
-            return HM_RPC_SCAN_MORE;
-        if (head(p[off], &fixed, &lb, &kind) < 0)
-            return HM_RPC_SCAN_BAD;
-        if (n - off < fixed + lb)
-            return HM_RPC_SCAN_MORE;
-        len = lb ? be(p + off + 1, lb) : (uint64_t)(p[off] & (kind == 1 ? 0x1f : 0x0f));
-        off += fixed + lb;
-        if (kind == 1 || kind == 4) {
-            len += kind == 4 ? 1 : 0;
-            if (len > n - off)
-                return HM_RPC_SCAN_MORE;
-            off += len;
-        } else if (kind == 2 || kind == 3) {
-            if (depth == HM_RPC_MAX_DEPTH)
-                return HM_RPC_SCAN_BAD;
-            left[++depth] = kind == 3 ? 2 * len : len;
-        }
-    }
-    *objlen = off;
-    return HM_RPC_SCAN_OK;
+    hm_rpc_scan_reset(&st);
+    rc = hm_rpc_scan_resume(p, n, &st);
+    if (rc == HM_RPC_SCAN_OK)
+        *objlen = st.off;
+    return rc;
 }
 
 void hm_rpc_in_init(hm_rpc_in_t *in)
 {
     memset(in, 0, sizeof(*in));
+    in->max = HM_RPC_MAX_OBJECT;
+    hm_rpc_scan_reset(&in->scan);
 }
 
 void hm_rpc_in_free(hm_rpc_in_t *in)
@@ -139,12 +161,14 @@ size_t hm_rpc_in_pending(const hm_rpc_in_t *in)
 static int in_take(hm_rpc_in_t *in, msgpack_object *obj, bool consume)
 {
     const uint8_t *p = in->buf.data + in->off;
-    size_t n = in->buf.len - in->off, len = 0, used = 0;
-    int rc = hm_rpc_scan(p, n, &len);
+    size_t n = in->buf.len - in->off, len, used = 0;
+    int rc = hm_rpc_scan_resume(p, n, &in->scan);
 
     if (rc == HM_RPC_SCAN_MORE)
-        return n > HM_RPC_MAX_OBJECT ? HM_RPC_SCAN_BAD : HM_RPC_SCAN_MORE;
-    if (rc != HM_RPC_SCAN_OK || len > HM_RPC_MAX_OBJECT)
+        return n > in->max ? HM_RPC_SCAN_BAD : HM_RPC_SCAN_MORE;
+    len = in->scan.off;
+    hm_rpc_scan_reset(&in->scan); /* the next call starts a new object */
+    if (rc != HM_RPC_SCAN_OK || len > in->max)
         return HM_RPC_SCAN_BAD;
     if (in->zone)
         msgpack_zone_clear(in->zone);
@@ -286,8 +310,7 @@ bool hm_rpc_raw_eq(const msgpack_object *o, const char *s)
     const char *p;
     size_t n;
 
-    return hm_rpc_is_raw(o) && hm_rpc_raw(o, &p, &n) == 0 && n == strlen(s) &&
-           memcmp(p, s, n) == 0;
+    return hm_rpc_is_raw(o) && hm_rpc_raw(o, &p, &n) == 0 && n == strlen(s) && memcmp(p, s, n) == 0;
 }
 
 char *hm_rpc_strdup(const msgpack_object *o)

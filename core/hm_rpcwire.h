@@ -17,7 +17,7 @@
 #include <hamlet/types.h>
 
 #define HM_RPC_VERSION 1
-#define HM_RPC_MAX_OBJECT (1u << 20) /* largest object either side accepts */
+#define HM_RPC_MAX_OBJECT (1u << 20) /* default in->max: the largest request */
 #define HM_RPC_MAX_DEPTH 32          /* msgpack-c's own nesting limit */
 
 /* Error strings of the protocol (serf-rpc.md section 7). */
@@ -42,10 +42,23 @@ enum { HM_RPC_SCAN_OK = 0, HM_RPC_SCAN_MORE = 1, HM_RPC_SCAN_BAD = -1 };
  * deeper than HM_RPC_MAX_DEPTH). */
 int hm_rpc_scan(const uint8_t *p, size_t n, size_t *objlen);
 
+/* The same, resumable: a MORE result leaves `st` at the last whole element,
+ * to be continued with more bytes (same start, n larger); st->off is the
+ * object's length after OK. */
+typedef struct hm_rpc_scan {
+    size_t off;
+    int depth;
+    uint64_t left[HM_RPC_MAX_DEPTH + 1]; /* elements still due per level */
+} hm_rpc_scan_t;
+void hm_rpc_scan_reset(hm_rpc_scan_t *st);
+int hm_rpc_scan_resume(const uint8_t *p, size_t n, hm_rpc_scan_t *st);
+
 /* An input buffer of raw bytes from which whole objects are taken. */
 typedef struct hm_rpc_in {
     hm_buf_t buf;
-    size_t off; /* start of unconsumed data */
+    size_t off;         /* start of unconsumed data */
+    size_t max;         /* largest object accepted (HM_RPC_MAX_OBJECT after init) */
+    hm_rpc_scan_t scan; /* progress over the object at `off` */
     msgpack_zone *zone;
 } hm_rpc_in_t;
 
@@ -53,7 +66,7 @@ void hm_rpc_in_init(hm_rpc_in_t *in);
 void hm_rpc_in_free(hm_rpc_in_t *in);
 int hm_rpc_in_feed(hm_rpc_in_t *in, const void *p, size_t n);
 /* Takes the next whole object: HM_RPC_SCAN_OK with *obj valid until the
- * next call, MORE, or BAD (invalid or larger than HM_RPC_MAX_OBJECT). */
+ * next call, MORE, or BAD (invalid or larger than in->max). */
 int hm_rpc_in_next(hm_rpc_in_t *in, msgpack_object *obj);
 /* The same without consuming it (the next call sees it again). */
 int hm_rpc_in_peek(hm_rpc_in_t *in, msgpack_object *obj);

@@ -156,8 +156,8 @@ static int pop_outbox(hm_serf_t *s, hm_swim_out_t *out)
         return -1;
     }
     hm_buf_free(&o.msg);
-    if (s->cfg.swim.enable_compression && hm_ml_put_compress(&out->data, plain.data, plain.len) == 0 &&
-        out->data.len < plain.len) {
+    if (s->cfg.swim.enable_compression &&
+        hm_ml_put_compress(&out->data, plain.data, plain.len) == 0 && out->data.len < plain.len) {
         hm_buf_free(&plain);
         return 1;
     }
@@ -242,10 +242,9 @@ static void member_erase(hm_serf_t *s, serf_member_t *m)
         c = serf_map_del(&s->coord_cache, m->name);
         free(c);
     }
-    set_status(s, m, HM_STATUS_NONE);
-    /* The event carries the member as it was; status none is what Go's
-     * erased record would not show, so report it as left/failed. */
+    /* The event carries the member as it was (failed or left). */
     serf_emit_member(s, HM_EVENT_MEMBER_REAP, m);
+    set_status(s, m, HM_STATUS_NONE);
     sw_tags_free(&m->m.tags);
     free(m->name);
     free(m);
@@ -258,6 +257,8 @@ void serf_emit_member(hm_serf_t *s, hm_member_event_type_t t, serf_member_t *m)
 
     if (s->snap)
         serf_snap_member(s->snap, t, m);
+    if (serf_coalesce_member(s, t, &m->m))
+        return;
     if (s->cb.member_event)
         s->cb.member_event(s->cb.ud, &ev);
 }
@@ -302,7 +303,7 @@ bool serf_handle_join_intent(hm_serf_t *s, uint64_t ltime, const char *node, siz
     lc_witness(&s->clock, ltime);
     if (node_len >= sizeof(name))
         return false;
-    memcpy(name, node, node_len);
+    serf_copy(name, node, node_len);
     name[node_len] = '\0';
     m = member_get(s, name);
     if (m == NULL)
@@ -335,7 +336,7 @@ bool serf_handle_leave_intent(hm_serf_t *s, uint64_t ltime, const char *node, si
     lc_witness(&s->clock, ltime);
     if (node_len >= sizeof(name))
         return false;
-    memcpy(name, node, node_len);
+    serf_copy(name, node, node_len);
     name[node_len] = '\0';
     m = member_get(s, name);
     if (m == NULL)
@@ -399,6 +400,18 @@ static size_t d_node_meta(void *ud, uint8_t *buf, size_t limit)
     hm_serf_t *s = ud;
     hm_buf_t b = {0};
     size_t n = 0;
+
+    /* Serf protocol 2 predates tags: the meta is the bare role */
+    if (s->cfg.protocol < 3) {
+        for (size_t i = 0; i < s->tags.n; i++) {
+            if (strcmp(s->tags.v[i].key, "role") == 0) {
+                n = strlen(s->tags.v[i].value);
+                n = n < limit ? n : limit;
+                memcpy(buf, s->tags.v[i].value, n);
+            }
+        }
+        return n;
+    }
 
     if (sw_put_tags(&b, &s->tags) == 0 && b.len <= limit) {
         memcpy(buf, b.data, b.len);
@@ -491,8 +504,8 @@ static size_t d_get_broadcasts(void *ud, size_t overhead, size_t limit, hm_buf_t
     size_t got = 0, used = 0;
 
     for (int i = 0; i < 3 && got < max_parts && used < limit; i++) {
-        size_t k = hm_bcast_get(order[i], s->nlist, overhead, limit - used, parts + got,
-                                max_parts - got);
+        size_t k =
+            hm_bcast_get(order[i], s->nlist, overhead, limit - used, parts + got, max_parts - got);
         for (size_t j = got; j < got + k; j++)
             used += parts[j].len + overhead;
         got += k;
@@ -563,7 +576,7 @@ static void d_merge_remote_state(void *ud, const uint8_t *p, size_t n, bool join
         uint64_t lt = 0;
         for (size_t j = 0; j < pp.n_status; j++)
             if (pp.status[j].name.n == pp.left[i].n &&
-                memcmp(pp.status[j].name.p, pp.left[i].p, pp.left[i].n) == 0)
+                serf_eq(pp.status[j].name.p, pp.left[i].p, pp.left[i].n))
                 lt = pp.status[j].ltime;
         serf_handle_leave_intent(s, lt + 1, pp.left[i].p, pp.left[i].n, false);
     }
@@ -571,7 +584,7 @@ static void d_merge_remote_state(void *ud, const uint8_t *p, size_t n, bool join
         bool left = false;
         for (size_t i = 0; i < pp.n_left && !left; i++)
             left = pp.status[j].name.n == pp.left[i].n &&
-                   memcmp(pp.status[j].name.p, pp.left[i].p, pp.left[i].n) == 0;
+                   serf_eq(pp.status[j].name.p, pp.left[i].p, pp.left[i].n);
         if (!left)
             serf_handle_join_intent(s, pp.status[j].ltime, pp.status[j].name.p,
                                     pp.status[j].name.n);
@@ -649,8 +662,8 @@ static void d_notify_leave(void *ud, const hm_swim_node_t *n)
     m->leave_time = s->now;
     left = m->m.status == HM_STATUS_LEFT;
     serf_addr_str(&m->m.addr, ip, sizeof(ip), false);
-    serf_log(s, HM_LOG_INFO, "%s: %s %s", left ? "EventMemberLeave" : "EventMemberFailed",
-             m->name, ip);
+    serf_log(s, HM_LOG_INFO, "%s: %s %s", left ? "EventMemberLeave" : "EventMemberFailed", m->name,
+             ip);
     serf_emit_member(s, left ? HM_EVENT_MEMBER_LEAVE : HM_EVENT_MEMBER_FAILED, m);
 }
 
@@ -666,8 +679,7 @@ static void d_notify_update(void *ud, const hm_swim_node_t *n)
     serf_emit_member(s, HM_EVENT_MEMBER_UPDATE, m);
 }
 
-static void d_notify_conflict(void *ud, const hm_swim_node_t *existing,
-                              const hm_swim_node_t *other)
+static void d_notify_conflict(void *ud, const hm_swim_node_t *existing, const hm_swim_node_t *other)
 {
     hm_serf_t *s = ud;
     char a[64], b[64];
@@ -1008,6 +1020,7 @@ void hm_serf_free(hm_serf_t *s)
         hm_bcast_free(s->q_query);
     serf_events_free(s);
     serf_queries_free(s);
+    serf_coalesce_free(s);
     for (size_t i = 0; i < s->nlist; i++) {
         sw_tags_free(&s->list[i]->m.tags);
         free(s->list[i]->name);
@@ -1064,7 +1077,7 @@ static void reap(hm_serf_t *s)
         for (size_t i = 0; i < s->nlist && n < 64; i++) {
             serf_member_t *m = s->list[i];
             uint64_t limit = m->m.status == HM_STATUS_FAILED ? s->cfg.reconnect_timeout_ms
-                                                              : s->cfg.tombstone_timeout_ms;
+                                                             : s->cfg.tombstone_timeout_ms;
             if ((m->m.status == HM_STATUS_FAILED || m->m.status == HM_STATUS_LEFT) &&
                 s->now - m->leave_time > limit)
                 names[n++] = m->name;
@@ -1184,6 +1197,12 @@ void serf_post(hm_serf_t *s)
         s->want_refute_join = false;
         serf_broadcast_join(s, s->clock);
     }
+    if (s->want_meta_update) {
+        s->want_meta_update = false;
+        s->in_engine = true;
+        hm_swim_update_meta(s->swim, s->now);
+        s->in_engine = false;
+    }
     if (s->want_conflict_query) {
         s->want_conflict_query = false;
         serf_start_conflict_resolution(s);
@@ -1210,6 +1229,7 @@ void hm_serf_tick(hm_serf_t *s, uint64_t now)
         s->next_queue_check = now + s->cfg.queue_check_interval_ms;
     }
     serf_queries_tick(s, now);
+    serf_coalesce_tick(s, now);
     if (s->snap)
         serf_snap_tick(s->snap, now, s->clock);
     serf_post(s);
@@ -1235,6 +1255,7 @@ uint64_t hm_serf_next_deadline(const hm_serf_t *s)
     d = min64(d, s->next_reconnect);
     d = min64(d, s->next_queue_check);
     d = min64(d, serf_queries_deadline(s));
+    d = min64(d, serf_coalesce_deadline(s));
     if (s->snap)
         d = min64(d, serf_snap_deadline(s->snap));
     /* Progress that engine activity allows is made in serf_post(); what
@@ -1299,8 +1320,7 @@ int hm_serf_poll(hm_serf_t *s, hm_swim_out_t *out)
 
 /* ---- actions ---- */
 
-uint32_t hm_serf_join(hm_serf_t *s, uint64_t now, const hm_addr_t *addrs, size_t n,
-                      bool ignore_old)
+uint32_t hm_serf_join(hm_serf_t *s, uint64_t now, const hm_addr_t *addrs, size_t n, bool ignore_old)
 {
     serf_join_t *j;
 
@@ -1411,7 +1431,11 @@ int hm_serf_set_tags(hm_serf_t *s, uint64_t now, const hm_tags_t *tags, char *er
     }
     tags_free(&s->tags);
     s->tags = t;
-    hm_swim_update_meta(s->swim, now);
+    /* from inside an engine callback (a module's hook), wait until it returns */
+    if (s->in_engine)
+        s->want_meta_update = true;
+    else
+        hm_swim_update_meta(s->swim, now);
     serf_post(s);
     return 0;
 }
@@ -1486,10 +1510,10 @@ void hm_serf_stats(const hm_serf_t *s, hm_stat_emit_fn emit, void *ud)
 {
     char v[32];
 
-#define EMIT_U(k, x)                                                                           \
-    do {                                                                                       \
-        snprintf(v, sizeof(v), "%llu", (unsigned long long)(x));                               \
-        emit(ud, "serf", k, v);                                                                \
+#define EMIT_U(k, x)                                                                               \
+    do {                                                                                           \
+        snprintf(v, sizeof(v), "%llu", (unsigned long long)(x));                                   \
+        emit(ud, "serf", k, v);                                                                    \
     } while (0)
     EMIT_U("members", s->nlist);
     EMIT_U("failed", s->n_failed);

@@ -27,31 +27,34 @@ typedef enum {
 } hm_serf_state_t;
 
 typedef struct hm_serf_config {
-    hm_swim_config_t swim; /* name, addr, profile timings, compression */
-    uint8_t protocol;      /* Serf protocol 2..5, default 5 */
-    const hm_tags_t *tags; /* initial tags (copied) */
-    uint32_t broadcast_timeout_ms;     /* 5 s */
-    uint32_t leave_propagate_delay_ms; /* 1 s */
-    uint32_t reap_interval_ms;         /* 15 s */
-    uint32_t reconnect_interval_ms;    /* 30 s */
-    uint64_t reconnect_timeout_ms;     /* 24 h */
-    uint64_t tombstone_timeout_ms;     /* 24 h */
-    uint64_t recent_intent_timeout_ms; /* 5 min */
-    uint32_t flap_timeout_ms;          /* 60 s */
-    uint32_t queue_check_interval_ms;  /* 30 s */
-    uint32_t queue_depth_warning;      /* 128 */
-    uint32_t max_queue_depth;          /* 4096 */
-    uint32_t min_queue_depth;          /* 0: off */
+    hm_swim_config_t swim;               /* name, addr, profile timings, compression */
+    uint8_t protocol;                    /* Serf protocol 2..5, default 5 */
+    const hm_tags_t *tags;               /* initial tags (copied) */
+    uint32_t broadcast_timeout_ms;       /* 5 s */
+    uint32_t leave_propagate_delay_ms;   /* 1 s */
+    uint32_t reap_interval_ms;           /* 15 s */
+    uint32_t reconnect_interval_ms;      /* 30 s */
+    uint64_t reconnect_timeout_ms;       /* 24 h */
+    uint64_t tombstone_timeout_ms;       /* 24 h */
+    uint64_t recent_intent_timeout_ms;   /* 5 min */
+    uint32_t flap_timeout_ms;            /* 60 s */
+    uint32_t queue_check_interval_ms;    /* 30 s */
+    uint32_t queue_depth_warning;        /* 128 */
+    uint32_t max_queue_depth;            /* 4096 */
+    uint32_t min_queue_depth;            /* 0: off */
     uint32_t event_buffer, query_buffer; /* 512, 512 */
-    uint32_t query_timeout_mult;       /* 16 */
-    size_t user_event_size_limit;      /* 512, at most 9216 */
-    size_t query_size_limit;           /* 1024 */
-    size_t query_response_size_limit;  /* 1024 */
+    uint32_t query_timeout_mult;         /* 16 */
+    size_t user_event_size_limit;        /* 512, at most 9216 */
+    size_t query_size_limit;             /* 1024 */
+    size_t query_response_size_limit;    /* 1024 */
     bool disable_coordinates;
-    bool name_conflict_resolution;     /* true */
-    const char *snapshot_path;         /* NULL: none */
+    bool name_conflict_resolution; /* true */
+    const char *snapshot_path;     /* NULL: none */
     bool rejoin_after_leave;
-    uint64_t seed;                     /* PRNG: query ids, relays, reconnects */
+    /* Event coalescing (0: off, the library default; serf agent: 3 s / 1 s) */
+    uint32_t coalesce_period_ms, quiescent_period_ms;           /* member events */
+    uint32_t user_coalesce_period_ms, user_quiescent_period_ms; /* user events, CC */
+    uint64_t seed; /* PRNG: query ids, relays, reconnects */
 } hm_serf_config_t;
 
 /* Serf's defaults on top of the memberlist profile (lan, wan, local).
@@ -103,14 +106,13 @@ uint32_t hm_serf_join(hm_serf_t *s, uint64_t now, const hm_addr_t *addrs, size_t
 int hm_serf_leave(hm_serf_t *s, uint64_t now, char *err, size_t errlen);
 hm_serf_state_t hm_serf_state(const hm_serf_t *s);
 int hm_serf_force_leave(hm_serf_t *s, uint64_t now, const char *node, bool prune);
-int hm_serf_set_tags(hm_serf_t *s, uint64_t now, const hm_tags_t *tags, char *err,
-                     size_t errlen);
+int hm_serf_set_tags(hm_serf_t *s, uint64_t now, const hm_tags_t *tags, char *err, size_t errlen);
 int hm_serf_user_event(hm_serf_t *s, uint64_t now, const char *name, const uint8_t *payload,
                        size_t len, bool coalesce, char *err, size_t errlen);
 int hm_serf_query(hm_serf_t *s, uint64_t now, const hm_query_params_t *p, hm_query_reply_fn fn,
                   void *ud, uint32_t *id_out, char *err, size_t errlen);
-int hm_serf_respond(hm_serf_t *s, uint64_t now, const void *opaque, const uint8_t *buf,
-                    size_t len, char *err, size_t errlen);
+int hm_serf_respond(hm_serf_t *s, uint64_t now, const void *opaque, const uint8_t *buf, size_t len,
+                    char *err, size_t errlen);
 /* Serf's default query timeout: GossipInterval x QueryTimeoutMult x
  * ceil(log10(N+1)), N = alive + suspect members including us. */
 uint64_t hm_serf_default_query_timeout(const hm_serf_t *s);

@@ -37,8 +37,8 @@ void serf_events_free(hm_serf_t *s)
 static bool slot_has(const serf_ev_slot_t *sl, const sw_user_event_t *e)
 {
     for (size_t i = 0; i < sl->n; i++)
-        if (strlen(sl->ev[i].name) == e->name.n &&
-            memcmp(sl->ev[i].name, e->name.p, e->name.n) == 0 && sl->ev[i].len == e->len &&
+        if (strlen(sl->ev[i].name) == e->name.n && serf_eq(sl->ev[i].name, e->name.p, e->name.n) &&
+            sl->ev[i].len == e->len &&
             (e->len == 0 || memcmp(sl->ev[i].payload, e->payload, e->len) == 0))
             return true;
     return false;
@@ -60,7 +60,7 @@ static int slot_add(serf_ev_slot_t *sl, const sw_user_event_t *e)
         free(x->payload);
         return -1;
     }
-    memcpy(x->name, e->name.p, e->name.n);
+    serf_copy(x->name, e->name.p, e->name.n);
     x->name[e->name.n] = '\0';
     if (e->len)
         memcpy(x->payload, e->payload, e->len);
@@ -106,7 +106,8 @@ bool serf_handle_user_event(hm_serf_t *s, const sw_user_event_t *e)
         ue.payload = e->payload;
         ue.len = e->len;
         ue.coalesce = e->cc;
-        s->cb.user_event(s->cb.ud, &ue);
+        if (!serf_coalesce_user(s, &ue))
+            s->cb.user_event(s->cb.ud, &ue);
     }
     return true;
 }
@@ -176,8 +177,10 @@ int hm_serf_user_event(hm_serf_t *s, uint64_t now, const char *name, const uint8
         return -1;
     }
     if (b.len > s->cfg.user_event_size_limit) {
-        snprintf(err, errlen, "encoded user event exceeds configured limit of %zu bytes after "
-                 "encoding", s->cfg.user_event_size_limit);
+        snprintf(err, errlen,
+                 "encoded user event exceeds configured limit of %zu bytes after "
+                 "encoding",
+                 s->cfg.user_event_size_limit);
         hm_buf_free(&b);
         return -1;
     }

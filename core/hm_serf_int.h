@@ -5,6 +5,7 @@
 #define HM_SERF_INT_H
 
 #include <stdarg.h>
+#include <string.h>
 
 #include "hm_mlwire.h"
 #include "hm_serf.h"
@@ -23,10 +24,21 @@ typedef struct serf_map {
 
 void *serf_map_get(const serf_map_t *m, const char *key);
 int serf_map_put(serf_map_t *m, const char *key, void *val); /* copies key */
-void *serf_map_del(serf_map_t *m, const char *key);         /* returns old value */
+void *serf_map_del(serf_map_t *m, const char *key);          /* returns old value */
 void serf_map_free(serf_map_t *m);
 /* Iteration: i from 0; returns the next slot index with a key, or -1. */
 long serf_map_next(const serf_map_t *m, long i, const char **key, void **val);
+
+/* memcpy/memcmp that accept (NULL, 0), which decoded empty strings are */
+static inline void serf_copy(void *d, const void *p, size_t n)
+{
+    if (n)
+        memcpy(d, p, n);
+}
+static inline bool serf_eq(const void *a, const void *b, size_t n)
+{
+    return n == 0 || memcmp(a, b, n) == 0;
+}
 
 /* ---- Lamport clock (serf/lamport.go) ---- */
 static inline uint64_t lc_increment(uint64_t *c)
@@ -129,6 +141,7 @@ typedef struct serf_join {
 } serf_join_t;
 
 typedef struct serf_snap serf_snap_t;
+typedef struct serf_coalesce serf_coalesce_t;
 
 enum leave_phase { LP_NONE, LP_INTENT, LP_MEMBERLIST, LP_PROPAGATE, LP_DONE };
 
@@ -151,11 +164,11 @@ struct hm_serf {
     bool event_join_ignore;
 
     /* members */
-    serf_map_t members;    /* name -> serf_member_t* */
-    serf_member_t **list;  /* all members, for iteration */
+    serf_map_t members;   /* name -> serf_member_t* */
+    serf_member_t **list; /* all members, for iteration */
     size_t nlist, caplist;
     size_t n_failed, n_left;
-    serf_map_t intents;    /* name -> serf_intent_t* */
+    serf_map_t intents; /* name -> serf_intent_t* */
 
     /* queues */
     hm_bcast_queue_t *q_intent, *q_event, *q_query;
@@ -173,6 +186,7 @@ struct hm_serf {
     bool in_engine;
     bool want_conflict_query;
     bool want_refute_join;
+    bool want_meta_update;
 
     /* joins and other streams we started */
     serf_stream_t *streams;
@@ -192,6 +206,7 @@ struct hm_serf {
     serf_map_t coord_cache; /* name -> hm_coord_t* */
 
     serf_snap_t *snap;
+    serf_coalesce_t *coalesce;
     /* snapshot rejoin: remembered nodes still to try */
     hm_addr_t *rejoin_addrs;
     char **rejoin_names;
@@ -235,6 +250,13 @@ uint64_t serf_queries_deadline(const hm_serf_t *s);
 void serf_start_conflict_resolution(hm_serf_t *s);
 int serf_query_internal(hm_serf_t *s, const hm_query_params_t *p, hm_query_reply_fn fn, void *ud,
                         int internal, uint32_t *id_out, char *err, size_t errlen);
+
+/* hm_serf_coalesce.c: true when the event is held for later delivery */
+bool serf_coalesce_member(hm_serf_t *s, hm_member_event_type_t t, const hm_member_t *m);
+bool serf_coalesce_user(hm_serf_t *s, const hm_user_event_t *e);
+void serf_coalesce_tick(hm_serf_t *s, uint64_t now);
+uint64_t serf_coalesce_deadline(const hm_serf_t *s);
+void serf_coalesce_free(hm_serf_t *s);
 
 /* hm_serf_snap.c */
 serf_snap_t *serf_snap_open(hm_serf_t *s, const char *path, bool rejoin_after_leave, char *err,

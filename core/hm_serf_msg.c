@@ -422,7 +422,7 @@ static int tag_one(void *ud, hm_ml_str_t k, hm_ml_str_t v)
 
     /* Go decodes into a map: a repeated key keeps the last value. */
     for (size_t i = 0; i < c->t->n; i++) {
-        if (strlen(c->t->v[i].key) == k.n && memcmp(c->t->v[i].key, k.p, k.n) == 0) {
+        if (strlen(c->t->v[i].key) == k.n && (k.n == 0 || memcmp(c->t->v[i].key, k.p, k.n) == 0)) {
             char *val = dup_str(v);
             if (val == NULL)
                 return -1;

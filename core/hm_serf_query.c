@@ -127,9 +127,8 @@ static size_t random_relays(hm_serf_t *s, size_t k, serf_member_t **out)
     return got;
 }
 
-static int relay_response(hm_serf_t *s, uint8_t relay_factor, const hm_addr_t *to,
-                          const char *dest, const sw_query_response_t *r, char *err,
-                          size_t errlen)
+static int relay_response(hm_serf_t *s, uint8_t relay_factor, const hm_addr_t *to, const char *dest,
+                          const sw_query_response_t *r, char *err, size_t errlen)
 {
     serf_member_t *pick[256];
     hm_buf_t b = {0};
@@ -204,8 +203,8 @@ out:
     return rc;
 }
 
-int hm_serf_respond(hm_serf_t *s, uint64_t now, const void *opaque, const uint8_t *buf,
-                    size_t len, char *err, size_t errlen)
+int hm_serf_respond(hm_serf_t *s, uint64_t now, const void *opaque, const uint8_t *buf, size_t len,
+                    char *err, size_t errlen)
 {
     serf_inq_t *q;
     char e[256];
@@ -234,7 +233,7 @@ static void handle_conflict(hm_serf_t *s, serf_inq_t *q, const uint8_t *payload,
 
     if (len >= sizeof(node))
         return;
-    memcpy(node, payload, len);
+    serf_copy(node, payload, len);
     node[len] = '\0';
     if (strcmp(node, s->name) == 0)
         return;
@@ -310,7 +309,7 @@ bool serf_handle_query(hm_serf_t *s, const sw_query_t *q)
         free(in);
         return rebroadcast;
     }
-    memcpy(in->source, q->source_node.p, q->source_node.n);
+    serf_copy(in->source, q->source_node.p, q->source_node.n);
     in->source[q->source_node.n] = '\0';
     in->relay_factor = q->relay_factor;
     timeout_ms = q->timeout_ns > 0 ? (uint64_t)q->timeout_ns / 1000000 : 0;
@@ -401,8 +400,7 @@ void serf_handle_query_response(hm_serf_t *s, const sw_query_response_t *r)
         return;
     }
     if (p->id != r->id) {
-        serf_log(s, HM_LOG_WARN, "query reply ID mismatch (Local: %u, Response: %u)", p->id,
-                 r->id);
+        serf_log(s, HM_LOG_WARN, "query reply ID mismatch (Local: %u, Response: %u)", p->id, r->id);
         return;
     }
     if (s->now > p->deadline)
@@ -452,8 +450,7 @@ static void pending_close(hm_serf_t *s, serf_pending_t *p)
             serf_log(s, HM_LOG_INFO, "majority in name conflict resolution [%zu / %zu]",
                      p->conflict_matching, p->conflict_responses);
         } else {
-            serf_log(s, HM_LOG_WARN,
-                     "minority in name conflict resolution, quitting [%zu / %zu]",
+            serf_log(s, HM_LOG_WARN, "minority in name conflict resolution, quitting [%zu / %zu]",
                      p->conflict_matching, p->conflict_responses);
             s->state = HM_SERF_SHUTDOWN;
             if (s->cb.shutdown)

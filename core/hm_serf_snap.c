@@ -117,9 +117,9 @@ static int compact(serf_snap_t *sn)
             goto fail_fd;
         off += n;
     }
-    n = snprintf(line, sizeof(line), "clock: %" PRIu64 "\nevent-clock: %" PRIu64
-                 "\nquery-clock: %" PRIu64 "\n", sn->last_clock, sn->last_event_clock,
-                 sn->last_query_clock);
+    n = snprintf(line, sizeof(line),
+                 "clock: %" PRIu64 "\nevent-clock: %" PRIu64 "\nquery-clock: %" PRIu64 "\n",
+                 sn->last_clock, sn->last_event_clock, sn->last_query_clock);
     if (write_all(fd, line, (size_t)n) < 0 || fsync(fd) < 0)
         goto fail_fd;
     off += n;

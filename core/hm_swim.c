@@ -5,6 +5,8 @@
  * ping) in hm_swim_stream.c.
  */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +99,11 @@ static uint32_t hash_name(const char *p, size_t n)
     uint32_t h = 2166136261u;
     while (n--)
         h = (h ^ (uint8_t)*p++) * 16777619u;
+    /* murmur3 finalizer: FNV alone clusters short similar names */
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
     return h ^ (h >> 16);
 }
 
@@ -122,25 +129,57 @@ static const char *arena_dup(hm_swim_t *s, const char *p, size_t n)
     return out;
 }
 
-hm_rec_t *hm_swim_lookup(const hm_swim_t *s, const char *name, size_t len)
-{
-    uint32_t mask = s->hcap - 1, i = hash_name(name, len) & mask, r;
+/* Hash slots hold a record index (low 24 bits) and 8 bits of the name's
+ * hash, so a probe rarely touches a record that is not the one sought.
+ * 0 is an empty slot (record 0 is never used). */
+#define SLOT_IDX(x) ((x)&0xffffffu)
+#define SLOT_TAG(h) (((h) >> 24) | 1u)
+#define HM_SWIM_MAX_RECS 0xffffffu
 
-    while ((r = s->htab[i]) != 0) {
-        const hm_rec_t *x = &s->recs[r];
-        if (x->name_len == len && memcmp(x->name, name, len) == 0)
-            return (hm_rec_t *)x;
+static hm_rec_t *lookup_h(const hm_swim_t *s, const char *name, size_t len, uint32_t h)
+{
+    uint32_t mask = s->hcap - 1, i = h & mask, x;
+    uint32_t tag = SLOT_TAG(h);
+
+    while ((x = s->htab[i]) != 0) {
+        if ((x >> 24) == tag) {
+            const hm_rec_t *r = &s->recs[SLOT_IDX(x)];
+            if (r->name_len == len && memcmp(REC_NAME(r), name, len) == 0)
+                return (hm_rec_t *)r;
+        }
         i = (i + 1) & mask;
     }
     return NULL;
 }
 
+hm_rec_t *hm_swim_lookup(const hm_swim_t *s, const char *name, size_t len)
+{
+    return lookup_h(s, name, len, hash_name(name, len));
+}
+
+/* Warm the cache for a lookup that comes later: the hash slot now, the
+ * record once the slot is in (two passes over a batch overlap the misses
+ * of a whole compound packet instead of paying them one by one). */
+static void prefetch_slot(const hm_swim_t *s, uint32_t h)
+{
+    __builtin_prefetch(&s->htab[h & (s->hcap - 1)]);
+}
+
+static void prefetch_rec(const hm_swim_t *s, uint32_t h)
+{
+    uint32_t x = s->htab[h & (s->hcap - 1)];
+    if (x)
+        __builtin_prefetch(&s->recs[SLOT_IDX(x)]);
+}
+
 static void htab_put(hm_swim_t *s, uint32_t r)
 {
-    uint32_t mask = s->hcap - 1, i = hash_name(s->recs[r].name, s->recs[r].name_len) & mask;
+    uint32_t h = hash_name(REC_NAME(&s->recs[r]), s->recs[r].name_len), mask = s->hcap - 1;
+    uint32_t i = h & mask;
+
     while (s->htab[i])
         i = (i + 1) & mask;
-    s->htab[i] = r;
+    s->htab[i] = r | SLOT_TAG(h) << 24;
     s->hcount++;
 }
 
@@ -158,7 +197,7 @@ static int htab_grow(hm_swim_t *s)
     s->hcount = 0;
     for (i = 0; i < old_cap; i++)
         if (old[i])
-            htab_put(s, old[i]);
+            htab_put(s, SLOT_IDX(old[i]));
     free(old);
     return 0;
 }
@@ -166,42 +205,58 @@ static int htab_grow(hm_swim_t *s)
 /* Linear-probing deletion with backward shift (no tombstones). */
 static void htab_del(hm_swim_t *s, uint32_t r)
 {
-    uint32_t mask = s->hcap - 1, i = hash_name(s->recs[r].name, s->recs[r].name_len) & mask, j;
+    uint32_t mask = s->hcap - 1, i = hash_name(REC_NAME(&s->recs[r]), s->recs[r].name_len) & mask,
+             j;
 
-    while (s->htab[i] != r)
+    while (SLOT_IDX(s->htab[i]) != r)
         i = (i + 1) & mask;
     s->htab[i] = 0;
     s->hcount--;
     for (j = (i + 1) & mask; s->htab[j]; j = (j + 1) & mask) {
-        uint32_t x = s->htab[j], h = hash_name(s->recs[x].name, s->recs[x].name_len) & mask;
-        /* move x back if its home slot is not in (i, j] */
+        uint32_t x = SLOT_IDX(s->htab[j]);
+        uint32_t h = hash_name(REC_NAME(&s->recs[x]), s->recs[x].name_len) & mask;
+        /* move the entry back if its home slot is not in (i, j] */
         if ((j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j))) {
-            s->htab[i] = x;
+            s->htab[i] = s->htab[j];
             s->htab[j] = 0;
             i = j;
         }
     }
 }
 
+/* Records come from the free list, else from the never-used tail; the
+ * tail is not touched before use, so a doubled pool costs no memory until
+ * it fills. */
 static uint32_t rec_alloc(hm_swim_t *s)
 {
     uint32_t r;
 
-    if (s->recs_free == 0) {
-        uint32_t ncap = s->recs_cap ? s->recs_cap * 2 : 16, i;
-        hm_rec_t *n = realloc(s->recs, (size_t)ncap * sizeof(*n));
-        if (n == NULL)
-            return 0;
-        memset(n + s->recs_cap, 0, (size_t)(ncap - s->recs_cap) * sizeof(*n));
-        s->recs = n;
-        for (i = ncap - 1; i >= (s->recs_cap ? s->recs_cap : 1); i--) {
-            n[i].susp = s->recs_free; /* free list through .susp */
-            s->recs_free = i;
+    if (s->recs_free) {
+        r = s->recs_free;
+        s->recs_free = s->recs[r].susp;
+    } else {
+        if (s->recs_used == 0)
+            s->recs_used = 1;
+        if (s->recs_used >= s->recs_cap) {
+            uint32_t ncap = s->recs_cap ? s->recs_cap * 2 : 16;
+            /* cache-line aligned, so a record is one line */
+            hm_rec_t *n = aligned_alloc(64, (size_t)ncap * sizeof(*n));
+            if (n == NULL)
+                return 0;
+            if (s->recs)
+                memcpy(n, s->recs, (size_t)s->recs_used * sizeof(*n));
+            free(s->recs);
+            s->recs = n;
+            if (s->v6) {
+                uint8_t(*v)[16] = realloc(s->v6, (size_t)ncap * 16);
+                if (v == NULL)
+                    return 0;
+                s->v6 = v;
+            }
+            s->recs_cap = ncap;
         }
-        s->recs_cap = ncap;
+        r = s->recs_used++;
     }
-    r = s->recs_free;
-    s->recs_free = s->recs[r].susp;
     memset(&s->recs[r], 0, sizeof(hm_rec_t));
     s->recs[r].in_use = 1;
     return r;
@@ -230,7 +285,9 @@ static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len)
 {
     uint32_t r, off;
 
-    if ((s->hcount + 1) * 2 > s->hcap && htab_grow(s) < 0)
+    if ((s->hcount + 1) * 4 > s->hcap * 3 && htab_grow(s) < 0) /* load <= 3/4 */
+        return NULL;
+    if (s->hcount >= HM_SWIM_MAX_RECS - 1)
         return NULL;
     if (s->norder == s->order_cap) {
         uint32_t ncap = s->order_cap ? s->order_cap * 2 : 16;
@@ -243,8 +300,10 @@ static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len)
     r = rec_alloc(s);
     if (r == 0)
         return NULL;
-    s->recs[r].name = arena_dup(s, name, len);
-    if (s->recs[r].name == NULL) {
+    if (len < HM_REC_INLINE_NAME) {
+        memcpy(s->recs[r].nm.in, name, len);
+        s->recs[r].nm.in[len] = 0;
+    } else if ((s->recs[r].nm.p = arena_dup(s, name, len)) == NULL) {
         s->recs[r].in_use = 0;
         s->recs[r].susp = s->recs_free;
         s->recs_free = r;
@@ -264,10 +323,45 @@ static uint32_t rec_idx(const hm_swim_t *s, const hm_rec_t *r)
     return (uint32_t)(r - s->recs);
 }
 
+void hm_swim_rec_addr(const hm_swim_t *s, const hm_rec_t *r, hm_addr_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->len = r->alen;
+    out->port = r->port;
+    if (r->alen == 16)
+        memcpy(out->ip, s->v6[r - s->recs], 16);
+    else
+        memcpy(out->ip, r->ip4, 4);
+}
+
+static int rec_set_addr(hm_swim_t *s, hm_rec_t *r, const hm_addr_t *a)
+{
+    if (a->len == 16) {
+        if (s->v6 == NULL && (s->v6 = calloc(s->recs_cap, 16)) == NULL)
+            return -1;
+        memcpy(s->v6[r - s->recs], a->ip, 16);
+        r->alen = 16;
+    } else {
+        memcpy(r->ip4, a->ip, 4);
+        r->alen = a->len;
+    }
+    r->port = a->port;
+    return 0;
+}
+
+static bool rec_addr_eq(const hm_swim_t *s, const hm_rec_t *r, const hm_addr_t *a)
+{
+    if (r->alen != a->len || r->port != a->port)
+        return false;
+    if (a->len == 16)
+        return memcmp(s->v6[r - s->recs], a->ip, 16) == 0;
+    return memcmp(r->ip4, a->ip, a->len > 4 ? 4 : a->len) == 0;
+}
+
 const hm_swim_node_t *hm_swim_view(hm_swim_t *s, const hm_rec_t *r, hm_swim_node_t *v)
 {
-    v->name = r->name;
-    v->addr = r->addr;
+    v->name = REC_NAME(r);
+    hm_swim_rec_addr(s, r, &v->addr);
     v->meta = r->meta;
     v->meta_len = r->meta_len;
     v->incarnation = r->inc;
@@ -281,6 +375,27 @@ void hm_swim_ml_str(hm_ml_str_t *out, const char *p)
 {
     out->p = p;
     out->n = strlen(p);
+}
+
+/* ---- logging ---------------------------------------------------------- */
+
+void hm_swim_log(hm_swim_t *s, hm_log_level_t level, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+
+    if (s->d.log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    s->d.log(s->d.ud, level, msg);
+}
+
+void hm_swim_malformed(hm_swim_t *s, const char *what)
+{
+    s->stats.dropped_malformed++;
+    hm_swim_log(s, HM_LOG_DEBUG, "Failed to decode %s", what);
 }
 
 /* ---- awareness (Lifeguard local health) ------------------------------- */
@@ -414,25 +529,33 @@ void hm_swim_send(hm_swim_t *s, const hm_addr_t *to, hm_buf_t *msg, const hm_rec
 
 /* ---- broadcasts of memberlist messages -------------------------------- */
 
+/* A node that never told us its versions is re-broadcast without Vsn (as
+ * memberlist forwards the alive as it came): zeros would make receivers
+ * drop the message. */
+static bool rec_has_vsn(const hm_rec_t *r)
+{
+    return r->vsn[0] || r->vsn[1];
+}
+
 static int encode_alive_rec(hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out)
 {
     hm_ml_alive_t a = {0};
 
     a.incarnation = r->inc;
-    a.node.p = r->name;
+    a.node.p = REC_NAME(r);
     a.node.n = r->name_len;
-    a.addr = r->addr;
+    hm_swim_rec_addr(s, r, &a.addr);
     a.meta = r->meta;
     a.meta_len = r->meta_len;
     memcpy(a.vsn, r->vsn, 6);
-    a.has_vsn = true;
+    a.has_vsn = rec_has_vsn(r);
     return hm_ml_put_alive(out, &a);
 }
 
 static int bq_encode(void *ud, uint32_t key, hm_buf_t *out)
 {
     hm_swim_t *s = ud;
-    if (key == 0 || key >= s->recs_cap || !s->recs[key].in_use)
+    if (key == 0 || key >= s->recs_used || !s->recs[key].in_use)
         return -1;
     return encode_alive_rec(s, &s->recs[key], out);
 }
@@ -440,8 +563,31 @@ static int bq_encode(void *ud, uint32_t key, hm_buf_t *out)
 static void bq_drop(void *ud, uint32_t key)
 {
     hm_swim_t *s = ud;
-    if (key < s->recs_cap)
+    if (key < s->recs_used)
         s->recs[key].bc = 0;
+}
+
+/* Sizes of go-msgpack's raw header and unsigned integer forms. */
+static size_t raw_size(size_t n)
+{
+    return (n <= 31 ? 1 : n <= 0xffff ? 3 : 5) + n;
+}
+
+static size_t uint_size(uint64_t v)
+{
+    return v <= 0x7f ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3 : v <= 0xffffffffu ? 5 : 9;
+}
+
+/* The length hm_ml_put_alive() gives for this record, without encoding
+ * it: the queue orders and budgets by length, and at 10,000 nodes every
+ * engine queues ~10,000 alive messages after its join. */
+static size_t alive_len(const hm_rec_t *r)
+{
+    static const size_t keys = 5 + 12 + 5 + 5 + 5 + 4; /* Addr Incarnation Meta Node Port Vsn */
+
+    return 1 + 1 + keys + (r->alen ? raw_size(r->alen) : 1) + uint_size(r->inc) +
+           (r->meta ? raw_size(r->meta_len) : 1) + raw_size(r->name_len) + uint_size(r->port) +
+           (rec_has_vsn(r) ? raw_size(6) : 1);
 }
 
 /* Queue a broadcast about node r (replacing any queued one about it).
@@ -458,10 +604,12 @@ static void broadcast(hm_swim_t *s, hm_rec_t *r, const hm_buf_t *msg, hm_bcast_d
         r->bc = hm_bcast_push_keyed(s->bq, key, msg->data, msg->len, done, ud);
         return;
     }
+    len = alive_len(r);
+#ifdef HM_SWIM_CHECK_LEN
     hm_buf_reset(&s->tmp2);
-    if (encode_alive_rec(s, r, &s->tmp2) < 0)
-        return;
-    len = s->tmp2.len;
+    if (encode_alive_rec(s, r, &s->tmp2) < 0 || s->tmp2.len != len)
+        abort();
+#endif
     r->bc = hm_bcast_push_keyed(s->bq, key, NULL, len, done, ud);
 }
 
@@ -515,7 +663,7 @@ static void susp_free(hm_swim_t *s, uint32_t idx)
     for (i = 0; i < x->nseen; i++)
         free(x->seen[i]);
     free(x->seen);
-    if (x->rec && x->rec < s->recs_cap && s->recs[x->rec].susp == idx)
+    if (x->rec && x->rec < s->recs_used && s->recs[x->rec].susp == idx)
         s->recs[x->rec].susp = 0;
     x->seen = NULL;
     x->nseen = 0;
@@ -638,9 +786,12 @@ static void susp_fire(hm_swim_t *s, uint32_t idx)
         return;
     }
     d.incarnation = r->inc;
-    d.node.p = r->name;
+    d.node.p = REC_NAME(r);
     d.node.n = r->name_len;
     hm_swim_ml_str(&d.from, s->name);
+    hm_swim_log(s, HM_LOG_INFO,
+                "Marking %s as failed, suspect timeout reached (%u peer confirmations)",
+                REC_NAME(r), x->n);
     hm_swim_dead(s, &d);
 }
 
@@ -656,8 +807,14 @@ static void susp_timers(hm_swim_t *s)
 
 /* ---- refutation and the alive/suspect/dead rules ---------------------- */
 
-static void refute(hm_swim_t *s, hm_rec_t *me, uint32_t accused)
+static void refute(hm_swim_t *s, hm_rec_t *me, uint32_t accused, const char *what,
+                   const hm_ml_str_t *from)
 {
+    if (from)
+        hm_swim_log(s, HM_LOG_WARN, "Refuting a %s message (from: %.*s)", what, (int)from->n,
+                    from->p);
+    else
+        hm_swim_log(s, HM_LOG_WARN, "Refuting an %s message", what);
     uint32_t inc = me->inc + 1;
 
     if (accused >= inc)
@@ -691,11 +848,6 @@ static bool set_meta(hm_rec_t *r, const uint8_t *meta, size_t n)
     return true;
 }
 
-static bool addr_eq(const hm_addr_t *a, const hm_addr_t *b)
-{
-    return a->len == b->len && a->port == b->port && memcmp(a->ip, b->ip, a->len) == 0;
-}
-
 void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcast_done_fn done,
                    void *ud)
 {
@@ -714,12 +866,12 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
         r = rec_add(s, a->node.p, a->node.n);
         if (r == NULL)
             return;
-        r->addr = a->addr;
+        rec_set_addr(s, r, &a->addr);
         r->state = HM_ML_STATE_DEAD;
         set_meta(r, a->meta, a->meta_len);
         if (a->has_vsn)
             memcpy(r->vsn, a->vsn, 6);
-    } else if (!addr_eq(&r->addr, &a->addr)) {
+    } else if (!rec_addr_eq(s, r, &a->addr)) {
         bool reclaim = s->cfg.dead_node_reclaim_ms > 0 &&
                        s->now - r->state_change > s->cfg.dead_node_reclaim_ms;
         if (r->state == HM_ML_STATE_LEFT || (r->state == HM_ML_STATE_DEAD && reclaim)) {
@@ -727,7 +879,7 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
         } else {
             if (s->d.notify_conflict) {
                 hm_swim_node_t other = {0};
-                other.name = r->name;
+                other.name = REC_NAME(r);
                 other.addr = a->addr;
                 other.meta = a->meta;
                 other.meta_len = a->meta_len;
@@ -735,6 +887,7 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
                 memcpy(other.vsn, a->vsn, 6);
                 s->d.notify_conflict(s->d.ud, hm_swim_view(s, r, &s->view), &other);
             }
+            hm_swim_log(s, HM_LOG_ERR, "Conflicting address for %s", REC_NAME(r));
             return;
         }
     }
@@ -751,14 +904,14 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
             (a->meta_len == 0 || memcmp(a->meta, r->meta, a->meta_len) == 0) &&
             (!a->has_vsn ? false : memcmp(a->vsn, r->vsn, 6) == 0))
             return;
-        refute(s, r, a->incarnation);
+        refute(s, r, a->incarnation, "alive", NULL);
         return; /* our own state did not change: no event */
     }
     if (a->has_vsn)
         memcpy(r->vsn, a->vsn, 6);
     r->inc = a->incarnation;
     meta_changed = set_meta(r, a->meta, a->meta_len);
-    r->addr = a->addr;
+    rec_set_addr(s, r, &a->addr);
     if (r->state != HM_ML_STATE_ALIVE) {
         r->state = HM_ML_STATE_ALIVE;
         r->state_change = s->now;
@@ -776,8 +929,7 @@ static void broadcast_accuse(hm_swim_t *s, hm_rec_t *r, uint8_t type, const hm_m
                              hm_bcast_done_fn done, void *ud)
 {
     hm_buf_reset(&s->tmp2);
-    if ((type == HM_ML_SUSPECT ? hm_ml_put_suspect(&s->tmp2, m) : hm_ml_put_dead(&s->tmp2, m)) <
-        0)
+    if ((type == HM_ML_SUSPECT ? hm_ml_put_suspect(&s->tmp2, m) : hm_ml_put_dead(&s->tmp2, m)) < 0)
         return;
     broadcast(s, r, &s->tmp2, done, ud);
 }
@@ -796,7 +948,7 @@ void hm_swim_suspect(hm_swim_t *s, const hm_ml_accuse_t *m)
     if (r->state != HM_ML_STATE_ALIVE)
         return;
     if (r == &s->recs[s->self]) {
-        refute(s, r, m->incarnation);
+        refute(s, r, m->incarnation, "suspect", &m->from);
         return;
     }
     broadcast_accuse(s, r, HM_ML_SUSPECT, m, NULL, NULL);
@@ -825,7 +977,7 @@ void hm_swim_dead(hm_swim_t *s, const hm_ml_accuse_t *m)
         return;
     if (r == &s->recs[s->self]) {
         if (!s->leaving) {
-            refute(s, r, m->incarnation);
+            refute(s, r, m->incarnation, "dead", &m->from);
             return;
         }
         broadcast_accuse(s, r, HM_ML_DEAD, m, leave_finished, s);
@@ -914,9 +1066,8 @@ hm_swim_t *hm_swim_new(const hm_swim_config_t *cfg, const hm_swim_delegate_t *d,
     }
     s->next_probe = stagger(s, now, s->cfg.probe_interval_ms);
     s->next_gossip = stagger(s, now, s->cfg.gossip_interval_ms);
-    s->next_push_pull = s->cfg.push_pull_interval_ms
-                            ? stagger(s, now, s->cfg.push_pull_interval_ms)
-                            : UINT64_MAX;
+    s->next_push_pull =
+        s->cfg.push_pull_interval_ms ? stagger(s, now, s->cfg.push_pull_interval_ms) : UINT64_MAX;
     if (s->cfg.probe_interval_ms == 0)
         s->next_probe = UINT64_MAX;
     if (s->cfg.gossip_interval_ms == 0 || s->cfg.gossip_nodes == 0)
@@ -937,7 +1088,7 @@ void hm_swim_free(hm_swim_t *s)
     while (hm_swim_poll(s, &o))
         hm_buf_free(&o.data);
     free(s->outq);
-    for (i = 1; i < s->recs_cap; i++)
+    for (i = 1; i < s->recs_used; i++)
         if (s->recs[i].in_use)
             free(s->recs[i].meta);
     for (i = 1; i < s->susps_cap; i++) {
@@ -951,6 +1102,7 @@ void hm_swim_free(hm_swim_t *s)
     free(s->recs);
     free(s->order);
     free(s->htab);
+    free(s->v6);
     while (s->arena) {
         hm_arena_chunk_t *n = s->arena->next;
         free(s->arena);
@@ -1030,7 +1182,9 @@ static void gossip(hm_swim_t *s)
             hm_buf_append(&s->tmp, s->parts[0].data, s->parts[0].len);
         else if (hm_ml_put_compound(&s->tmp, s->parts, m) < 0)
             continue;
-        raw_send(s, &r->addr, &s->tmp, r);
+        hm_addr_t to;
+        hm_swim_rec_addr(s, r, &to);
+        raw_send(s, &to, &s->tmp, r);
     }
 }
 
@@ -1047,8 +1201,12 @@ static void periodic_push_pull(hm_swim_t *s)
 {
     uint32_t r;
 
-    if (k_random(s, 1, hm_swim_skip_not_alive, &r) == 1)
-        hm_swim_push_pull(s, s->now, &s->recs[r].addr, false);
+    hm_addr_t to;
+
+    if (k_random(s, 1, hm_swim_skip_not_alive, &r) == 1) {
+        hm_swim_rec_addr(s, &s->recs[r], &to);
+        hm_swim_push_pull(s, s->now, &to, false);
+    }
 }
 
 /* Probe index wrapped: drop nodes dead for longer than GossipToTheDead
@@ -1081,19 +1239,51 @@ void hm_swim_reset_nodes(hm_swim_t *s)
 static void handle_command(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, size_t n,
                            int depth);
 
+static void handle_alive_decoded(hm_swim_t *s, hm_ml_alive_t *a)
+{
+    if (a->addr.port == 0)
+        a->addr.port = s->cfg.addr.port;
+    hm_swim_alive(s, a, false, NULL, NULL);
+}
+
+/* A compound of gossip is mostly alive messages about nodes spread over
+ * the whole table: decode them first and prefetch their hash slots and
+ * records, then handle every part in order. */
 static void handle_compound(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, size_t n,
                             int depth)
 {
     const uint8_t *parts[HM_SWIM_MAX_PARTS];
     size_t lens[HM_SWIM_MAX_PARTS];
+    hm_ml_alive_t alive[HM_SWIM_MAX_PARTS];
+    uint32_t hash[HM_SWIM_MAX_PARTS];
+    int8_t decoded[HM_SWIM_MAX_PARTS]; /* 1 ok, -1 malformed, 0 not an alive */
     int k = hm_ml_split_compound(p, n, parts, lens, HM_SWIM_MAX_PARTS), i;
 
     if (k < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "compound request");
         return;
     }
+    for (i = 0; i < k; i++) {
+        decoded[i] = 0;
+        if (lens[i] > 0 && parts[i][0] == HM_ML_ALIVE) {
+            decoded[i] = hm_ml_get_alive(parts[i] + 1, lens[i] - 1, &alive[i]) == 0 ? 1 : -1;
+            if (decoded[i] == 1) {
+                hash[i] = hash_name(alive[i].node.p, alive[i].node.n);
+                prefetch_slot(s, hash[i]);
+            }
+        }
+    }
     for (i = 0; i < k; i++)
-        handle_command(s, from, parts[i], lens[i], depth + 1);
+        if (decoded[i] == 1)
+            prefetch_rec(s, hash[i]);
+    for (i = 0; i < k; i++) {
+        if (decoded[i] == 1)
+            handle_alive_decoded(s, &alive[i]);
+        else if (decoded[i] == -1)
+            hm_swim_malformed(s, "alive message");
+        else
+            handle_command(s, from, parts[i], lens[i], depth + 1);
+    }
 }
 
 static void handle_compressed(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, size_t n,
@@ -1103,7 +1293,7 @@ static void handle_compressed(hm_swim_t *s, const hm_addr_t *from, const uint8_t
     size_t used = 0;
 
     if (hm_ml_get_compress(p, n, &out, &used) < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "compressed payload");
     } else {
         handle_command(s, from, out.data, out.len, depth + 1);
     }
@@ -1115,12 +1305,10 @@ static void handle_alive_msg(hm_swim_t *s, const uint8_t *p, size_t n)
     hm_ml_alive_t a;
 
     if (hm_ml_get_alive(p, n, &a) < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "alive message");
         return;
     }
-    if (a.addr.port == 0)
-        a.addr.port = s->cfg.addr.port;
-    hm_swim_alive(s, &a, false, NULL, NULL);
+    handle_alive_decoded(s, &a);
 }
 
 static void handle_accuse_msg(hm_swim_t *s, const uint8_t *p, size_t n, bool dead)
@@ -1128,7 +1316,7 @@ static void handle_accuse_msg(hm_swim_t *s, const uint8_t *p, size_t n, bool dea
     hm_ml_accuse_t m;
 
     if (hm_ml_get_accuse(p, n, &m) < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, dead ? "dead message" : "suspect message");
         return;
     }
     if (dead)
@@ -1141,7 +1329,7 @@ static void handle_command(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p
                            int depth)
 {
     if (n == 0 || depth > 4) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, n ? "message (nested too deep)" : "empty message");
         return;
     }
     switch (p[0]) {
@@ -1176,12 +1364,12 @@ static void handle_command(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p
         break;
     default:
         s->stats.dropped_other++;
+        hm_swim_log(s, HM_LOG_ERR, "msg type (%d) not supported", p[0]);
         break;
     }
 }
 
-void hm_swim_packet(hm_swim_t *s, uint64_t now, const hm_addr_t *from, const uint8_t *p,
-                    size_t n)
+void hm_swim_packet(hm_swim_t *s, uint64_t now, const hm_addr_t *from, const uint8_t *p, size_t n)
 {
     if (now > s->now)
         s->now = now;
@@ -1192,6 +1380,7 @@ void hm_swim_packet(hm_swim_t *s, uint64_t now, const hm_addr_t *from, const uin
         size_t plen;
         if (hm_ml_check_crc(p + 1, n - 1, &payload, &plen) < 0) {
             s->stats.dropped_crc++;
+            hm_swim_log(s, HM_LOG_WARN, "Got invalid checksum for UDP packet");
             return;
         }
         p = payload;
@@ -1253,14 +1442,13 @@ int hm_swim_leave(hm_swim_t *s, uint64_t now)
         return 0;
     s->leaving = true;
     d.incarnation = me->inc;
-    d.node.p = me->name;
+    d.node.p = REC_NAME(me);
     d.node.n = me->name_len;
     d.from = d.node;
     hm_swim_dead(s, &d);
     for (i = 0; i < s->norder; i++) {
         const hm_rec_t *r = &s->recs[s->order[i]];
-        if (s->order[i] != s->self && r->state != HM_ML_STATE_DEAD &&
-            r->state != HM_ML_STATE_LEFT)
+        if (s->order[i] != s->self && r->state != HM_ML_STATE_DEAD && r->state != HM_ML_STATE_LEFT)
             any_alive = true;
     }
     if (!any_alive)
@@ -1281,8 +1469,7 @@ int hm_swim_update_meta(hm_swim_t *s, uint64_t now)
     return 0;
 }
 
-int hm_swim_send_user(hm_swim_t *s, uint64_t now, const hm_addr_t *to, const uint8_t *p,
-                      size_t n)
+int hm_swim_send_user(hm_swim_t *s, uint64_t now, const hm_addr_t *to, const uint8_t *p, size_t n)
 {
     if (now > s->now)
         s->now = now;

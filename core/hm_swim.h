@@ -31,9 +31,9 @@ typedef struct hm_swim_config {
     uint32_t dead_node_reclaim_ms; /* 0: never */
     bool enable_compression;
     bool disable_tcp_pings;
-    uint8_t vsn[6];          /* default {1,5,2,2,5,5} */
-    size_t packet_overhead;  /* bytes added by packet-out hooks (AES-GCM: 29) */
-    uint64_t seed;           /* PRNG seed: the simulator makes runs reproducible */
+    uint8_t vsn[6];         /* default {1,5,2,2,5,5} */
+    size_t packet_overhead; /* bytes added by packet-out hooks (AES-GCM: 29) */
+    uint64_t seed;          /* PRNG seed: the simulator makes runs reproducible */
 } hm_swim_config_t;
 
 /* memberlist DefaultLANConfig / DefaultWANConfig / DefaultLocalConfig.
@@ -60,7 +60,10 @@ typedef struct hm_swim_delegate {
     /* A user message ([8] body) arrived by UDP or TCP. */
     void (*notify_msg)(void *ud, const uint8_t *p, size_t n);
     /* Append up to `limit` bytes of queued broadcasts as separate parts,
-     * each costing `overhead` extra; returns the number of parts added. */
+     * each costing `overhead` extra; returns the number of parts added.
+     * parts[i] are engine-owned buffers: hm_buf_reset() and fill them (as
+     * hm_bcast_get() does).  Give the raw Serf messages: the engine adds
+     * the [8] user-message type byte (`overhead` already counts it). */
     size_t (*get_broadcasts)(void *ud, size_t overhead, size_t limit, hm_buf_t *parts,
                              size_t max_parts);
     /* Push/pull user state. */
@@ -71,14 +74,17 @@ typedef struct hm_swim_delegate {
     void (*notify_leave)(void *ud, const hm_swim_node_t *n); /* dead or left */
     void (*notify_update)(void *ud, const hm_swim_node_t *n);
     /* Another node claims our name, or an existing one from elsewhere. */
-    void (*notify_conflict)(void *ud, const hm_swim_node_t *existing,
-                            const hm_swim_node_t *other);
+    void (*notify_conflict)(void *ud, const hm_swim_node_t *existing, const hm_swim_node_t *other);
     /* Ping delegate (Serf: Vivaldi coordinates). */
     void (*ack_payload)(void *ud, hm_buf_t *out);
     void (*notify_ping_complete)(void *ud, const hm_swim_node_t *n, uint64_t rtt_us,
                                  const uint8_t *payload, size_t len);
-    /* A stream started with hm_swim_join() or hm_swim_push_pull() ended. */
+    /* A push/pull stream ended: one from hm_swim_join(), or one of the
+     * engine's periodic push/pulls (an id the caller never saw: ignore). */
     void (*stream_done)(void *ud, uint32_t stream_id, bool ok, const char *err);
+    /* Optional: memberlist's log lines (malformed input, suspicions,
+     * refutations, push/pulls), without the "memberlist: " prefix. */
+    void (*log)(void *ud, hm_log_level_t level, const char *msg);
 } hm_swim_delegate_t;
 
 typedef enum {
@@ -86,7 +92,8 @@ typedef enum {
     HM_SWIM_STREAM_OPEN,  /* connect TCP to `to`, write `data`, then feed
                              everything read with hm_swim_stream_data() */
     HM_SWIM_STREAM_REPLY, /* write `data` on inbound stream `stream_id`, close */
-    HM_SWIM_STREAM_CLOSE, /* close stream `stream_id` */
+    HM_SWIM_STREAM_CLOSE, /* close stream `stream_id` (the engine is done with
+                             it; a no-op if the caller already closed it) */
 } hm_swim_out_type_t;
 
 typedef struct hm_swim_out {
@@ -102,8 +109,7 @@ void hm_swim_free(hm_swim_t *s);
 
 /* Inputs. */
 void hm_swim_tick(hm_swim_t *s, uint64_t now);
-void hm_swim_packet(hm_swim_t *s, uint64_t now, const hm_addr_t *from, const uint8_t *p,
-                    size_t n);
+void hm_swim_packet(hm_swim_t *s, uint64_t now, const hm_addr_t *from, const uint8_t *p, size_t n);
 uint32_t hm_swim_stream_accept(hm_swim_t *s, uint64_t now, const hm_addr_t *from);
 /* Bytes read so far on a stream (the whole buffer from its start, after the
  * stream-in hooks).  Returns HM_AGAIN to wait for more, HM_OK when the
@@ -120,14 +126,14 @@ uint64_t hm_swim_next_deadline(const hm_swim_t *s);
 /* Actions. */
 uint32_t hm_swim_join(hm_swim_t *s, uint64_t now, const hm_addr_t *to); /* push/pull, Join=true */
 int hm_swim_leave(hm_swim_t *s, uint64_t now);
-bool hm_swim_leave_done(const hm_swim_t *s); /* leave broadcast fully sent */
+bool hm_swim_leave_done(const hm_swim_t *s);         /* leave broadcast fully sent */
 int hm_swim_update_meta(hm_swim_t *s, uint64_t now); /* new incarnation + alive */
 /* A user message straight to one address, with piggybacked broadcasts. */
-int hm_swim_send_user(hm_swim_t *s, uint64_t now, const hm_addr_t *to, const uint8_t *p,
-                      size_t n);
+int hm_swim_send_user(hm_swim_t *s, uint64_t now, const hm_addr_t *to, const uint8_t *p, size_t n);
 void hm_swim_set_packet_overhead(hm_swim_t *s, size_t overhead);
 
-/* State. */
+/* State.  Node views (find, foreach, callbacks) are valid until the next
+ * call into the engine. */
 size_t hm_swim_num_nodes(const hm_swim_t *s); /* estimated, incl. self and dead */
 const hm_swim_node_t *hm_swim_find(const hm_swim_t *s, const char *name);
 typedef int (*hm_swim_iter_fn)(void *ud, const hm_swim_node_t *n);

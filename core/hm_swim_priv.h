@@ -14,22 +14,33 @@
 #define HM_SWIM_META_MAX 512
 #define HM_SWIM_MAX_PARTS 255
 
-/* One known node.  Records live in a pool with stable indices (0 = none)
- * so the broadcast queue and suspicion timers can refer to them; the probe
- * order is a separate array of indices, like memberlist's m.nodes. */
+/* One known node, in one 64-byte cache line: a lookup touches the hash
+ * slot and this record only (names shorter than 16 bytes are inline; an
+ * IPv6 address lives in a side array indexed by record).  Records live in
+ * a pool with stable indices (0 = none) so the broadcast queue and
+ * suspicion timers can refer to them; the probe order is a separate array
+ * of indices, like memberlist's m.nodes. */
+#define HM_REC_INLINE_NAME 16
 typedef struct hm_rec {
-    const char *name; /* NUL-terminated, in the engine's string arena */
-    uint8_t *meta;    /* malloc'ed, NULL when empty */
+    union {
+        char in[HM_REC_INLINE_NAME]; /* name_len < 16: NUL-terminated here */
+        const char *p;               /* else in the engine's string arena */
+    } nm;
+    uint8_t *meta; /* malloc'ed, NULL when empty */
     uint64_t state_change;
-    hm_addr_t addr;
     uint32_t inc;
     uint32_t susp; /* suspicion slot, 0 none */
     uint32_t bc;   /* broadcast queue handle, 0 none */
-    uint16_t meta_len, name_len;
+    uint8_t ip4[4];
+    uint16_t port;
+    uint8_t alen; /* 4, or 16 (IP in s->v6[record]) */
     uint8_t state;
+    uint16_t meta_len, name_len;
     uint8_t vsn[6];
     uint8_t in_use;
 } hm_rec_t;
+
+#define REC_NAME(r) ((r)->name_len < HM_REC_INLINE_NAME ? (r)->nm.in : (r)->nm.p)
 
 typedef struct hm_susp {
     uint32_t rec, k, n, gen;
@@ -84,12 +95,13 @@ struct hm_swim {
 
     /* node table */
     hm_rec_t *recs;
-    uint32_t recs_cap, recs_free;
+    uint32_t recs_cap, recs_free, recs_used; /* used: high-water mark */
     uint32_t *order;
     uint32_t norder, order_cap, probe_index;
     uint32_t *htab; /* open addressing, linear probing: rec index, 0 empty */
     uint32_t hcap, hcount;
     hm_arena_chunk_t *arena;
+    uint8_t (*v6)[16]; /* IPv6 addresses by record, allocated on first use */
     uint32_t self;
 
     uint32_t seq;
@@ -126,6 +138,7 @@ struct hm_swim {
 uint64_t hm_swim_rand(hm_swim_t *s);
 uint32_t hm_swim_randn(hm_swim_t *s, uint32_t n);
 hm_rec_t *hm_swim_lookup(const hm_swim_t *s, const char *name, size_t len);
+void hm_swim_rec_addr(const hm_swim_t *s, const hm_rec_t *r, hm_addr_t *out);
 const hm_swim_node_t *hm_swim_view(hm_swim_t *s, const hm_rec_t *r, hm_swim_node_t *v);
 void hm_swim_send(hm_swim_t *s, const hm_addr_t *to, hm_buf_t *msg, const hm_rec_t *node,
                   bool piggyback);
@@ -136,6 +149,9 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
 void hm_swim_suspect(hm_swim_t *s, const hm_ml_accuse_t *m);
 void hm_swim_dead(hm_swim_t *s, const hm_ml_accuse_t *m);
 void hm_swim_health_delta(hm_swim_t *s, int delta);
+void hm_swim_log(hm_swim_t *s, hm_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void hm_swim_malformed(hm_swim_t *s, const char *what);
 void hm_swim_ml_str(hm_ml_str_t *out, const char *p);
 
 /* hm_swim_probe.c */

@@ -28,6 +28,7 @@ static void probe_node(hm_swim_t *s, uint32_t ri)
     hm_rec_t *r = &s->recs[ri];
     hm_probe_t *p = &s->probe;
     hm_ml_ping_t ping = {0};
+    hm_addr_t to;
     uint64_t interval = (uint64_t)s->cfg.probe_interval_ms * (uint64_t)(s->health + 1);
 
     memset(p, 0, sizeof(*p));
@@ -39,7 +40,7 @@ static void probe_node(hm_swim_t *s, uint32_t ri)
     p->end_at = s->now + interval;
     s->stats.probes++;
 
-    ping.node.p = r->name;
+    ping.node.p = REC_NAME(r);
     ping.node.n = r->name_len;
     ping.seq_no = p->seq;
     self_source(s, &ping.source_node, &ping.source);
@@ -48,8 +49,9 @@ static void probe_node(hm_swim_t *s, uint32_t ri)
         p->active = false;
         return;
     }
+    hm_swim_rec_addr(s, r, &to);
     if (r->state == HM_ML_STATE_ALIVE) {
-        hm_swim_send(s, &r->addr, &s->tmp, NULL, true);
+        hm_swim_send(s, &to, &s->tmp, NULL, true);
     } else {
         /* a suspect gets the accusation along, to refute it sooner */
         hm_ml_accuse_t sus = {.incarnation = r->inc};
@@ -64,7 +66,7 @@ static void probe_node(hm_swim_t *s, uint32_t ri)
         hm_buf_reset(&s->tmp);
         if (hm_ml_put_compound(&s->tmp, parts, 2) < 0)
             return;
-        hm_swim_send(s, &r->addr, &s->tmp, r, false);
+        hm_swim_send(s, &to, &s->tmp, r, false);
     }
 }
 
@@ -123,6 +125,7 @@ static void probe_indirect(hm_swim_t *s)
     hm_ml_indirect_ping_t ind = {0};
 
     p->indirect_sent = true;
+    hm_swim_log(s, HM_LOG_DEBUG, "Failed ping: %s (timeout reached)", REC_NAME(target));
     /* kRandomNodes with the filter "not self, not target, alive" */
     for (tries = 0; tries < 3 * (size_t)s->norder && n < k; tries++) {
         uint32_t ri = s->order[hm_swim_randn(s, s->norder)];
@@ -134,19 +137,21 @@ static void probe_indirect(hm_swim_t *s)
         if (j == n)
             peers[n++] = ri;
     }
-    ind.node.p = target->name;
+    ind.node.p = REC_NAME(target);
     ind.node.n = target->name_len;
-    ind.target = target->addr;
+    hm_swim_rec_addr(s, target, &ind.target);
     ind.seq_no = p->seq;
     self_source(s, &ind.source_node, &ind.source);
     for (i = 0; i < n; i++) {
         hm_rec_t *peer = &s->recs[peers[i]];
+        hm_addr_t to;
+        hm_swim_rec_addr(s, peer, &to);
         ind.nack = peer->vsn[1] >= 4;
         if (ind.nack)
             p->expected_nacks++;
         hm_buf_reset(&s->tmp);
         if (hm_ml_put_indirect_ping(&s->tmp, &ind) == 0)
-            hm_swim_send(s, &peer->addr, &s->tmp, NULL, true);
+            hm_swim_send(s, &to, &s->tmp, NULL, true);
     }
     if (!s->cfg.disable_tcp_pings && target->vsn[1] >= 3) {
         hm_ml_ping_t ping = {0};
@@ -157,7 +162,7 @@ static void probe_indirect(hm_swim_t *s)
         if (hm_ml_put_ping(&msg, &ping) == 0) {
             hm_swim_stream_wrap(s, &msg);
             p->tcp_stream =
-                hm_swim_stream_open(s, &target->addr, ST_PING, false, p->seq, &msg, p->end_at);
+                hm_swim_stream_open(s, &ind.target, ST_PING, false, p->seq, &msg, p->end_at);
         }
         hm_buf_free(&msg);
     }
@@ -171,7 +176,11 @@ static void probe_verdict(hm_swim_t *s)
     int delta = 0;
 
     if (p->tcp_ok) {
-        probe_done(s, -1); /* "was able to connect ... network may be misconfigured" */
+        hm_swim_log(s, HM_LOG_WARN,
+                    "Was able to connect to %s but other probes failed, network may be "
+                    "misconfigured",
+                    REC_NAME(r));
+        probe_done(s, -1);
         return;
     }
     if (p->expected_nacks > 0) {
@@ -182,8 +191,9 @@ static void probe_verdict(hm_swim_t *s)
     }
     s->stats.probe_failures++;
     if (r->in_use) {
+        hm_swim_log(s, HM_LOG_INFO, "Suspect %s has failed, no acks received", REC_NAME(r));
         sus.incarnation = r->inc;
-        sus.node.p = r->name;
+        sus.node.p = REC_NAME(r);
         sus.node.n = r->name_len;
         sus.from.p = s->name;
         sus.from.n = s->name_len;
@@ -263,11 +273,14 @@ void hm_swim_handle_ping(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, 
     hm_addr_t to;
 
     if (hm_ml_get_ping(p, n, &ping) < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "ping request");
         return;
     }
-    if (ping.node.n && !(ping.node.n == s->name_len && memcmp(ping.node.p, s->name, s->name_len) == 0)) {
+    if (ping.node.n &&
+        !(ping.node.n == s->name_len && memcmp(ping.node.p, s->name, s->name_len) == 0)) {
         s->stats.dropped_other++;
+        hm_swim_log(s, HM_LOG_WARN, "Got ping for unexpected node '%.*s'", (int)ping.node.n,
+                    ping.node.p);
         return;
     }
     ack.seq_no = ping.seq_no;
@@ -291,7 +304,7 @@ void hm_swim_handle_indirect(hm_swim_t *s, const hm_addr_t *from, const uint8_t 
     hm_addr_t target;
 
     if (hm_ml_get_indirect_ping(p, n, &ind) < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "indirect ping request");
         return;
     }
     if (s->nhelpers == s->helpers_cap) {
@@ -326,7 +339,7 @@ void hm_swim_handle_ack(hm_swim_t *s, const uint8_t *p, size_t n)
     size_t i;
 
     if (hm_ml_get_ack(p, n, &ack) < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "ack response");
         return;
     }
     if (pr->active && !pr->acked && ack.seq_no == pr->seq) {
@@ -356,7 +369,7 @@ void hm_swim_handle_nack(hm_swim_t *s, const uint8_t *p, size_t n)
     hm_ml_nack_t nack;
 
     if (hm_ml_get_nack(p, n, &nack) < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "nack response");
         return;
     }
     if (s->probe.active && nack.seq_no == s->probe.seq && s->now < s->probe.end_at)

@@ -111,9 +111,9 @@ static int local_state(hm_swim_t *s, bool join, hm_buf_t *out)
     for (i = 0; i < s->norder; i++) {
         const hm_rec_t *r = &s->recs[s->order[i]];
         hm_ml_push_node_t *n = &nodes[i];
-        n->name.p = r->name;
+        n->name.p = REC_NAME(r);
         n->name.n = r->name_len;
-        n->addr = r->addr;
+        hm_swim_rec_addr(s, r, &n->addr);
         n->meta = r->meta;
         n->meta_len = r->meta_len;
         n->incarnation = r->inc;
@@ -142,6 +142,8 @@ uint32_t hm_swim_push_pull(hm_swim_t *s, uint64_t now, const hm_addr_t *to, bool
     }
     hm_swim_stream_wrap(s, &msg);
     s->stats.push_pulls++;
+    hm_swim_log(s, HM_LOG_DEBUG, "Initiating push/pull sync with: %u.%u.%u.%u:%u", to->ip[0],
+                to->ip[1], to->ip[2], to->ip[3], to->port);
     id = hm_swim_stream_open(s, to, ST_PUSH_PULL, join, 0, &msg, s->now + s->cfg.tcp_timeout_ms);
     hm_buf_free(&msg);
     return id;
@@ -240,9 +242,7 @@ static int merge_remote(hm_swim_t *s, const nodes_acc_t *rem, const uint8_t *use
             hm_ml_alive_t a = {0};
             a.incarnation = n->incarnation;
             a.node = n->name;
-            a.addr = n->addr;
-            if (a.addr.port == 0)
-                a.addr.port = s->cfg.addr.port;
+            a.addr = n->addr; /* no Port 0 substitution here, as in mergeState */
             a.meta = n->meta;
             a.meta_len = n->meta_len;
             memcpy(a.vsn, n->vsn, 6);
@@ -305,7 +305,7 @@ static int unwrap(const uint8_t *p, size_t n, hm_buf_t *plain, const uint8_t **m
 static void stream_reply(hm_swim_t *s, hm_stream_t *st, hm_buf_t *msg)
 {
     hm_swim_stream_wrap(s, msg);
-    hm_swim_out_push(s, HM_SWIM_STREAM_REPLY, NULL, st->id, 0, msg);
+    hm_swim_out_push(s, HM_SWIM_STREAM_REPLY, NULL, st->id, s->now + s->cfg.tcp_timeout_ms, msg);
 }
 
 static int read_user(hm_swim_t *s, const uint8_t *p, size_t n, bool complete)
@@ -323,8 +323,8 @@ static int read_user(hm_swim_t *s, const uint8_t *p, size_t n, bool complete)
     return HM_OK;
 }
 
-static int read_push_pull(hm_swim_t *s, const uint8_t *p, size_t n, bool complete,
-                          nodes_acc_t *acc, hm_ml_push_header_t *hdr, const uint8_t **user)
+static int read_push_pull(hm_swim_t *s, const uint8_t *p, size_t n, bool complete, nodes_acc_t *acc,
+                          hm_ml_push_header_t *hdr, const uint8_t **user)
 {
     size_t used = 0;
     int rc = hm_ml_get_push_pull(p, n, hdr, collect_node, acc, user, &used);
@@ -351,8 +351,12 @@ static int inbound(hm_swim_t *s, hm_stream_t *st, const uint8_t *m, size_t n, bo
                 stream_reply(s, st, &reply);
             else
                 hm_swim_out_push(s, HM_SWIM_STREAM_CLOSE, NULL, st->id, 0, NULL);
-            if (merge_remote(s, &acc, user, hdr.user_state_len, hdr.join) < 0)
+            if (merge_remote(s, &acc, user, hdr.user_state_len, hdr.join) < 0) {
                 s->stats.dropped_other++;
+                hm_swim_log(s, HM_LOG_ERR,
+                            "Failed push/pull merge: protocol version is "
+                            "incompatible");
+            }
         }
         break;
     case HM_ML_USER:
@@ -366,8 +370,8 @@ static int inbound(hm_swim_t *s, hm_stream_t *st, const uint8_t *m, size_t n, bo
         rc = hm_ml_get_ping(m + 1, n - 1, &ping) == 0 ? HM_OK : complete ? HM_ERROR : HM_AGAIN;
         if (rc != HM_OK)
             break;
-        if (ping.node.n && !(ping.node.n == s->name_len &&
-                             memcmp(ping.node.p, s->name, s->name_len) == 0)) {
+        if (ping.node.n &&
+            !(ping.node.n == s->name_len && memcmp(ping.node.p, s->name, s->name_len) == 0)) {
             hm_swim_out_push(s, HM_SWIM_STREAM_CLOSE, NULL, st->id, 0, NULL);
             break;
         }
@@ -468,7 +472,7 @@ int hm_swim_stream_data(hm_swim_t *s, uint64_t now, uint32_t id, const uint8_t *
     }
     hm_buf_free(&plain);
     if (rc == HM_ERROR) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "stream");
         if ((st = stream_find(s, id)) != NULL) {
             hm_swim_stream_failed(s, s->now, id, "malformed stream");
         }

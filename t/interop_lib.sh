@@ -66,14 +66,17 @@ serf_start() {
 }
 serf_up() { "$SERF" members -rpc-addr=127.0.0.1:"$1" >/dev/null 2>&1; }
 
-# hamlet_start NAME [extra flags]: sets ${NAME}_port ${NAME}_pid
+# hamlet_start NAME [extra flags]: sets ${NAME}_port ${NAME}_rpc ${NAME}_pid.
+# An RPC port is always given (mod_rpc, when built, is loaded by default
+# and would otherwise try 127.0.0.1:7373); a later -rpc-addr wins.
 hamlet_start() {
     n=$1; shift
-    p=$(free_port)
-    "$HAMLETD" -node="$n" -bind=127.0.0.1:"$p" "$@" >"$W/$n.log" 2>&1 &
+    p=$(free_port); r=$(free_port)
+    "$HAMLETD" -node="$n" -bind=127.0.0.1:"$p" -rpc-addr=127.0.0.1:"$r" "$@" \
+        >"$W/$n.log" 2>&1 &
     pid=$!
     PIDS="$PIDS $pid"
-    eval "${n}_port=$p ${n}_pid=$pid"
+    eval "${n}_port=$p ${n}_rpc=$r ${n}_pid=$pid"
 }
 
 # wait_for SECONDS cmd...: polls every 100 ms until cmd succeeds.
@@ -101,13 +104,15 @@ serf_count_is() { [ "$(serf_count "$1" "$2")" -eq "$3" ]; }
 hamlet_logged() { grep -Eq "$2" "$W/$1.log"; }
 # the hamletd's view of a member, from its Serf-style event log lines
 hamlet_sees() { # hamlet_sees NAME NODE alive|failed|left
+    # a leave intent that arrives after memberlist's dead message turns
+    # failed into left: "EventMemberLeave (forced)", as in Serf
     case $3 in
-    alive) pat="EventMemberJoin: $2 " ;;
-    failed) pat="EventMemberFailed: $2 " ;;
-    left) pat="EventMemberLeave: $2 " ;;
+    alive) pat="EventMemberJoin" ;;
+    failed) pat="EventMemberFailed" ;;
+    left) pat="EventMemberLeave" ;;
     esac
     last=$(grep -E "EventMember(Join|Failed|Leave|Reap)[^:]*: $2 " "$W/$1.log" | tail -n 1)
-    case $last in *"$pat"*) return 0 ;; esac
+    case $last in *"] serf: $pat: $2 "* | *"] serf: $pat (forced): $2 "*) return 0 ;; esac
     return 1
 }
 alive_pid() { kill -0 "$1" 2>/dev/null; }

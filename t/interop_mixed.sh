@@ -12,13 +12,15 @@ serf_start s1 -profile=local -event-handler="$Q"
 hrpc1=$(free_port); hrpc2=$(free_port); hrpc3=$(free_port)
 RPCS="$RPCS $hrpc1 $hrpc2 $hrpc3"
 t0=$(now_ms)
-hamlet_start h1 -profile=local -rpc-addr=127.0.0.1:$hrpc1 -join=127.0.0.1:$s1_port
+hamlet_start h1 -profile=local -rpc-addr=127.0.0.1:$hrpc1 -event-handler="$Q" \
+    -join=127.0.0.1:$s1_port
 wait_for 10 serf_sees $s1_rpc h1 alive
 serf_start s2 -profile=local -event-handler="$Q" -join=127.0.0.1:$h1_port
-hamlet_start h2 -profile=local -rpc-addr=127.0.0.1:$hrpc2 -join=127.0.0.1:$s2_port
+hamlet_start h2 -profile=local -rpc-addr=127.0.0.1:$hrpc2 -event-handler="$Q" \
+    -join=127.0.0.1:$s2_port
 wait_for 10 serf_sees $s2_rpc h2 alive
 serf_start s3 -profile=local -event-handler="$Q" -tag role=web -join=127.0.0.1:$h2_port
-hamlet_start h3 -profile=local -rpc-addr=127.0.0.1:$hrpc3 -tag role=web -tag dc=x \
+hamlet_start h3 -profile=local -rpc-addr=127.0.0.1:$hrpc3 -event-handler="$Q" -tag role=web -tag dc=x \
     -join=127.0.0.1:$s3_port
 
 all6() {
@@ -54,7 +56,10 @@ q_has() {
     grep -Eq "$pat" "$W/q.out"
 }
 check "query from serf: 6 acks (hamletd acks)" wait_for 30 q_has $s2_rpc "Total Acks: 6"
-check "query from serf: the 3 serf handlers respond" wait_for 30 q_has $s2_rpc "Total Responses: 3"
+check "query from serf: all 6 handlers respond (hamletd through mod_handlers)" \
+    wait_for 30 q_has $s2_rpc "Total Responses: 6"
+check "... hamletd's answer is its handler's output" \
+    wait_for 30 q_has $s2_rpc "Response from 'h2': pong-h2"
 check "query from hamletd: 6 acks" wait_for 30 q_has $hrpc1 "Total Acks: 6"
 check "query from hamletd: serf's response comes back" \
     wait_for 30 q_has $hrpc1 "Response from 's3': pong-s3"

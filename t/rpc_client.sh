@@ -167,10 +167,16 @@ both monitor -log-level bogus
 same "monitor: bad level" "$HO" "$SO"
 
 # --- leave ------------------------------------------------------------------
+$H monitor -rpc-addr "$n2_RPC" > "$TESTDIR/mon2.out" &
+m2pid=$!
+poll 10 grep -q '\[' "$TESTDIR/mon2.out"; check $? "monitor attached to n2"
 HO=$($H leave -rpc-addr "$n2_RPC"); HRC=$?
 same "leave" "$HO" "Graceful leave complete"
 exited() { ! kill -0 "$n2_PID" 2>/dev/null; }
 poll 20 exited; check $? "n2 exited after leave"
+wait $m2pid; [ $? = 1 ]; check $? "monitor exits 1 when the agent goes away"
+grep -q '^Remote side ended the monitor! This usually means that the$' "$TESTDIR/mon2.out"
+check $? "monitor: remote side ended message"
 left() { serf members -status left -name n2 | grep -q n2; }
 poll 20 left; check $? "n1 sees n2 left"
 

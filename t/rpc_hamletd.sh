@@ -77,8 +77,14 @@ same "hamlet = serf: reachability" "$HO" "$SO"
 serf_ok "^Event 'hev' dispatched! Coalescing enabled: true$" event hev payload
 poll 10 grep -q 'user-event: hev' "$TESTDIR/s1.log"; check $? "event via hamletd reaches serf agent s1"
 serf_ok 'Coalescing enabled: false' event -coalesce=false hev2
-out=$(serf event big "$(head -c 600 /dev/zero | tr '\0' x)")
-printf '%s\n' "$out" | grep -q '^Error sending event: '; check $? "serf event: too large refused"
+big=$(head -c 600 /dev/zero | tr '\0' x)
+out=$(serf event big "$big"); sout=$(serf event -rpc-addr "$s1_RPC" big "$big")
+same "serf event: too large, same error as a serf agent" "$out" "$sout"
+big=$(head -c 1100 /dev/zero | tr '\0' x)
+out=$(serf query -timeout 1s big "$big"); sout=$(serf query -rpc-addr "$s1_RPC" -timeout 1s big "$big")
+same "serf query: too large, same error as a serf agent" "$out" "$sout"
+out=$(serf tags -set "big=$big"); sout=$(serf tags -rpc-addr "$s1_RPC" -set "big=$big")
+same "serf tags: too large, same error as a serf agent" "$out" "$sout"
 serf_ok '^Total Acks: 3$' query -timeout 2s hq
 serf_ok "^Ack from 's1'$" query -timeout 2s -tag role=db hq
 serf_ok '^Total Responses: 0$' query -timeout 1s -no-ack -node h2 hq
@@ -102,6 +108,9 @@ mpid=$!
 poll 10 grep -q '\[' "$TESTDIR/mon"; check $? "serf monitor: log lines"
 serf event mon-ev >/dev/null
 poll 10 grep -q 'mon-ev' "$TESTDIR/mon"; check $? "serf monitor: the event"
+start_serf s4 -join "$h1_BIND"; check $? "serf agent s4 joins while monitoring"
+poll 20 grep -q 'Event: "member-join"' "$TESTDIR/mon"; check $? "serf monitor: member-join streamed"
+grep -q '"Name":"s4"' "$TESTDIR/mon"; check $? "serf monitor: the joining member"
 kill -INT $mpid; wait $mpid; check $? "serf monitor: Ctrl-C"
 
 # --- raw sessions ---------------------------------------------------------------------

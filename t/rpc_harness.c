@@ -62,8 +62,7 @@ static void member_event(hm_member_event_type_t t, const hm_member_t *m)
     hm_run_member_event(D, &ev);
 }
 
-int hm_user_event(hm_ctx_t *ctx, const char *name, const void *payload, size_t len,
-                  bool coalesce)
+int hm_user_event(hm_ctx_t *ctx, const char *name, const void *payload, size_t len, bool coalesce)
 {
     hm_user_event_t ev = {++ltime, name, payload, len, coalesce};
 
@@ -192,8 +191,8 @@ int hm_query_send(hm_ctx_t *ctx, const hm_query_params_t *p, hm_query_reply_fn f
             in |= strcmp(p->filter_nodes[k], M[i].name) == 0;
         q->nodes[i] = in && tags_match(&M[i], p->filter_tags);
     }
-    q->q = (hm_query_t){++ltime, (uint32_t)ltime, q->name, q->payload, q->len,
-                        hm_now_ms(ctx) + ms, q};
+    q->q =
+        (hm_query_t){++ltime, (uint32_t)ltime, q->name, q->payload, q->len, hm_now_ms(ctx) + ms, q};
     end.tv_sec = (time_t)(ms / 1000);
     end.tv_usec = (suseconds_t)(ms % 1000) * 1000;
     q->tick = evtimer_new(hm_event_base(ctx), q_tick, q);
@@ -224,8 +223,9 @@ int hm_join(hm_ctx_t *ctx, const char *const *addrs, size_t n, bool replay, size
 
     for (size_t i = 0; i < n; i++) {
         if (strcmp(addrs[i], "127.0.0.1:1") == 0) {
-            snprintf(err, errlen, "1 error occurred:\n\t* Failed to join 127.0.0.1:1: dial tcp "
-                                  "127.0.0.1:1: connect: connection refused\n\n");
+            snprintf(err, errlen,
+                     "1 error occurred:\n\t* Failed to join 127.0.0.1:1: dial tcp "
+                     "127.0.0.1:1: connect: connection refused\n\n");
             *joined = ok;
             return HM_ERROR;
         }

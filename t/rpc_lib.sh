@@ -25,7 +25,18 @@ same() {
         diff "$TESTDIR/a" "$TESTDIR/b" | sed 's/^/# /'
     fi
 }
-done_testing() { echo "1..$n"; [ $fails = 0 ]; }
+# Before the plan: no daemon log holds a sanitizer report (ASan builds).
+done_testing() {
+    if grep -l 'ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer' \
+        "$TESTDIR"/*.log >/dev/null 2>&1; then
+        nok "no sanitizer report in the daemons' logs"
+        grep -h -A8 'ERROR: AddressSanitizer\|runtime error:' "$TESTDIR"/*.log | sed 's/^/# /'
+    else
+        ok "no sanitizer report in the daemons' logs"
+    fi
+    echo "1..$n"
+    [ $fails = 0 ]
+}
 
 # free_port: a TCP port nobody listens on right now (UDP too, checked)
 free_port() {

@@ -116,6 +116,15 @@ while IFS= read -r line; do
 done < "$TESTDIR/proto"
 [ "$(grep -c '^ok - ' "$TESTDIR/proto")" -ge 40 ]; check $? "proto: all raw checks ran"
 kill -0 "$h1_PID"; check $? "server still running after the abuse"
+$PY "$top_srcdir/t/rpc_flood.py" "$h1_ADDR" "$h1_PID" 200000 > "$TESTDIR/flood" 2>&1
+while IFS= read -r line; do
+    case $line in
+        "ok - "*) ok "flood: ${line#ok - }" ;;
+        "not ok - "*) nok "flood: ${line#not ok - }" ;;
+        *) echo "# $line" ;;
+    esac
+done < "$TESTDIR/flood"
+[ "$(grep -c '^ok - ' "$TESTDIR/flood")" = 3 ]; check $? "flood: all checks ran"
 
 # --- leave --------------------------------------------------------------------
 out=$(serf leave); same "serf leave" "$out" "Graceful leave complete"

@@ -5,13 +5,16 @@
  * formula, size limits), graceful leave, failure, reap, event replay on
  * join, coordinates, name conflicts.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hm_serf.h"
 #include "hm_serf_coord.h"
+#include "hm_serf_int.h"
 #include "hm_serfwire.h"
 #include "serf/vnet.h"
 #include "tap.h"
@@ -41,6 +44,21 @@ static vnet_t *cluster(int n, hm_serf_config_t *cfg)
     return v;
 }
 
+static void test_lamport(void)
+{
+    uint64_t c = 0;
+
+    is_int(lc_increment(&c), 1, "Increment from 0 gives 1");
+    lc_witness(&c, 0);
+    is_int(c, 1, "Witness of an older time changes nothing");
+    lc_witness(&c, 1);
+    is_int(c, 2, "Witness of the current time moves one past it");
+    lc_witness(&c, 41);
+    is_int(c, 42, "Witness of a newer time: that time + 1");
+    lc_witness(&c, 7);
+    is_int(c, 42, "clocks never go back");
+}
+
 static void test_pure(void)
 {
     is_int(hm_serf_tag_match("web", "a-web-1"), 1, "tag filter is unanchored, as Go's MatchString");
@@ -59,6 +77,19 @@ static void test_coord(void)
     hm_coord_client_t cl;
     hm_coord_t peer, a, b;
     double d;
+
+    /* One update worked by hand from Go's formulas (client.go; the
+     * TestClient_Update setup): peer at z = 1 ms, RTT 2 ms. */
+    hm_coord_client_init(&cl, 1);
+    hm_coord_init(&peer);
+    peer.vec[2] = 0.001;
+    ok(hm_coord_update(&cl, "p", &peer, 2000) == 0, "update accepted");
+    ok(fabs(cl.coord.vec[2] + 0.0001225) < 1e-9, "moved away from the peer: z = %.9f",
+       cl.coord.vec[2]);
+    ok(fabs(cl.coord.error - 1.37375) < 1e-9, "error 1.5 -> 1.37375 (%.9f)", cl.coord.error);
+    ok(fabs(cl.coord.height - 1.245e-5) < 1e-12, "height 1e-5 -> 1.245e-5 (%.3g)", cl.coord.height);
+    ok(fabs(cl.coord.adjustment - 2.137625e-5) < 1e-10, "adjustment (%.6g)", cl.coord.adjustment);
+    hm_coord_client_free(&cl);
 
     hm_coord_client_init(&cl, 1);
     hm_coord_init(&peer);
@@ -153,8 +184,7 @@ static void test_fail_reap(void)
     vnet_crash(v, 2);
     t0 = vnet_now(v);
     r = vnet_run_until(v, 30000, s2_failed, NULL);
-    ok(r, "crashed node marked failed after %llu ms",
-       (unsigned long long)(vnet_now(v) - t0));
+    ok(r, "crashed node marked failed after %llu ms", (unsigned long long)(vnet_now(v) - t0));
     is_int(vnet_count(vnet_node(v, 0), 'F', "s2"), 1, "one member-failed event");
     r = vnet_run_until(v, 60000, s2_gone, NULL);
     ok(r, "failed member reaped after reconnect_timeout");
@@ -286,8 +316,8 @@ static void test_queries(void)
     p.len = 2;
     p.request_ack = true;
     t0 = vnet_now(v);
-    ok(hm_serf_query(vnet_node(v, 0)->serf, vnet_now(v), &p, vnet_query_cb, vnet_ud(v, 0), &id,
-                     err, sizeof(err)) == 0,
+    ok(hm_serf_query(vnet_node(v, 0)->serf, vnet_now(v), &p, vnet_query_cb, vnet_ud(v, 0), &id, err,
+                     sizeof(err)) == 0,
        "query sent");
     ok(id < 0x80000000u, "query id is a non-negative int31");
     ok(vnet_run_until(v, 10000, query_done, &origin), "query finishes");
@@ -324,16 +354,91 @@ static void test_queries(void)
                   sizeof(err));
     vnet_run_until(v, 10000, query_done, &origin);
     is_int(vnet_now(v) - t0, 500, "explicit timeout honoured");
-    is_int(vnet_count(vnet_node(v, 0), 'P', NULL), 2, "node filter s2,s3: 2 responses "
+    is_int(vnet_count(vnet_node(v, 0), 'P', NULL), 2,
+           "node filter s2,s3: 2 responses "
            "(relayed copies collapse)");
     is_int(vnet_count(vnet_node(v, 0), 'A', NULL), 2, "node filter: 2 acks");
+
+    /* the same query (LTime, ID) delivered again is a duplicate */
+    {
+        hm_serf_query_t q = {0};
+        hm_buf_t b = {0};
+        size_t before;
+        vnet_addr(0, &q.addr);
+        hm_serf_clocks(vnet_node(v, 2)->serf, NULL, NULL, &q.ltime);
+        q.id = 4242;
+        q.source_node.p = "s0";
+        q.source_node.n = 2;
+        q.name.p = "dup";
+        q.name.n = 3;
+        q.timeout_ns = 500000000;
+        hm_buf_append(&b, "\x08", 1);
+        hm_serf_put_query(&b, &q);
+        vnet_inject(v, 2, 0, b.data, b.len);
+        before = vnet_count(vnet_node(v, 2), 'Q', "dup");
+        vnet_inject(v, 2, 0, b.data, b.len);
+        is_int(before, 1, "injected query delivered");
+        is_int(vnet_count(vnet_node(v, 2), 'Q', "dup"), 1, "same LTime and ID: suppressed");
+        hm_buf_free(&b);
+    }
+
+    /* responses: size limit, one answer only, deadline */
+    {
+        static char big[1100];
+        for (int i = 0; i < n; i++) {
+            vnet_node(v, i)->nrec = 0;
+            vnet_node(v, i)->answer = NULL;
+        }
+        memset(big, 'r', sizeof(big) - 1);
+        vnet_node(v, 1)->answer = big;
+        vnet_node(v, 2)->answer = "fine";
+        p.filter_nodes = NULL;
+        p.n_filter_nodes = 0;
+        p.relay_factor = 0;
+        p.request_ack = false;
+        p.payload = "x";
+        p.len = 1;
+        hm_serf_query(vnet_node(v, 0)->serf, vnet_now(v), &p, vnet_query_cb, vnet_ud(v, 0), &id,
+                      err, sizeof(err));
+        vnet_run_until(v, 10000, query_done, &origin);
+        is_int(vnet_count(vnet_node(v, 0), 'P', "s1"), 0, "a response over 1024 bytes is refused");
+        is_int(vnet_count(vnet_node(v, 0), 'P', "s2"), 1, "a small one goes through");
+        is_str(vnet_node(v, 1)->last_err,
+               "failed to respond to key query: response exceeds limit of 1024 bytes",
+               "the refusal says why");
+        vnet_node(v, 2)->answer_twice = true;
+        {
+            hm_serf_query_t q = {0};
+            hm_buf_t b = {0};
+            vnet_addr(0, &q.addr);
+            hm_serf_clocks(vnet_node(v, 2)->serf, NULL, NULL, &q.ltime);
+            q.id = 999;
+            q.source_node.p = "s0";
+            q.source_node.n = 2;
+            q.name.p = "twice";
+            q.name.n = 5;
+            q.timeout_ns = 300000000;
+            hm_buf_append(&b, "\x08", 1);
+            hm_serf_put_query(&b, &q);
+            vnet_inject(v, 2, 0, b.data, b.len);
+            hm_buf_free(&b);
+        }
+        is_str(vnet_node(v, 2)->last_err, "failed to respond to key query: response already sent",
+               "one response per query");
+        vnet_node(v, 2)->answer_twice = false;
+        vnet_run(v, 400);
+        ok(hm_serf_respond(vnet_node(v, 2)->serf, vnet_now(v), vnet_node(v, 2)->last_opaque,
+                           (const uint8_t *)"late", 4, err, sizeof(err)) < 0 &&
+               strstr(err, "past the deadline") != NULL,
+           "after the deadline: %s", err);
+    }
 
     /* size limit */
     memset(payload, 'q', sizeof(payload));
     p.payload = payload;
     p.len = 1050;
-    ok(hm_serf_query(vnet_node(v, 0)->serf, vnet_now(v), &p, vnet_query_cb, vnet_ud(v, 0), &id,
-                     err, sizeof(err)) < 0 &&
+    ok(hm_serf_query(vnet_node(v, 0)->serf, vnet_now(v), &p, vnet_query_cb, vnet_ud(v, 0), &id, err,
+                     sizeof(err)) < 0 &&
            strcmp(err, "query exceeds limit of 1024 bytes") == 0,
        "query size limit: %s", err);
     vnet_free(v);
@@ -397,8 +502,7 @@ static void test_join_replay(void)
     char err[128];
 
     vnet_run_until(v, 10000, all_alive, &n);
-    hm_serf_user_event(vnet_node(v, 0)->serf, vnet_now(v), "old", NULL, 0, false, err,
-                       sizeof(err));
+    hm_serf_user_event(vnet_node(v, 0)->serf, vnet_now(v), "old", NULL, 0, false, err, sizeof(err));
     vnet_run(v, 2000);
     vnet_add(v, NULL);
     vnet_add(v, NULL);
@@ -484,6 +588,28 @@ static void test_snapshot(void)
         hm_serf_user_event(vnet_node(v, 0)->serf, vnet_now(v), "e", NULL, 0, false, err,
                            sizeof(err));
     vnet_run(v, 3000);
+    /* compaction: ~18 bytes per event-clock line, past 128 KiB */
+    for (int i = 0; i < 9000; i++) {
+        hm_serf_user_event(vnet_node(v, 1)->serf, vnet_now(v), "c", NULL, 0, false, err,
+                           sizeof(err));
+        if (i % 100 == 0)
+            vnet_run(v, 600);
+    }
+    vnet_run(v, 1000);
+    {
+        struct stat st;
+        int sr = stat(path, &st);
+        FILE *cf = fopen(path, "r");
+        char l[128];
+        size_t lines = 0;
+        while (cf && fgets(l, sizeof(l), cf))
+            lines++;
+        if (cf)
+            fclose(cf);
+        ok(sr == 0 && st.st_size < 128 * 1024 && lines < 9000,
+           "snapshot compacted: %lld bytes, %zu lines for 9000 events", (long long)st.st_size,
+           lines);
+    }
     hm_serf_clocks(vnet_node(v, 1)->serf, &mc, &ec, NULL);
     hm_serf_free(vnet_node(v, 1)->serf);
     vnet_node(v, 1)->serf = NULL;
@@ -508,8 +634,113 @@ static void test_snapshot(void)
     unlink(path);
 }
 
+static void test_coalesce(void)
+{
+    hm_serf_config_t c;
+    vnet_t *v = vnet_new();
+    int n = 4;
+    char err[128];
+    vnet_node_t *n0;
+
+    hm_serf_config_default(&c, "local");
+    c.coalesce_period_ms = c.user_coalesce_period_ms = 3000;
+    c.quiescent_period_ms = c.user_quiescent_period_ms = 1000;
+    for (int i = 0; i < n; i++)
+        vnet_add(v, &c);
+    n0 = vnet_node(v, 0);
+    is_int(vnet_count(n0, 'J', NULL), 0, "coalescing: own join held back at first");
+    for (int i = 1; i < n; i++)
+        vnet_join(v, i, 0, true);
+    vnet_run_until(v, 10000, all_alive, &n);
+    is_int(vnet_count(n0, 'J', "s3"), 0, "joins held while they keep coming");
+    vnet_run(v, 3500);
+    is_int(vnet_count(n0, 'J', NULL), 4, "then every join delivered");
+    ok(n0->member_callbacks <= 2, "in few batched events (%zu)", n0->member_callbacks);
+    for (int i = 0; i < 3; i++)
+        hm_serf_user_event(vnet_node(v, 1)->serf, vnet_now(v), "cc", (const uint8_t *)"x", 1, true,
+                           err, sizeof(err));
+    for (int i = 0; i < 2; i++)
+        hm_serf_user_event(vnet_node(v, 1)->serf, vnet_now(v), "plain", NULL, 0, false, err,
+                           sizeof(err));
+    vnet_run(v, 500);
+    is_int(vnet_count(n0, 'E', "plain"), 2, "events without coalesce pass at once");
+    is_int(vnet_count(n0, 'E', "cc"), 0, "coalescable events held");
+    vnet_run(v, 3500);
+    is_int(vnet_count(n0, 'E', "cc"), 1, "only the newest coalescable event delivered");
+    vnet_free(v);
+}
+
+/* Mutated and truncated Serf messages of every type: dropped, never a
+ * crash, and the member table stays as it was. */
+static void test_garbage(void)
+{
+    int n = 2;
+    vnet_t *v = cluster(n, NULL);
+    hm_buf_t seeds[8] = {{0}};
+    hm_serf_query_t q = {0};
+    hm_serf_query_response_t r = {0};
+    hm_serf_user_event_t ue = {0};
+    hm_addr_t a;
+    uint64_t rnd = 42;
+    size_t ns = 0;
+
+    vnet_run_until(v, 10000, all_alive, &n);
+    vnet_addr(1, &a);
+    hm_buf_append(&seeds[ns], "\x08", 1);
+    hm_serf_put_join(&seeds[ns++], 7, "x");
+    hm_buf_append(&seeds[ns], "\x08", 1);
+    hm_serf_put_leave(&seeds[ns++], 9, "y", true);
+    ue.ltime = 3;
+    ue.name.p = "ev";
+    ue.name.n = 2;
+    hm_buf_append(&seeds[ns], "\x08", 1);
+    hm_serf_put_user_event(&seeds[ns++], &ue);
+    q.ltime = 5;
+    q.id = 77;
+    q.addr = a;
+    q.source_node.p = "s1";
+    q.source_node.n = 2;
+    q.name.p = "qq";
+    q.name.n = 2;
+    q.timeout_ns = 1000000000;
+    q.flags = 1;
+    q.relay_factor = 1;
+    hm_buf_append(&seeds[ns], "\x08", 1);
+    hm_serf_put_query(&seeds[ns++], &q);
+    r.ltime = 5;
+    r.id = 77;
+    r.from.p = "s1";
+    r.from.n = 2;
+    hm_buf_append(&seeds[ns], "\x08", 1);
+    hm_serf_put_query_response(&seeds[ns++], &r);
+    hm_buf_append(&seeds[ns], "\x08", 1);
+    hm_serf_put_relay(&seeds[ns], &a, "s1", seeds[4].data + 1, seeds[4].len - 1);
+    ns++;
+    for (int i = 0; i < 20000; i++) {
+        hm_buf_t *sd = &seeds[i % ns];
+        uint8_t buf[512];
+        size_t len = sd->len < sizeof(buf) ? sd->len : sizeof(buf);
+        memcpy(buf, sd->data, len);
+        for (int k = 0; k < 1 + i % 4; k++) {
+            rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+            buf[1 + (rnd >> 33) % (len - 1)] ^= (uint8_t)(rnd >> 13);
+        }
+        rnd = rnd * 6364136223846793005ULL + 1;
+        if (i % 3 == 0)
+            len = 1 + (rnd >> 33) % len;
+        vnet_inject(v, 0, 1, buf, len);
+    }
+    vnet_run(v, 2000);
+    is_int(vnet_status(v, 0, "s1"), HM_STATUS_ALIVE, "20000 mangled Serf messages: s1 still alive");
+    is_int(hm_serf_members_count(vnet_node(v, 0)->serf), 2, "no phantom members appeared");
+    for (size_t i = 0; i < ns; i++)
+        hm_buf_free(&seeds[i]);
+    vnet_free(v);
+}
+
 int main(void)
 {
+    test_lamport();
     test_pure();
     test_coord();
     test_join_and_clocks();
@@ -522,5 +753,7 @@ int main(void)
     test_coordinates();
     test_conflict();
     test_snapshot();
+    test_coalesce();
+    test_garbage();
     return done_testing();
 }

@@ -180,8 +180,8 @@ static bool looks_like_header(const msgpack_object *o)
 }
 
 /* Runs the pending command with its body (NULL: none).  raw: body bytes. */
-static void run(rpc_conn_t *c, const rpc_cmd_t *cmd, const msgpack_object *body,
-                const uint8_t *raw, size_t rawlen)
+static void run(rpc_conn_t *c, const rpc_cmd_t *cmd, const msgpack_object *body, const uint8_t *raw,
+                size_t rawlen)
 {
     c->have_header = false;
     if (cmd == NULL) {
@@ -217,12 +217,25 @@ static bool admit(rpc_conn_t *c, const rpc_cmd_t *cmd)
     return true;
 }
 
+/* A client that sends requests without reading the answers stops being
+ * read (as Serf's blocking writes stop it) until its output has drained. */
+static bool backlogged(rpc_conn_t *c)
+{
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) <= RPC_MAX_OUTPUT)
+        return false;
+    if (!c->paused) {
+        c->paused = true;
+        bufferevent_disable(c->bev, EV_READ);
+    }
+    return true;
+}
+
 static void process(rpc_conn_t *c)
 {
-    while (rpc_alive(c)) {
+    while (rpc_alive(c) && !backlogged(c)) {
         const rpc_cmd_t *cmd;
         msgpack_object o;
-        size_t before = c->in.off;
+        size_t before;
         int rc;
 
         if (!c->have_header) {
@@ -230,8 +243,9 @@ static void process(rpc_conn_t *c)
             if (rc == HM_RPC_SCAN_MORE)
                 return;
             if (rc != HM_RPC_SCAN_OK || parse_header(c, &o) < 0) {
-                fail(c, 0, hm_rpc_in_pending(&c->in) > HM_RPC_MAX_OBJECT
-                               ? "Request too large" : "Malformed request header");
+                fail(c, 0,
+                     hm_rpc_in_pending(&c->in) > HM_RPC_MAX_OBJECT ? "Request too large"
+                                                                   : "Malformed request header");
                 return;
             }
             cmd = rpc_cmd_find(c->cmd);
@@ -261,8 +275,9 @@ static void process(rpc_conn_t *c)
         if (rc == HM_RPC_SCAN_MORE)
             return;
         if (rc != HM_RPC_SCAN_OK) {
-            fail(c, c->seq, hm_rpc_in_pending(&c->in) > HM_RPC_MAX_OBJECT
-                                ? "Request too large" : "Malformed request body");
+            fail(c, c->seq,
+                 hm_rpc_in_pending(&c->in) > HM_RPC_MAX_OBJECT ? "Request too large"
+                                                               : "Malformed request body");
             return;
         }
         run(c, cmd, &o, c->in.buf.data + before, c->in.off - before);
@@ -305,6 +320,12 @@ static void write_cb(struct bufferevent *bev, void *arg)
         c->lingering = true;
         shutdown(bufferevent_getfd(bev), SHUT_WR);
         bufferevent_set_timeouts(bev, &linger, NULL);
+    } else if (c->paused && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+        c->paused = false;
+        bufferevent_enable(bev, EV_READ);
+        rpc_ref(c);
+        process(c); /* what was buffered while paused */
+        rpc_unref(c);
     }
 }
 
@@ -377,10 +398,10 @@ static int rpc_listen(rpc_srv_t *s)
         hm_log(s->ctx, HM_LOG_ERR, "bad RPC address %s", s->addr);
         return HM_ERROR;
     }
-    s->lis = evconnlistener_new_bind(hm_event_base(s->ctx), accept_cb, s,
-                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-                                         LEV_OPT_CLOSE_ON_EXEC,
-                                     -1, (struct sockaddr *)&ss, len);
+    s->lis =
+        evconnlistener_new_bind(hm_event_base(s->ctx), accept_cb, s,
+                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+                                -1, (struct sockaddr *)&ss, len);
     if (s->lis == NULL) {
         hm_log(s->ctx, HM_LOG_ERR, "Failed to start the RPC listener on %s: %s", s->addr,
                evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
@@ -401,8 +422,7 @@ static int rpc_init(hm_ctx_t *ctx, const hm_conf_node_t *conf)
     s->addr = strdup(hm_conf_str(conf, "addr") ? hm_conf_str(conf, "addr") : "127.0.0.1:7373");
     s->auth = strdup(hm_conf_str(conf, "auth_key") ? hm_conf_str(conf, "auth_key") : "");
     hm_ctx_set_data(ctx, s);
-    if (s->addr == NULL || s->auth == NULL || rpc_hooks_register(s) < 0 ||
-        rpc_listen(s) < 0) {
+    if (s->addr == NULL || s->auth == NULL || rpc_hooks_register(s) < 0 || rpc_listen(s) < 0) {
         rpc_fini(ctx);
         return HM_ERROR;
     }
@@ -410,8 +430,23 @@ static int rpc_init(hm_ctx_t *ctx, const hm_conf_node_t *conf)
     return HM_OK;
 }
 
-/* Shutdown: what is queued (e.g. the answer to `leave`) is written out
- * before the sockets close, as far as the kernel takes it without waiting. */
+/* The loop no longer runs: write what is queued straight to the socket.
+ * (A socket bufferevent keeps its output's front frozen so that only it
+ * drains it; the bufferevent is freed right after this.) */
+static void flush_now(rpc_conn_t *c)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+
+    if (fd >= 0 && evbuffer_get_length(out) > 0) {
+        evbuffer_unfreeze(out, 1);
+        evbuffer_write(out, fd);
+    }
+}
+
+/* Shutdown: the answer to `leave` goes out now that the leave is over, and
+ * what is queued is written before the sockets close, as far as the kernel
+ * takes it without waiting. */
 static void rpc_fini(hm_ctx_t *ctx)
 {
     rpc_srv_t *s = hm_ctx_data(ctx);
@@ -422,12 +457,10 @@ static void rpc_fini(hm_ctx_t *ctx)
         evconnlistener_free(s->lis);
     while (s->conns) {
         rpc_conn_t *c = s->conns;
-        if (c->bev) {
-            struct evbuffer *out = bufferevent_get_output(c->bev);
-            evutil_socket_t fd = bufferevent_getfd(c->bev);
-            if (fd >= 0)
-                evbuffer_write(out, fd);
-        }
+        if (c->bev && c->leave_pending)
+            send_raw(c, c->leave_seq, "", NULL);
+        if (c->bev)
+            flush_now(c);
         rpc_close(c, false); /* unlinks c; freed now or at its last unref */
     }
     rpc_ring_free(s);

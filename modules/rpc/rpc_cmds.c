@@ -117,9 +117,10 @@ int rpc_cmd_event(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
         hm_rpc_field_bool(body, "Coalesce", &coalesce) < 0 ||
         (name = field_dup(body, "Name")) == NULL)
         return bad_body(c, seq);
+    rpc_capture_begin(c->srv);
     rc = hm_user_event(c->srv->ctx, name, p, n, coalesce);
-    rpc_send(c, seq, rc == HM_OK ? "" : "failed to send user event (size limit or not running)",
-             NULL);
+    rpc_send(c, seq, rc == HM_OK ? "" : rpc_capture_end(c->srv, "failed to send user event"), NULL);
+    rpc_capture_end(c->srv, NULL);
     free(name);
     return 0;
 }
@@ -133,8 +134,12 @@ int rpc_cmd_force_leave(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
     if (!is_map(body) || hm_rpc_field_bool(body, "Prune", &prune) < 0 ||
         (node = field_dup(body, "Node")) == NULL)
         return bad_body(c, seq);
+    rpc_capture_begin(c->srv);
     rc = hm_force_leave(c->srv->ctx, node, prune);
-    rpc_send(c, seq, rc == HM_OK ? "" : "timed out broadcasting node removal", NULL);
+    rpc_send(c, seq,
+             rc == HM_OK ? "" : rpc_capture_end(c->srv, "timed out broadcasting node removal"),
+             NULL);
+    rpc_capture_end(c->srv, NULL);
     free(node);
     return 0;
 }
@@ -169,8 +174,7 @@ int rpc_cmd_join(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
             rc = -1;
     }
     if (rc == 0) {
-        rc = hm_join(c->srv->ctx, (const char *const *)addrs, n, replay, &joined, err,
-                     sizeof(err));
+        rc = hm_join(c->srv->ctx, (const char *const *)addrs, n, replay, &joined, err, sizeof(err));
         if (rc != HM_OK && err[0] == '\0')
             snprintf(err, sizeof(err), "join failed");
         pack_num(&out, joined);
@@ -207,8 +211,10 @@ int rpc_cmd_tags(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
             rc = -1;
     }
     if (rc == 0) {
+        rpc_capture_begin(c->srv);
         rc = hm_tags_update(c->srv->ctx, &set, (const char *const *)dv, nd);
-        rpc_send(c, seq, rc == HM_OK ? "" : "failed to update tags (size limit?)", NULL);
+        rpc_send(c, seq, rc == HM_OK ? "" : rpc_capture_end(c->srv, "failed to update tags"), NULL);
+        rpc_capture_end(c->srv, NULL);
         rc = 0;
     } else {
         rc = bad_body(c, seq);
@@ -220,14 +226,23 @@ int rpc_cmd_tags(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
     return rc;
 }
 
+/* Serf answers `leave` once the leave is over, just before it shuts down:
+ * the answer waits for the module's fini (see mod_rpc.c). */
 int rpc_cmd_leave(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
 {
     hm_log(c->srv->ctx, HM_LOG_INFO, "Graceful leave requested by %s", c->peer);
-    /* the answer is queued first: fini flushes it if the daemon exits at once */
-    if (hm_leave(c->srv->ctx) != HM_OK)
-        rpc_send(c, seq, "Leave already in progress or failed", NULL);
-    else
-        rpc_send(c, seq, "", NULL);
+    if (c->leave_pending) {
+        rpc_send(c, seq, "Leave already in progress", NULL);
+        return 0;
+    }
+    rpc_capture_begin(c->srv);
+    if (hm_leave(c->srv->ctx) != HM_OK) {
+        rpc_send(c, seq, rpc_capture_end(c->srv, "Leave failed"), NULL);
+        return 0;
+    }
+    rpc_capture_end(c->srv, NULL);
+    c->leave_pending = true;
+    c->leave_seq = seq;
     return 0;
 }
 
@@ -236,9 +251,9 @@ int rpc_cmd_leave(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
 typedef struct mfilter {
     bool by_name, by_status;
     regex_t name, status;
-    hm_tags_t tags;   /* key -> expression, for the "tags" filter */
-    regex_t *tag_re;  /* local fallback when no module serves "tags" */
-    char *tag_expr;   /* "k=re\nk2=re2" */
+    hm_tags_t tags;  /* key -> expression, for the "tags" filter */
+    regex_t *tag_re; /* local fallback when no module serves "tags" */
+    char *tag_expr;  /* "k=re\nk2=re2" */
     bool use_hook;
 } mfilter_t;
 

@@ -91,8 +91,8 @@ static int reply_keys(hm_rpc_request_t *pub, const hm_rpc_keys_reply_t *k)
     return rc;
 }
 
-bool rpc_ext_dispatch(rpc_conn_t *c, const char *name, uint64_t seq,
-                      const msgpack_object *body, const uint8_t *raw, size_t rawlen)
+bool rpc_ext_dispatch(rpc_conn_t *c, const char *name, uint64_t seq, const msgpack_object *body,
+                      const uint8_t *raw, size_t rawlen)
 {
     ext_req_t *r = calloc(1, sizeof(*r));
     size_t used = 0;

@@ -14,8 +14,8 @@
 struct bufferevent;
 struct evconnlistener;
 
-#define RPC_LOG_RING 512         /* lines a new monitor gets first (Serf: 512) */
-#define RPC_MAX_OUTPUT (8u << 20) /* stream records dropped beyond this backlog */
+#define RPC_LOG_RING 512          /* lines a new monitor gets first (Serf: 512) */
+#define RPC_MAX_OUTPUT (8u << 20) /* backlog: records dropped, reading paused */
 #define RPC_MAX_CMD 128
 
 typedef struct rpc_srv rpc_srv_t;
@@ -43,11 +43,14 @@ struct rpc_conn {
     struct bufferevent *bev; /* NULL once closed (the struct may live on) */
     hm_rpc_in_t in;
     char peer[64];
-    int version;    /* 0 until handshake */
+    int version; /* 0 until handshake */
     bool did_auth;
-    bool closing;   /* close once the output is flushed */
-    bool lingering; /* output flushed and half-closed: draining input */
-    int refs;       /* queries and module requests still pointing here */
+    bool closing;       /* close once the output is flushed */
+    bool lingering;     /* output flushed and half-closed: draining input */
+    bool paused;        /* not read until its output drains (RPC_MAX_OUTPUT) */
+    bool leave_pending; /* `leave` answered at shutdown, when it is done */
+    uint64_t leave_seq;
+    int refs; /* queries and module requests still pointing here */
     /* a header read whose body has not arrived yet */
     bool have_header;
     char cmd[RPC_MAX_CMD];
@@ -74,7 +77,15 @@ struct rpc_srv {
     hm_log_level_t ring_lvl[RPC_LOG_RING];
     size_t ring_head, ring_n;
     bool in_log; /* a log line is being fanned out: don't log about it */
+    /* The API returns only HM_ERROR; the agent says why in a WARN line,
+     * which is caught here while an API call runs (Serf's exact texts). */
+    bool capturing;
+    char captured[512];
 };
+
+void rpc_capture_begin(rpc_srv_t *s);
+/* The reason the agent logged since rpc_capture_begin(), or `fallback`. */
+const char *rpc_capture_end(rpc_srv_t *s, const char *fallback);
 
 /* --- mod_rpc.c: output and connection lifetime --------------------------- */
 
@@ -98,7 +109,9 @@ static inline bool rpc_alive(const rpc_conn_t *c)
 
 /* --- command table ------------------------------------------------------- */
 
-typedef enum { BODY_NONE, BODY_ONE, BODY_PEEK } rpc_body_t;
+/* Whether a body object follows the header (commands of other modules are
+ * looked at when they arrive: see process() in mod_rpc.c). */
+typedef enum { BODY_NONE, BODY_ONE } rpc_body_t;
 
 /* Handlers return 0, or -1 to close the connection without a reply (as
  * Serf does for a body it cannot decode). */
@@ -138,8 +151,8 @@ void rpc_ring_free(rpc_srv_t *s);
 /* rpc_ext.c: keyring commands and any command another module registered */
 int rpc_cmd_keys(rpc_conn_t *c, uint64_t seq, const msgpack_object *body);
 /* Dispatches `name` through hm_rpc_dispatch; false when nobody serves it. */
-bool rpc_ext_dispatch(rpc_conn_t *c, const char *name, uint64_t seq,
-                      const msgpack_object *body, const uint8_t *raw, size_t rawlen);
+bool rpc_ext_dispatch(rpc_conn_t *c, const char *name, uint64_t seq, const msgpack_object *body,
+                      const uint8_t *raw, size_t rawlen);
 
 /* Small helpers shared by the command files. */
 int rpc_obj_tags(const msgpack_object *o, hm_tags_t *out); /* malloc'ed copies */

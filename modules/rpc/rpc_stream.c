@@ -247,11 +247,13 @@ int rpc_cmd_respond(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
         ;
     if (q == NULL)
         rpc_send(c, seq, HM_RPC_ERR_RESPOND, NULL);
-    else if (hm_query_respond(c->srv->ctx, &q->q, p, n) != HM_OK)
-        rpc_send(c, seq, "failed to respond to query: response too large, already sent "
-                         "or past the deadline", NULL);
-    else
-        rpc_send(c, seq, "", NULL);
+    else {
+        int rc;
+        rpc_capture_begin(c->srv);
+        rc = hm_query_respond(c->srv->ctx, &q->q, p, n);
+        rpc_send(c, seq, rc == HM_OK ? "" : rpc_capture_end(c->srv, "failed to respond"), NULL);
+        rpc_capture_end(c->srv, NULL);
+    }
     return 0;
 }
 
@@ -322,10 +324,40 @@ int rpc_cmd_monitor(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
     return 0;
 }
 
+void rpc_capture_begin(rpc_srv_t *s)
+{
+    s->capturing = true;
+    s->captured[0] = '\0';
+}
+
+const char *rpc_capture_end(rpc_srv_t *s, const char *fallback)
+{
+    s->capturing = false;
+    return s->captured[0] ? s->captured : fallback;
+}
+
+/* "2026/11/25 14:22:03 [WARN] agent: user event: TEXT" -> "TEXT" */
+static void capture(rpc_srv_t *s, const char *line)
+{
+    static const char *const prefixes[] = {"user event: ", "query: ", "tags: "};
+    const char *p = strstr(line, "] ");
+
+    p = p ? p + 2 : line;
+    if (strchr(p, ':') && strstr(p, ": "))
+        p = strstr(p, ": ") + 2; /* subsystem */
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (strncmp(p, prefixes[i], strlen(prefixes[i])) == 0)
+            p += strlen(prefixes[i]);
+    snprintf(s->captured, sizeof(s->captured), "%s", p);
+}
+
 static void on_log(void *ud, hm_log_level_t lvl, const char *line)
 {
     rpc_srv_t *s = ud;
     char *copy;
+
+    if (s->capturing && lvl >= HM_LOG_WARN)
+        capture(s, line);
 
     if (s->in_log)
         return; /* a line about sending a line */
@@ -386,8 +418,8 @@ typedef struct rpc_q {
     hm_buf_t early;
 } rpc_q_t;
 
-static void q_reply(void *ud, hm_query_reply_type_t type, const char *from,
-                    const uint8_t *payload, size_t len)
+static void q_reply(void *ud, hm_query_reply_type_t type, const char *from, const uint8_t *payload,
+                    size_t len)
 {
     static const char *const types[] = {"ack", "response", "done"};
     rpc_q_t *q = ud;
@@ -420,8 +452,8 @@ static void q_reply(void *ud, hm_query_reply_type_t type, const char *from,
     }
 }
 
-static int query_params(const msgpack_object *b, hm_query_params_t *p, char **name,
-                        hm_tags_t *tags, char ***nodes, size_t *nn, bool *payload_nil)
+static int query_params(const msgpack_object *b, hm_query_params_t *p, char **name, hm_tags_t *tags,
+                        char ***nodes, size_t *nn, bool *payload_nil)
 {
     const msgpack_object *fn = hm_rpc_get(b, "FilterNodes"), *pl = hm_rpc_get(b, "Payload");
     uint64_t relay;
@@ -437,8 +469,7 @@ static int query_params(const msgpack_object *b, hm_query_params_t *p, char **na
         hm_rpc_field_str(b, "Payload", &pp, &pn) < 0 ||
         (fn && fn->type != MSGPACK_OBJECT_ARRAY && fn->type != MSGPACK_OBJECT_NIL) ||
         rpc_obj_tags(hm_rpc_get(b, "FilterTags"), tags) < 0 ||
-        (*name = hm_rpc_get(b, "Name") ? hm_rpc_strdup(hm_rpc_get(b, "Name")) : strdup("")) ==
-            NULL)
+        (*name = hm_rpc_get(b, "Name") ? hm_rpc_strdup(hm_rpc_get(b, "Name")) : strdup("")) == NULL)
         return -1;
     if (fn && fn->type == MSGPACK_OBJECT_ARRAY) {
         *nodes = calloc(fn->via.array.size + 1, sizeof(char *));
@@ -484,12 +515,16 @@ int rpc_cmd_query(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
         q->c = c;
         q->seq = seq;
         rpc_ref(c);
-        if (hm_query_send(c->srv->ctx, &p, q_reply, q, &id) != HM_OK) {
-            rpc_send(c, seq, "query failed: too large or not running", NULL);
+        rpc_capture_begin(c->srv);
+        rc = hm_query_send(c->srv->ctx, &p, q_reply, q, &id);
+        if (rc != HM_OK) {
+            rpc_send(c, seq, rpc_capture_end(c->srv, "query failed"), NULL);
+            rc = 0;
             rpc_unref(c);
             hm_buf_free(&q->early); /* the core did not take it */
             free(q);
         } else {
+            rpc_capture_end(c->srv, NULL);
             rpc_send(c, seq, "", NULL);
             q->started = true;
             if (q->early.len && rpc_alive(c))

@@ -26,17 +26,29 @@ static hm_query_fn qev;
 static hm_log_fn lev;
 static void *mud, *uud, *qud, *lud;
 static hm_tag_t tag = {"role", "web"};
-static hm_member_t self = {"n1", {{127, 0, 0, 1}, 4, 7946}, {&tag, 1}, HM_STATUS_ALIVE,
-                           {1, 5, 2, 2, 5, 5}, 1};
+static hm_member_t self = {
+    "n1", {{127, 0, 0, 1}, 4, 7946}, {&tag, 1}, HM_STATUS_ALIVE, {1, 5, 2, 2, 5, 5}, 1};
 
 const char *hm_conf_str(const hm_conf_node_t *n, const char *path)
 {
     return strcmp(path, "addr") == 0 ? "127.0.0.1" : "";
 }
-void hm_ctx_set_data(hm_ctx_t *c, void *d) { data = d; }
-void *hm_ctx_data(hm_ctx_t *c) { return data; }
-struct event_base *hm_event_base(hm_ctx_t *c) { return base; }
-uint64_t hm_now_ms(hm_ctx_t *c) { return 1000; }
+void hm_ctx_set_data(hm_ctx_t *c, void *d)
+{
+    data = d;
+}
+void *hm_ctx_data(hm_ctx_t *c)
+{
+    return data;
+}
+struct event_base *hm_event_base(hm_ctx_t *c)
+{
+    return base;
+}
+uint64_t hm_now_ms(hm_ctx_t *c)
+{
+    return 1000;
+}
 int hm_hook_member_event(hm_ctx_t *c, hm_member_event_fn fn, void *ud)
 {
     mev = fn, mud = ud;
@@ -62,8 +74,14 @@ void hm_log(hm_ctx_t *c, hm_log_level_t level, const char *fmt, ...)
     if (lev)
         lev(lud, level, "2026/01/01 00:00:00 [INFO] rpc: a line");
 }
-const hm_member_t *hm_self(hm_ctx_t *c) { return &self; }
-void hm_members_foreach(hm_ctx_t *c, hm_member_iter_fn fn, void *ud) { fn(ud, &self); }
+const hm_member_t *hm_self(hm_ctx_t *c)
+{
+    return &self;
+}
+void hm_members_foreach(hm_ctx_t *c, hm_member_iter_fn fn, void *ud)
+{
+    fn(ud, &self);
+}
 int hm_filter_eval(hm_ctx_t *c, const char *name, const char *expr, const hm_member_t *m,
                    const char **err)
 {
@@ -99,14 +117,19 @@ int hm_query_respond(hm_ctx_t *c, const hm_query_t *q, const void *buf, size_t l
 {
     return len > 10 ? HM_ERROR : HM_OK;
 }
-int hm_join(hm_ctx_t *c, const char *const *a, size_t n, bool r, size_t *j, char *err,
-            size_t el)
+int hm_join(hm_ctx_t *c, const char *const *a, size_t n, bool r, size_t *j, char *err, size_t el)
 {
     *j = n;
     return HM_OK;
 }
-int hm_leave(hm_ctx_t *c) { return HM_OK; }
-int hm_force_leave(hm_ctx_t *c, const char *node, bool prune) { return HM_OK; }
+int hm_leave(hm_ctx_t *c)
+{
+    return HM_OK;
+}
+int hm_force_leave(hm_ctx_t *c, const char *node, bool prune)
+{
+    return HM_OK;
+}
 int hm_coordinate(hm_ctx_t *c, const char *node, hm_coord_t *out)
 {
     memset(out, 0, sizeof(*out));

@@ -90,6 +90,7 @@ static void cb_member(void *ud, const hm_member_event_t *ev)
     cbctx_t *c = ud;
     static const char k[] = "JLFUR";
 
+    c->v->nodes[c->i].member_callbacks++;
     for (size_t i = 0; i < ev->n; i++)
         rec_add(&c->v->nodes[c->i], k[ev->type], ev->members[i]->name, NULL, 0, 0, c->v->now);
 }
@@ -98,6 +99,7 @@ static void cb_user(void *ud, const hm_user_event_t *ev)
 {
     cbctx_t *c = ud;
 
+    c->v->nodes[c->i].user_callbacks++;
     rec_add(&c->v->nodes[c->i], 'E', ev->name, ev->payload, ev->len, ev->ltime, c->v->now);
 }
 
@@ -108,9 +110,15 @@ static void cb_query(void *ud, const hm_query_t *q)
     char err[256];
 
     rec_add(n, 'Q', q->name, q->payload, q->len, q->ltime, c->v->now);
-    if (n->answer)
+    n->last_opaque = q->opaque;
+    n->last_opaque_deadline = q->deadline_ms;
+    if (n->answer && hm_serf_respond(n->serf, c->v->now, q->opaque, (const uint8_t *)n->answer,
+                                     strlen(n->answer), err, sizeof(err)) < 0)
+        snprintf(n->last_err, sizeof(n->last_err), "%s", err);
+    if (n->answer && n->answer_twice &&
         hm_serf_respond(n->serf, c->v->now, q->opaque, (const uint8_t *)n->answer,
-                        strlen(n->answer), err, sizeof(err));
+                        strlen(n->answer), err, sizeof(err)) < 0)
+        snprintf(n->last_err, sizeof(n->last_err), "%s", err);
 }
 
 static void cb_join_done(void *ud, uint32_t id, size_t joined, const char *err)
@@ -131,8 +139,7 @@ static void cb_shutdown(void *ud)
 }
 
 /* ud of a query sent from a test: the node's context. */
-void vnet_query_cb(void *ud, hm_query_reply_type_t t, const char *from, const uint8_t *p,
-                   size_t n)
+void vnet_query_cb(void *ud, hm_query_reply_type_t t, const char *from, const uint8_t *p, size_t n)
 {
     cbctx_t *c = ud;
     int k = t == HM_QUERY_ACK ? 'A' : t == HM_QUERY_RESPONSE ? 'P' : 'D';

@@ -13,9 +13,9 @@
 #define VNET_MAX 16
 
 typedef struct vnet_rec {
-    int kind; /* 'J' join, 'L' leave, 'F' failed, 'U' update, 'R' reap, 'E' user event,
-                 'Q' query, 'A' ack, 'P' response, 'D' query done */
-    char who[64];  /* member name / event name / query name / reply from */
+    int kind;       /* 'J' join, 'L' leave, 'F' failed, 'U' update, 'R' reap, 'E' user event,
+                       'Q' query, 'A' ack, 'P' response, 'D' query done */
+    char who[64];   /* member name / event name / query name / reply from */
     char data[128]; /* payload (as text) */
     uint64_t ltime;
     uint64_t at;
@@ -24,14 +24,19 @@ typedef struct vnet_rec {
 typedef struct vnet_node {
     hm_serf_t *serf;
     bool up;
-    bool block_in;  /* drop all incoming datagrams */
+    bool block_in; /* drop all incoming datagrams */
     vnet_rec_t *rec;
     size_t nrec, cap;
     char logbuf[64][160];
     size_t nlog;
     /* auto-respond to queries with this payload (NULL: don't) */
     const char *answer;
+    bool answer_twice;  /* respond a second time (to see it refused) */
+    char last_err[256]; /* error of the last refused response */
+    uint64_t last_opaque_deadline;
+    const void *last_opaque;
     bool shutdown;
+    size_t member_callbacks, user_callbacks;
     size_t joined;
     bool join_done;
 } vnet_node_t;
@@ -57,7 +62,6 @@ bool vnet_run_until(vnet_t *v, uint64_t ms, bool (*cond)(vnet_t *, void *), void
 void *vnet_ud(vnet_t *v, int i); /* ud for vnet_query_cb: replies recorded on node i */
 /* Deliver a datagram to node i as if from node index from_addr. */
 void vnet_inject(vnet_t *v, int i, int from_addr, const uint8_t *p, size_t n);
-void vnet_query_cb(void *ud, hm_query_reply_type_t t, const char *from, const uint8_t *p,
-                   size_t n);
+void vnet_query_cb(void *ud, hm_query_reply_type_t t, const char *from, const uint8_t *p, size_t n);
 
 #endif

@@ -3,6 +3,7 @@
  * deliveries, stream legs) ordered by (virtual time, sequence number), so
  * equal times keep their creation order and runs are deterministic.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,9 @@ enum ev_type { EV_WAKE, EV_PACKET, EV_STREAM_OPEN, EV_STREAM_REPLY, EV_STREAM_FA
 typedef struct ev {
     uint64_t when, seq;
     uint32_t type, from, to, epoch;
-    uint32_t stream;      /* client-side stream id */
+    uint32_t stream; /* client-side stream id */
     uint32_t len;
-    uint64_t deadline;    /* streams: the client's deadline */
+    uint64_t deadline; /* streams: the client's deadline */
     uint8_t *data;
 } ev_t;
 
@@ -44,12 +45,24 @@ struct hm_sim {
     double loss;
     hm_sim_link_fn link_fn;
     void *link_ud;
+    hm_sim_latency_fn lat_fn;
+    void *lat_ud;
     hm_sim_event_fn ev_fn;
     void *ev_ud;
-    uint64_t *blocked;
-    size_t nblocked;
+    hm_sim_log_fn log_fn;
+    void *log_ud;
+    uint64_t *blocked, *blocked_udp;
+    size_t nblocked, nblocked_udp;
     bool partitioned;
     hm_sim_stats_t st;
+    /* near events: one slot per millisecond of the next WHEEL ms, each in
+     * creation order; later ones wait in the heap above */
+    struct slot {
+        ev_t *v;
+        uint32_t n, cap, head;
+    } * wheel;
+    uint64_t cur; /* no pending event is earlier */
+    size_t nnear;
     /* the inbound stream being served (replies come out synchronously) */
     uint32_t srv_stream, cli_node, cli_stream, cli_epoch;
     uint64_t cli_deadline;
@@ -106,7 +119,7 @@ static bool ev_before(const ev_t *a, const ev_t *b)
     return a->when != b->when ? a->when < b->when : a->seq < b->seq;
 }
 
-static void push_ev(hm_sim_t *s, ev_t e)
+static void far_push(hm_sim_t *s, ev_t e)
 {
     size_t i;
 
@@ -120,7 +133,6 @@ static void push_ev(hm_sim_t *s, ev_t e)
         s->heap = n;
         s->heap_cap = ncap;
     }
-    e.seq = s->seq++;
     i = s->nheap++;
     while (i > 0 && ev_before(&e, &s->heap[(i - 1) / 2])) {
         s->heap[i] = s->heap[(i - 1) / 2];
@@ -129,7 +141,7 @@ static void push_ev(hm_sim_t *s, ev_t e)
     s->heap[i] = e;
 }
 
-static ev_t pop_ev(hm_sim_t *s)
+static ev_t far_pop(hm_sim_t *s)
 {
     ev_t top = s->heap[0], last = s->heap[--s->nheap];
     size_t i = 0;
@@ -150,16 +162,84 @@ static ev_t pop_ev(hm_sim_t *s)
     return top;
 }
 
+#define WHEEL 4096u
+
+/* Events are ordered by (time, creation sequence) exactly as a single heap
+ * would order them: a slot holds one time value in sequence order, and
+ * ties with the far heap are broken by sequence. */
+static void push_ev(hm_sim_t *s, ev_t e)
+{
+    struct slot *sl;
+
+    e.seq = s->seq++;
+    if (e.when < s->cur)
+        e.when = s->cur;
+    if (e.when - s->cur >= WHEEL) {
+        far_push(s, e);
+        return;
+    }
+    sl = &s->wheel[e.when % WHEEL];
+    if (sl->n == sl->cap) {
+        uint32_t ncap = sl->cap ? sl->cap * 2 : 8;
+        ev_t *v = realloc(sl->v, ncap * sizeof(*v));
+        if (v == NULL) {
+            free(e.data);
+            return;
+        }
+        sl->v = v;
+        sl->cap = ncap;
+    }
+    sl->v[sl->n++] = e;
+    s->nnear++;
+}
+
+/* The next event at or before `limit`, if any. */
+static bool next_ev(hm_sim_t *s, uint64_t limit, ev_t *out)
+{
+    while (s->cur <= limit) {
+        struct slot *sl = &s->wheel[s->cur % WHEEL];
+        bool near = sl->head < sl->n, far = s->nheap && s->heap[0].when == s->cur;
+
+        if (near && (!far || sl->v[sl->head].seq < s->heap[0].seq)) {
+            *out = sl->v[sl->head++];
+            if (sl->head == sl->n)
+                sl->head = sl->n = 0;
+            s->nnear--;
+            return true;
+        }
+        if (far) {
+            *out = far_pop(s);
+            return true;
+        }
+        if (s->nnear == 0 && s->nheap) {
+            /* nothing near: jump to the far heap's first time */
+            if (s->heap[0].when > limit)
+                return false;
+            s->cur = s->heap[0].when;
+            continue;
+        }
+        if (s->nnear == 0 && s->nheap == 0)
+            return false;
+        s->cur++;
+    }
+    return false;
+}
+
 /* ---- links ------------------------------------------------------------- */
 
-static bool is_blocked(const hm_sim_t *s, uint32_t a, uint32_t b)
+static bool in_set(const uint64_t *set, size_t n, uint32_t a, uint32_t b)
 {
     uint64_t k = (uint64_t)a << 32 | b;
     size_t i;
-    for (i = 0; i < s->nblocked; i++)
-        if (s->blocked[i] == k)
+    for (i = 0; i < n; i++)
+        if (set[i] == k)
             return true;
     return false;
+}
+
+static bool is_blocked(const hm_sim_t *s, uint32_t a, uint32_t b)
+{
+    return in_set(s->blocked, s->nblocked, a, b);
 }
 
 static bool link_ok(hm_sim_t *s, uint32_t a, uint32_t b)
@@ -173,9 +253,12 @@ static bool link_ok(hm_sim_t *s, uint32_t a, uint32_t b)
     return true;
 }
 
-static uint32_t latency(hm_sim_t *s)
+static uint32_t latency(hm_sim_t *s, uint32_t from, uint32_t to)
 {
     uint32_t span = s->lat_max - s->lat_min + 1;
+
+    if (s->lat_fn)
+        return s->lat_fn(s->lat_ud, from, to, rnd(s));
     return s->lat_min + (uint32_t)((rnd(s) >> 33) % span);
 }
 
@@ -208,13 +291,18 @@ static void drain(hm_sim_t *s, node_t *n)
             s->st.bytes += o.data.len;
             if (to < 0 || (uint32_t)to >= s->nnodes) {
                 s->st.blocked++;
-            } else if (!link_ok(s, n->idx, (uint32_t)to)) {
+            } else if (!link_ok(s, n->idx, (uint32_t)to) ||
+                       (s->nblocked_udp &&
+                        in_set(s->blocked_udp, s->nblocked_udp, n->idx, (uint32_t)to))) {
                 s->st.blocked++;
             } else if (s->loss > 0 && (double)(rnd(s) >> 11) / 9007199254740992.0 < s->loss) {
                 s->st.lost++;
             } else {
-                push_ev(s, (ev_t){.when = s->now + latency(s), .type = EV_PACKET, .from = n->idx,
-                                  .to = (uint32_t)to, .len = (uint32_t)o.data.len,
+                push_ev(s, (ev_t){.when = s->now + latency(s, n->idx, (uint32_t)to),
+                                  .type = EV_PACKET,
+                                  .from = n->idx,
+                                  .to = (uint32_t)to,
+                                  .len = (uint32_t)o.data.len,
                                   .data = o.data.data});
                 o.data.data = NULL;
             }
@@ -223,13 +311,20 @@ static void drain(hm_sim_t *s, node_t *n)
             s->st.streams++;
             if (to < 0 || (uint32_t)to >= s->nnodes || !link_ok(s, n->idx, (uint32_t)to)) {
                 push_ev(s, (ev_t){.when = o.deadline_ms > s->now ? o.deadline_ms : s->now,
-                                  .type = EV_STREAM_FAIL, .to = n->idx, .epoch = n->epoch,
+                                  .type = EV_STREAM_FAIL,
+                                  .to = n->idx,
+                                  .epoch = n->epoch,
                                   .stream = o.stream_id});
             } else {
-                push_ev(s, (ev_t){.when = s->now + latency(s), .type = EV_STREAM_OPEN,
-                                  .from = n->idx, .to = (uint32_t)to, .epoch = n->epoch,
-                                  .stream = o.stream_id, .deadline = o.deadline_ms,
-                                  .len = (uint32_t)o.data.len, .data = o.data.data});
+                push_ev(s, (ev_t){.when = s->now + latency(s, n->idx, (uint32_t)to),
+                                  .type = EV_STREAM_OPEN,
+                                  .from = n->idx,
+                                  .to = (uint32_t)to,
+                                  .epoch = n->epoch,
+                                  .stream = o.stream_id,
+                                  .deadline = o.deadline_ms,
+                                  .len = (uint32_t)o.data.len,
+                                  .data = o.data.data});
                 o.data.data = NULL;
             }
             break;
@@ -238,14 +333,21 @@ static void drain(hm_sim_t *s, node_t *n)
                 node_t *c = s->nodes[s->cli_node];
                 s->srv_stream = 0;
                 if (!link_ok(s, n->idx, s->cli_node)) {
-                    push_ev(s, (ev_t){.when = s->cli_deadline, .type = EV_STREAM_FAIL,
-                                      .to = c->idx, .epoch = s->cli_epoch,
+                    push_ev(s, (ev_t){.when = s->cli_deadline,
+                                      .type = EV_STREAM_FAIL,
+                                      .to = c->idx,
+                                      .epoch = s->cli_epoch,
                                       .stream = s->cli_stream});
                 } else {
-                    push_ev(s, (ev_t){.when = s->now + latency(s), .type = EV_STREAM_REPLY,
-                                      .from = n->idx, .to = c->idx, .epoch = s->cli_epoch,
-                                      .stream = s->cli_stream, .deadline = s->cli_deadline,
-                                      .len = (uint32_t)o.data.len, .data = o.data.data});
+                    push_ev(s, (ev_t){.when = s->now + latency(s, n->idx, c->idx),
+                                      .type = EV_STREAM_REPLY,
+                                      .from = n->idx,
+                                      .to = c->idx,
+                                      .epoch = s->cli_epoch,
+                                      .stream = s->cli_stream,
+                                      .deadline = s->cli_deadline,
+                                      .len = (uint32_t)o.data.len,
+                                      .data = o.data.data});
                     o.data.data = NULL;
                 }
             }
@@ -254,8 +356,10 @@ static void drain(hm_sim_t *s, node_t *n)
             if (o.stream_id == s->srv_stream && s->srv_stream) {
                 /* closed without a reply: the client reads EOF */
                 s->srv_stream = 0;
-                push_ev(s, (ev_t){.when = s->now + latency(s), .type = EV_STREAM_FAIL,
-                                  .to = s->cli_node, .epoch = s->cli_epoch,
+                push_ev(s, (ev_t){.when = s->now + latency(s, n->idx, s->cli_node),
+                                  .type = EV_STREAM_FAIL,
+                                  .to = s->cli_node,
+                                  .epoch = s->cli_epoch,
                                   .stream = s->cli_stream});
             }
             break;
@@ -315,6 +419,13 @@ static void d_update(void *ud, const hm_swim_node_t *m)
         n->sim->ev_fn(n->sim->ev_ud, n->idx, HM_SIM_UPDATE, m, n->sim->now);
 }
 
+static void d_log(void *ud, hm_log_level_t level, const char *msg)
+{
+    node_t *n = node_of_ud(ud);
+    if (n->sim->log_fn)
+        n->sim->log_fn(n->sim->log_ud, n->idx, n->sim->now, level, msg);
+}
+
 static size_t d_meta(void *ud, uint8_t *buf, size_t limit)
 {
     node_t *n = node_of_ud(ud);
@@ -349,6 +460,7 @@ static void start_engine(hm_sim_t *s, node_t *n, const hm_swim_config_t *base)
     d.notify_leave = d_leave;
     d.notify_update = d_update;
     d.stream_done = d_stream_done;
+    d.log = d_log;
     n->seen_alive = 0;
     n->up = true;
     n->left = false;
@@ -372,6 +484,12 @@ hm_sim_t *hm_sim_new(uint64_t seed)
 
     if (s == NULL)
         return NULL;
+    /* Thousands of engines each grow pools by doubling.  A fixed mmap
+     * threshold keeps every large pool in its own mapping: realloc is an
+     * mremap, and the unused tail of a doubled pool is never touched, so
+     * it costs no memory (glibc's dynamic threshold would put them on the
+     * heap, where the tails are dirty). */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     for (i = 0; i < 2; i++) {
         uint64_t z = (x += 0x9e3779b97f4a7c15ull);
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -381,6 +499,11 @@ hm_sim_t *hm_sim_new(uint64_t seed)
     s->lat_min = 1;
     s->lat_max = 5;
     s->st.trace_hash = 0xcbf29ce484222325ull;
+    s->wheel = calloc(WHEEL, sizeof(*s->wheel));
+    if (s->wheel == NULL) {
+        free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -394,6 +517,13 @@ void hm_sim_free(hm_sim_t *s)
     for (j = 0; j < s->nheap; j++)
         free(s->heap[j].data);
     free(s->heap);
+    for (j = 0; j < WHEEL; j++) {
+        uint32_t k;
+        for (k = s->wheel[j].head; k < s->wheel[j].n; k++)
+            free(s->wheel[j].v[k].data);
+        free(s->wheel[j].v);
+    }
+    free(s->wheel);
     for (i = 0; i < s->nnodes; i++) {
         hm_swim_free(s->nodes[i]->eng);
         free(s->nodes[i]->meta);
@@ -401,6 +531,7 @@ void hm_sim_free(hm_sim_t *s)
     }
     free(s->nodes);
     free(s->blocked);
+    free(s->blocked_udp);
     free(s);
 }
 
@@ -408,6 +539,12 @@ void hm_sim_set_latency(hm_sim_t *s, uint32_t min_ms, uint32_t max_ms)
 {
     s->lat_min = min_ms;
     s->lat_max = max_ms < min_ms ? min_ms : max_ms;
+}
+
+void hm_sim_set_latency_fn(hm_sim_t *s, hm_sim_latency_fn fn, void *ud)
+{
+    s->lat_fn = fn;
+    s->lat_ud = ud;
 }
 
 void hm_sim_set_loss(hm_sim_t *s, double p)
@@ -421,30 +558,46 @@ void hm_sim_set_link_fn(hm_sim_t *s, hm_sim_link_fn fn, void *ud)
     s->link_ud = ud;
 }
 
+void hm_sim_set_log_fn(hm_sim_t *s, hm_sim_log_fn fn, void *ud)
+{
+    s->log_fn = fn;
+    s->log_ud = ud;
+}
+
 void hm_sim_set_event_fn(hm_sim_t *s, hm_sim_event_fn fn, void *ud)
 {
     s->ev_fn = fn;
     s->ev_ud = ud;
 }
 
-void hm_sim_block(hm_sim_t *s, uint32_t a, uint32_t b, bool blocked)
+static void set_edit(uint64_t **set, size_t *n, uint32_t a, uint32_t b, bool add)
 {
     uint64_t k = (uint64_t)a << 32 | b;
     size_t i;
 
-    for (i = 0; i < s->nblocked; i++)
-        if (s->blocked[i] == k) {
-            if (!blocked)
-                s->blocked[i] = s->blocked[--s->nblocked];
+    for (i = 0; i < *n; i++)
+        if ((*set)[i] == k) {
+            if (!add)
+                (*set)[i] = (*set)[--*n];
             return;
         }
-    if (blocked) {
-        uint64_t *n = realloc(s->blocked, (s->nblocked + 1) * sizeof(*n));
-        if (n == NULL)
+    if (add) {
+        uint64_t *v = realloc(*set, (*n + 1) * sizeof(*v));
+        if (v == NULL)
             return;
-        s->blocked = n;
-        s->blocked[s->nblocked++] = k;
+        *set = v;
+        (*set)[(*n)++] = k;
     }
+}
+
+void hm_sim_block(hm_sim_t *s, uint32_t a, uint32_t b, bool blocked)
+{
+    set_edit(&s->blocked, &s->nblocked, a, b, blocked);
+}
+
+void hm_sim_block_udp(hm_sim_t *s, uint32_t a, uint32_t b, bool blocked)
+{
+    set_edit(&s->blocked_udp, &s->nblocked_udp, a, b, blocked);
 }
 
 void hm_sim_set_group(hm_sim_t *s, uint32_t node, uint32_t group)
@@ -573,8 +726,11 @@ static void deliver(hm_sim_t *s, ev_t *e)
         int rc;
         if (!n->up) {
             /* refused: the client learns it one latency later */
-            push_ev(s, (ev_t){.when = s->now + latency(s), .type = EV_STREAM_FAIL, .to = c->idx,
-                              .epoch = e->epoch, .stream = e->stream});
+            push_ev(s, (ev_t){.when = s->now + latency(s, n->idx, c->idx),
+                              .type = EV_STREAM_FAIL,
+                              .to = c->idx,
+                              .epoch = e->epoch,
+                              .stream = e->stream});
             return;
         }
         trace(s, s->now ^ 0x5555);
@@ -593,8 +749,11 @@ static void deliver(hm_sim_t *s, ev_t *e)
         if (s->srv_stream == id && id) {
             /* no reply and no close: the client times out */
             s->srv_stream = 0;
-            push_ev(s, (ev_t){.when = e->deadline, .type = EV_STREAM_FAIL, .to = c->idx,
-                              .epoch = e->epoch, .stream = e->stream});
+            push_ev(s, (ev_t){.when = e->deadline,
+                              .type = EV_STREAM_FAIL,
+                              .to = c->idx,
+                              .epoch = e->epoch,
+                              .stream = e->stream});
         }
         return;
     }
@@ -624,8 +783,9 @@ static void deliver(hm_sim_t *s, ev_t *e)
 
 void hm_sim_run_until(hm_sim_t *s, uint64_t t)
 {
-    while (s->nheap && s->heap[0].when <= t) {
-        ev_t e = pop_ev(s);
+    ev_t e;
+
+    while (next_ev(s, t, &e)) {
         s->now = e.when;
         s->st.events++;
         deliver(s, &e);

@@ -35,11 +35,21 @@ hm_sim_t *hm_sim_new(uint64_t seed);
 void hm_sim_free(hm_sim_t *sim);
 
 void hm_sim_set_latency(hm_sim_t *sim, uint32_t min_ms, uint32_t max_ms);
+/* Per-link latency: fn returns the delay in ms for one packet or stream
+ * leg from -> to; `rnd` is 64 random bits from the simulation's PRNG. */
+typedef uint32_t (*hm_sim_latency_fn)(void *ud, uint32_t from, uint32_t to, uint64_t rnd);
+void hm_sim_set_latency_fn(hm_sim_t *sim, hm_sim_latency_fn fn, void *ud);
 void hm_sim_set_loss(hm_sim_t *sim, double p); /* UDP only */
 void hm_sim_set_link_fn(hm_sim_t *sim, hm_sim_link_fn fn, void *ud);
 void hm_sim_set_event_fn(hm_sim_t *sim, hm_sim_event_fn fn, void *ud);
+/* Engine log lines (memberlist's), tagged with the node and virtual time. */
+typedef void (*hm_sim_log_fn)(void *ud, uint32_t node, uint64_t now, hm_log_level_t level,
+                              const char *msg);
+void hm_sim_set_log_fn(hm_sim_t *sim, hm_sim_log_fn fn, void *ud);
 /* Cut (or restore) the direction a -> b. */
 void hm_sim_block(hm_sim_t *sim, uint32_t a, uint32_t b, bool blocked);
+/* Cut (or restore) only the datagrams a -> b (streams still pass). */
+void hm_sim_block_udp(hm_sim_t *sim, uint32_t a, uint32_t b, bool blocked);
 /* Nodes in different groups cannot talk while partitioned. */
 void hm_sim_set_group(hm_sim_t *sim, uint32_t node, uint32_t group);
 void hm_sim_partition(hm_sim_t *sim, bool on);

@@ -26,12 +26,12 @@
 
 /* The reply shape of Serf's keyring commands. */
 typedef struct hm_rpc_keys_reply {
-    const char *error;          /* NULL or "": success; else e.g. "1/2 nodes reported failure" */
-    bool list;                  /* list-keys: Keys is a map (else nil) */
-    const char *const *keys;    /* base64 keys ... */
-    const uint32_t *counts;     /* ... and how many nodes hold each */
+    const char *error;       /* NULL or "": success; else e.g. "1/2 nodes reported failure" */
+    bool list;               /* list-keys: Keys is a map (else nil) */
+    const char *const *keys; /* base64 keys ... */
+    const uint32_t *counts;  /* ... and how many nodes hold each */
     size_t nkeys;
-    const hm_tags_t *messages;  /* node -> message (NULL: empty) */
+    const hm_tags_t *messages; /* node -> message (NULL: empty) */
     uint32_t num_err, num_nodes, num_resp;
 } hm_rpc_keys_reply_t;
 
