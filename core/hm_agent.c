@@ -647,7 +647,7 @@ static int join_addrs(hm_agent_t *a, char *const *specs, size_t n, bool ignore_o
     }
     if (k == 0) {
         free(addrs);
-        fmt_err(err, errlen, "Error joining the cluster: no address could be resolved");
+        fmt_err(err, errlen, "no address could be resolved");
         return -1;
     }
     a->join_finished = false;
@@ -660,13 +660,12 @@ static int join_addrs(hm_agent_t *a, char *const *specs, size_t n, bool ignore_o
     hm_net_kick(a->net);
     free(addrs);
     if (!a->join_finished) {
-        fmt_err(err, errlen, "Error joining the cluster: join did not complete");
+        fmt_err(err, errlen, "join did not complete");
         return -1;
     }
     *joined = a->join_ok;
     if (a->join_ok == 0) {
-        fmt_err(err, errlen, "Error joining the cluster: %s",
-                a->join_err[0] ? a->join_err : "no node answered");
+        fmt_err(err, errlen, "%s", a->join_err[0] ? a->join_err : "no node answered");
         return -1;
     }
     return 0;
@@ -723,8 +722,11 @@ int hm_agent_start(hm_agent_t *a, char *err, size_t errlen)
     if (a->njoin) {
         hm_core_log(HM_LOG_INFO, "agent", "Joining cluster...(replay: %s)",
                     a->replay ? "true" : "false");
-        if (join_addrs(a, a->join, a->njoin, !a->replay, &n, err, errlen) < 0)
+        char why[512];
+        if (join_addrs(a, a->join, a->njoin, !a->replay, &n, why, sizeof(why)) < 0) {
+            fmt_err(err, errlen, "Error joining the cluster: %s", why);
             return -1;
+        }
         hm_core_log(HM_LOG_INFO, "agent", "Join completed. Synced with %zu initial agents", n);
     }
     if (a->nretry) {

@@ -45,6 +45,9 @@ struct hm_net {
     bool busy, again, sync;
     uint32_t tcp_timeout_ms;
     hm_net_stats_t stats;
+    /* outputs met while a blocking stream runs, handled after it */
+    hm_swim_out_t *deferred;
+    size_t ndeferred, capdeferred;
 };
 
 uint64_t hm_net_now(void)
@@ -357,28 +360,72 @@ static int frame_out(hm_net_t *n, const hm_buf_t *data, hm_buf_t *out)
     return r == HM_OK ? 0 : -1;
 }
 
-/* Blocking variant for hm_net_join_sync: connect, write, read until the
- * engine is satisfied or the deadline passes. */
+static void send_packet(hm_net_t *n, hm_swim_out_t *o);
+static int udp_read(hm_net_t *n, int max);
+
+/* While a blocking stream runs, keep answering the cluster: datagrams in,
+ * ticks, packets out.  Anything else the engine asks for waits. */
+static void drain_packets(hm_net_t *n)
+{
+    hm_swim_out_t o;
+
+    while (hm_serf_poll(n->serf, &o)) {
+        if (o.type == HM_SWIM_SEND_PACKET) {
+            send_packet(n, &o);
+            hm_buf_free(&o.data);
+            continue;
+        }
+        if (n->ndeferred == n->capdeferred) {
+            size_t cap = n->capdeferred ? n->capdeferred * 2 : 8;
+            hm_swim_out_t *d = realloc(n->deferred, cap * sizeof(*d));
+            if (d == NULL) {
+                hm_buf_free(&o.data);
+                continue;
+            }
+            n->deferred = d;
+            n->capdeferred = cap;
+        }
+        n->deferred[n->ndeferred++] = o;
+    }
+}
+
+/* Blocking variant for joins: connect, write, read until the engine is
+ * satisfied or the deadline passes, serving gossip meanwhile so that a
+ * slow peer does not make us look dead. */
 static void run_blocking(hm_net_t *n, net_conn_t *c)
 {
-    struct pollfd pfd = {.fd = c->fd};
+    struct pollfd pfd[2] = {{.fd = c->fd}, {.fd = n->udp_fd, .events = POLLIN}};
     uint32_t id = c->id;
 
     for (;;) {
-        uint64_t now = hm_net_now();
+        uint64_t now = hm_net_now(), wake = c->deadline, d = hm_serf_next_deadline(n->serf);
         int r;
 
         if (now >= c->deadline) {
             conn_fail(c, "i/o timeout");
             return;
         }
-        pfd.events = (c->connecting || c->out_off < c->out.len) ? POLLOUT : POLLIN;
-        r = poll(&pfd, 1, (int)(c->deadline - now));
+        if (d <= now) {
+            hm_serf_tick(n->serf, now);
+            drain_packets(n);
+            continue;
+        }
+        if (d < wake)
+            wake = d;
+        pfd[0].events = (c->connecting || c->out_off < c->out.len) ? POLLOUT : POLLIN;
+        pfd[0].revents = pfd[1].revents = 0;
+        r = poll(pfd, n->udp_fd >= 0 ? 2 : 1, (int)(wake - now));
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
             continue;
-        if (pfd.events == POLLOUT) {
+        if (pfd[1].revents & POLLIN) {
+            udp_read(n, 64);
+            drain_packets(n);
+        }
+        if (!(pfd[0].revents & (POLLIN | POLLOUT | POLLERR | POLLHUP)))
+            continue;
+        if (pfd[0].events == POLLOUT) {
             int err = 0;
             socklen_t len = sizeof(err);
             if (c->connecting) {
@@ -537,6 +584,31 @@ static void rearm(hm_net_t *n)
     evtimer_add(n->timer, &tv);
 }
 
+static void handle_out(hm_net_t *n, hm_swim_out_t *o)
+{
+    switch (o->type) {
+    case HM_SWIM_SEND_PACKET:
+        send_packet(n, o);
+        break;
+    case HM_SWIM_STREAM_OPEN:
+        stream_open(n, o);
+        break;
+    case HM_SWIM_STREAM_REPLY:
+        stream_reply(n, o);
+        break;
+    case HM_SWIM_STREAM_CLOSE: {
+        net_conn_t *c = conn_find(n, o->stream_id);
+        if (c) {
+            c->engine_done = true;
+            if (c->out.len == c->out_off)
+                conn_free(c);
+        }
+        break;
+    }
+    }
+    hm_buf_free(&o->data);
+}
+
 void hm_net_kick(hm_net_t *n)
 {
     hm_swim_out_t o;
@@ -548,28 +620,14 @@ void hm_net_kick(hm_net_t *n)
     n->busy = true;
     do {
         n->again = false;
-        while (hm_serf_poll(n->serf, &o)) {
-            switch (o.type) {
-            case HM_SWIM_SEND_PACKET:
-                send_packet(n, &o);
-                break;
-            case HM_SWIM_STREAM_OPEN:
-                stream_open(n, &o);
-                break;
-            case HM_SWIM_STREAM_REPLY:
-                stream_reply(n, &o);
-                break;
-            case HM_SWIM_STREAM_CLOSE: {
-                net_conn_t *c = conn_find(n, o.stream_id);
-                if (c) {
-                    c->engine_done = true;
-                    if (c->out.len == c->out_off)
-                        conn_free(c);
-                }
+        for (;;) {
+            if (n->ndeferred) {
+                o = n->deferred[0];
+                memmove(n->deferred, n->deferred + 1, --n->ndeferred * sizeof(o));
+            } else if (!hm_serf_poll(n->serf, &o)) {
                 break;
             }
-            }
-            hm_buf_free(&o.data);
+            handle_out(n, &o);
         }
     } while (n->again);
     n->busy = false;
@@ -577,23 +635,24 @@ void hm_net_kick(hm_net_t *n)
         rearm(n);
 }
 
-static void udp_cb(evutil_socket_t fd, short what, void *arg)
+/* Reads up to max datagrams into the engine; returns how many. */
+static int udp_read(hm_net_t *n, int max)
 {
-    hm_net_t *n = arg;
     static uint8_t buf[65536];
     hm_buf_t plain = {0};
+    int got = 0;
 
-    (void)what;
-    for (int i = 0; i < 256; i++) {
+    for (int i = 0; i < max; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
-        ssize_t r = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &sl);
+        ssize_t r = recvfrom(n->udp_fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &sl);
         const uint8_t *p = buf;
         size_t len;
         hm_addr_t from;
 
         if (r < 0)
             break;
+        got++;
         len = (size_t)r;
         n->stats.udp_in++;
         from_sockaddr(&ss, &from);
@@ -610,9 +669,21 @@ static void udp_cb(evutil_socket_t fd, short what, void *arg)
             }
         }
         hm_serf_packet(n->serf, hm_net_now(), &from, p, len);
-        hm_net_kick(n);
     }
     hm_buf_free(&plain);
+    return got;
+}
+
+static void udp_cb(evutil_socket_t fd, short what, void *arg)
+{
+    hm_net_t *n = arg;
+
+    (void)fd;
+    (void)what;
+    /* a bounded batch per wake-up, so streams and timers get their turn */
+    for (int i = 0; i < 16 && udp_read(n, 16) > 0; i++)
+        hm_net_kick(n);
+    hm_net_kick(n);
 }
 
 static void accept_cb(evutil_socket_t fd, short what, void *arg)
@@ -743,6 +814,9 @@ void hm_net_free(hm_net_t *n)
         return;
     while (n->conns)
         conn_free(n->conns);
+    for (size_t i = 0; i < n->ndeferred; i++)
+        hm_buf_free(&n->deferred[i].data);
+    free(n->deferred);
     if (n->udp_ev)
         event_free(n->udp_ev);
     if (n->tcp_ev)

@@ -1197,6 +1197,12 @@ void serf_post(hm_serf_t *s)
         s->want_refute_join = false;
         serf_broadcast_join(s, s->clock);
     }
+    if (s->want_meta_update) {
+        s->want_meta_update = false;
+        s->in_engine = true;
+        hm_swim_update_meta(s->swim, s->now);
+        s->in_engine = false;
+    }
     if (s->want_conflict_query) {
         s->want_conflict_query = false;
         serf_start_conflict_resolution(s);
@@ -1425,7 +1431,11 @@ int hm_serf_set_tags(hm_serf_t *s, uint64_t now, const hm_tags_t *tags, char *er
     }
     tags_free(&s->tags);
     s->tags = t;
-    hm_swim_update_meta(s->swim, now);
+    /* from inside an engine callback (a module's hook), wait until it returns */
+    if (s->in_engine)
+        s->want_meta_update = true;
+    else
+        hm_swim_update_meta(s->swim, now);
     serf_post(s);
     return 0;
 }

@@ -186,6 +186,7 @@ struct hm_serf {
     bool in_engine;
     bool want_conflict_query;
     bool want_refute_join;
+    bool want_meta_update;
 
     /* joins and other streams we started */
     serf_stream_t *streams;

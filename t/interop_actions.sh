@@ -66,4 +66,33 @@ check "... and says which address it took" hamlet_logged h5 "Using interface 'lo
 hamlet_start h6 -profile=local -iface=lo -bind=127.0.0.2:$(free_port)
 check "-iface lo with a bind address lo lacks: refused" \
     wait_for 10 sh -c "! kill -0 $h6_pid 2>/dev/null && grep -q \"Interface 'lo' has no '127.0.0.2' address\" $W/h6.log"
+
+# A join to a peer that accepts and never answers blocks the RPC call up to
+# the TCP timeout (10 s, lan profile); meanwhile hamletd keeps answering
+# probes, so the serf agent never suspects it.
+serf_start s7 -profile=lan
+hamlet_start h7 -profile=lan -join=127.0.0.1:$s7_port
+check "lan pair formed" wait_for 10 serf_sees $s7_rpc h7 alive
+mute=$(free_port)
+/usr/bin/python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $mute)); s.listen(5)
+c, _ = s.accept(); time.sleep(14)" &
+PIDS="$PIDS $!"
+listening() { ss -ltn "sport = :$1" | grep -q LISTEN; }
+wait_for 5 listening $mute
+t0=$(now_ms)
+"$SERF" join -rpc-addr=127.0.0.1:$h7_rpc 127.0.0.1:$mute >"$W/mute.out" 2>&1 &
+jpid=$!
+PIDS="$PIDS $jpid"
+steady=0
+while kill -0 $jpid 2>/dev/null; do
+    serf_sees $s7_rpc h7 alive || steady=1
+    sleep 0.5
+done
+echo "# the join to the mute peer returned after $(( $(now_ms) - t0 )) ms: $(cat $W/mute.out)"
+check "the join to a mute peer fails after the TCP timeout" grep -qi "error" "$W/mute.out"
+check "serf saw hamletd alive throughout the blocked join" test $steady -eq 0
+check "... and never suspected it" sh -c "! grep -q 'Suspect h7' $W/s7.log"
 plan

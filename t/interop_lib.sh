@@ -104,13 +104,15 @@ serf_count_is() { [ "$(serf_count "$1" "$2")" -eq "$3" ]; }
 hamlet_logged() { grep -Eq "$2" "$W/$1.log"; }
 # the hamletd's view of a member, from its Serf-style event log lines
 hamlet_sees() { # hamlet_sees NAME NODE alive|failed|left
+    # a leave intent that arrives after memberlist's dead message turns
+    # failed into left: "EventMemberLeave (forced)", as in Serf
     case $3 in
-    alive) pat="EventMemberJoin: $2 " ;;
-    failed) pat="EventMemberFailed: $2 " ;;
-    left) pat="EventMemberLeave: $2 " ;;
+    alive) pat="EventMemberJoin" ;;
+    failed) pat="EventMemberFailed" ;;
+    left) pat="EventMemberLeave" ;;
     esac
     last=$(grep -E "EventMember(Join|Failed|Leave|Reap)[^:]*: $2 " "$W/$1.log" | tail -n 1)
-    case $last in *"$pat"*) return 0 ;; esac
+    case $last in *"] serf: $pat: $2 "* | *"] serf: $pat (forced): $2 "*) return 0 ;; esac
     return 1
 }
 alive_pid() { kill -0 "$1" 2>/dev/null; }
