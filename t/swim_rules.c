@@ -588,6 +588,34 @@ static void test_reclaim(void)
     hm_swim_free(n);
 }
 
+/* Gossip keeps going to a dead node for GossipToTheDeadTime (30 s). */
+static void test_gossip_to_the_dead(void)
+{
+    hm_swim_t *s = mk(0);
+    hm_swim_out_t o;
+    uint64_t t;
+    uint32_t inc = 1;
+    int early = 0, late = 0;
+
+    alive(s, 0, "a", 2, 1, NULL);
+    alive(s, 0, "b", 3, 1, NULL);
+    accuse(s, 1000, true, "a", 1, "b");
+    for (t = 1000; t < 40000; t += 100) {
+        alive(s, t, "b", 3, ++inc, NULL); /* keep something to gossip */
+        hm_swim_tick(s, t);
+        while (hm_swim_poll(s, &o)) {
+            if (o.type == HM_SWIM_SEND_PACKET && o.to.ip[3] == 2) {
+                early += t < 1000 + 30000;
+                late += t > 1000 + 30100;
+            }
+            hm_buf_free(&o.data);
+        }
+    }
+    ok(early > 10, "gossip to the dead node during 30 s (%d packets)", early);
+    is_int(late, 0, "none after GossipToTheDeadTime");
+    hm_swim_free(s);
+}
+
 /* An alive that came without Vsn is forwarded without Vsn. */
 static void test_no_vsn(void)
 {
@@ -705,6 +733,7 @@ int main(void)
     test_push_pull_merge();
     test_reclaim();
     test_no_vsn();
+    test_gossip_to_the_dead();
     test_fuzz();
     return done_testing();
 }

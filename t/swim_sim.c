@@ -345,6 +345,39 @@ static void test_tcp_fallback(void)
     ok(sus > 0, "the same cut without TCP pings raises suspicions (%llu)", (unsigned long long)sus);
 }
 
+/* Periodic push/pull every PushPullInterval up to 32 nodes, scaled above:
+ * interval * (ceil(log2(n) - log2(32)) + 1), so 64 nodes sync half as
+ * often (spec 7.6).  Counted over 10 minutes after the joins. */
+static double push_pulls_per_node(uint32_t n, uint64_t seed)
+{
+    hm_swim_config_t cfg = {0};
+    hm_sim_t *sim = hm_sim_new(seed);
+    uint32_t i;
+    uint64_t before;
+    double per;
+
+    hm_swim_config_profile(&cfg, "lan");
+    cfg.enable_compression = false; /* so the sim can see [6] */
+    for (i = 0; i < n; i++)
+        hm_sim_add(sim, &cfg);
+    for (i = 1; i < n; i++)
+        hm_sim_join(sim, i, 0);
+    hm_sim_run_until(sim, 60000);
+    before = hm_sim_stats(sim)->push_pulls;
+    hm_sim_run_until(sim, 660000);
+    per = (double)(hm_sim_stats(sim)->push_pulls - before) / n;
+    hm_sim_free(sim);
+    return per;
+}
+
+static void test_push_pull_scale(void)
+{
+    double p20 = push_pulls_per_node(20, 41), p64 = push_pulls_per_node(64, 42);
+
+    ok(p20 > 19 && p20 < 21, "20 nodes: one push/pull per node per 30 s (%.2f in 10 min)", p20);
+    ok(p64 > 9 && p64 < 11, "64 nodes: scaled to one per 60 s (%.2f in 10 min)", p64);
+}
+
 /* Graceful leave: the others see `left`, not dead. */
 static void test_leave(void)
 {
@@ -378,6 +411,7 @@ int main(void)
     test_three_sites();
     test_loss();
     test_tcp_fallback();
+    test_push_pull_scale();
     test_leave();
     return done_testing();
 }

@@ -309,6 +309,7 @@ static void drain(hm_sim_t *s, node_t *n)
             break;
         case HM_SWIM_STREAM_OPEN:
             s->st.streams++;
+            s->st.push_pulls += o.data.len && o.data.data[0] == HM_ML_PUSH_PULL;
             if (to < 0 || (uint32_t)to >= s->nnodes || !link_ok(s, n->idx, (uint32_t)to)) {
                 push_ev(s, (ev_t){.when = o.deadline_ms > s->now ? o.deadline_ms : s->now,
                                   .type = EV_STREAM_FAIL,

@@ -27,6 +27,7 @@ typedef bool (*hm_sim_link_fn)(void *ud, uint32_t from, uint32_t to);
 
 typedef struct hm_sim_stats {
     uint64_t events, packets, bytes, lost, blocked, streams, streams_failed;
+    uint64_t push_pulls;     /* streams opened with an uncompressed [6] push/pull */
     uint64_t false_failures; /* dead declared about a node that was up */
     uint64_t trace_hash;
 } hm_sim_stats_t;
