@@ -496,7 +496,7 @@ static int parse_int(const char *s, int64_t *out)
     if (*s == '\0')
         return -1;
     errno = 0;
-    v = strtoll(s, &end, 0);
+    v = strtoll(s, &end, 10);
     if (errno != 0 || *end != '\0')
         return -1;
     *out = v;
@@ -1067,9 +1067,10 @@ static bool plain_ok(const char *s)
     return true;
 }
 
-static void dump_scalar(FILE *out, const char *s, bool quote_always)
+/* mode 0: as is (numbers, booleans, words), 1: quoted when needed, 2: quoted */
+static void dump_scalar(FILE *out, const char *s, int mode)
 {
-    if (!quote_always && plain_ok(s)) {
+    if (mode == 0 || (mode == 1 && plain_ok(s))) {
         fputs(s, out);
         return;
     }
@@ -1089,11 +1090,12 @@ static void dump_scalar(FILE *out, const char *s, bool quote_always)
     fputc('"', out);
 }
 
-static bool quoted_type(const hm_conf_node_t *n)
+static int quote_mode(const hm_conf_node_t *n)
 {
-    return n->decl == NULL || n->decl->type == HM_CONF_STRING ||
-           n->decl->type == HM_CONF_ADDR || n->decl->type == HM_CONF_LIST ||
-           n->decl->type == HM_CONF_MAP;
+    if (n->decl == NULL || n->decl->type == HM_CONF_STRING || n->decl->type == HM_CONF_ADDR ||
+        n->decl->type == HM_CONF_LIST || n->decl->type == HM_CONF_MAP)
+        return 2;
+    return plain_ok(n->value) || n->decl->type == HM_CONF_BOOL ? 0 : 2;
 }
 
 static void dump_value(FILE *out, const hm_conf_node_t *n, int indent);
@@ -1106,7 +1108,7 @@ static void dump_entries(FILE *out, const hm_conf_node_t *n, int indent, bool fi
         if (k->decl && k->decl->doc && !inl)
             fprintf(out, "%*s# %s\n", indent, "", k->decl->doc);
         fprintf(out, "%*s", inl ? 0 : indent, "");
-        dump_scalar(out, k->key, false);
+        dump_scalar(out, k->key, 1);
         fputc(':', out);
         dump_value(out, k, indent + 2);
     }
@@ -1117,7 +1119,7 @@ static void dump_value(FILE *out, const hm_conf_node_t *n, int indent)
     switch (n->kind) {
     case HM_NODE_SCALAR:
         fputc(' ', out);
-        dump_scalar(out, n->value, quoted_type(n));
+        dump_scalar(out, n->value, quote_mode(n));
         fputc('\n', out);
         break;
     case HM_NODE_SEQ:
@@ -1132,7 +1134,7 @@ static void dump_value(FILE *out, const hm_conf_node_t *n, int indent)
             if (e->kind == HM_NODE_MAP && e->n > 0) {
                 dump_entries(out, e, indent + 2, true);
             } else if (e->kind == HM_NODE_SCALAR) {
-                dump_scalar(out, e->value, true);
+                dump_scalar(out, e->value, 2);
                 fputc('\n', out);
             } else {
                 fputs(e->kind == HM_NODE_MAP ? "{}\n" : "[]\n", out);

@@ -119,26 +119,29 @@ int hm_module_find(const hm_conf_node_t *root, const char *name, char *buf, size
 
 /* ---- serf agent flags and JSON config (hm_flags.c) -------------------- */
 
+typedef struct hm_setting {
+    const char *path; /* config key path */
+    char *key;        /* map entry key (tags) */
+    char *value;
+    int op;           /* HM_SET_* */
+    const char *flag; /* for error messages: "-bind" */
+} hm_setting_t;
+
+enum { HM_SET_VALUE, HM_SET_APPEND, HM_SET_MAP };
+
 typedef struct hm_opts {
     const char *conf_file; /* -c */
     bool test;             /* -t */
     bool dump;             /* -T */
     bool help, version;
-    bool quiet;            /* -q: only errors on -t */
-    /* serf flags as (path, value, op) settings applied over the file */
-    struct hm_setting {
-        const char *path;
-        const char *key; /* for map entries (tags) */
-        char *value;
-        int op; /* 0 set, 1 append to list, 2 map entry, 3 set bool true only */
-        const char *flag;
-    } *set;
+    hm_setting_t *set;     /* serf flags, in command-line order */
     size_t nset;
-    char **json_files; /* -config-file, -config-dir expanded in order */
+    struct hm_json_path {
+        char *path;
+        bool dir;
+    } *json; /* -config-file / -config-dir, in order */
     size_t njson;
-    char **json_dirs;
-    size_t ndirs;
-    bool any_serf_flag;
+    bool serf_flags; /* any serf flag given */
 } hm_opts_t;
 
 /* 0 ok, -1 with a message in err (unknown flag: caller prints usage). */

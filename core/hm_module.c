@@ -307,7 +307,10 @@ static int check_foreign(hm_conf_node_t *root, hm_conf_node_t *kid, char *err, s
     int r;
 
     if (!valid_name(kid->key) || hm_module_find(root, kid->key, e, sizeof(e)) < 0) {
-        seterr(err, errlen, "%s: %s: unknown key", kid->key_where, kid->key);
+        seterr(err, errlen, "%s: %s: unknown key%s%s%s", kid->key_where, kid->key,
+               valid_name(kid->key) ? " (not a core key, and no mod_" : "",
+               valid_name(kid->key) ? kid->key : "",
+               valid_name(kid->key) ? ".so on the module path)" : "");
         return -1;
     }
     dl = open_module(root, kid->key, &m, NULL, err, errlen);
@@ -336,7 +339,18 @@ static int add_module(struct hm_daemon *d, hm_conf_node_t *root, const char *nam
 
     if (dl == NULL)
         return -1;
-    if (check_section(root, m, name, err, errlen) < 0 || (c = hm_ctx_new(d, name)) == NULL)
+    if (hm_core_key(name)) {
+        /* a module named after a core key (tags) works on that key's value,
+         * which the core schema validates: it may not declare keys itself */
+        if (m->keys && m->keys[0].name) {
+            seterr(err, errlen, "module %s: '%s' is a core key, the module cannot declare keys",
+                   name, name);
+            goto fail;
+        }
+    } else if (check_section(root, m, name, err, errlen) < 0) {
+        goto fail;
+    }
+    if ((c = hm_ctx_new(d, name)) == NULL)
         goto fail;
     v = realloc(d->mods, (d->nmods + 1) * sizeof(*v));
     if (v == NULL)
@@ -393,10 +407,6 @@ int hm_modules_load(struct hm_daemon *d, hm_conf_node_t *root, char *err, size_t
             seterr(err, errlen, "module %s: listed twice in modules", names[i]);
             return -1;
         }
-        if (hm_core_key(names[i])) {
-            seterr(err, errlen, "module %s: the name is a core key", names[i]);
-            return -1;
-        }
     }
     /* sections first, so that a misspelt key is reported before a module
      * has been opened */
@@ -417,6 +427,16 @@ int hm_modules_load(struct hm_daemon *d, hm_conf_node_t *root, char *err, size_t
     eff->set = hm_conf_isset(root, "modules");
     eff->decl = hm_conf_get(root, "modules") ? hm_conf_get(root, "modules")->decl : NULL;
     hm_conf_put(root, "modules", eff);
+    if (hm_conf_len(hm_conf_get(root, "module_path")) == 0) {
+        const char *dirs[MAX_DIRS];
+        size_t nd = hm_module_path(root, dirs, MAX_DIRS);
+        hm_conf_node_t *mp = hm_conf_new(HM_NODE_SEQ, NULL, "<default>");
+        mp->decl = hm_conf_get(root, "module_path") ? hm_conf_get(root, "module_path")->decl
+                                                    : NULL;
+        for (size_t i = 0; i < nd; i++)
+            hm_conf_push(mp, hm_conf_new(HM_NODE_SCALAR, dirs[i], "<default>"));
+        hm_conf_put(root, "module_path", mp);
+    }
     return 0;
 }
 
@@ -451,7 +471,8 @@ int hm_modules_check(struct hm_daemon *d, hm_conf_node_t *root, char *err, size_
             return -1;
     }
     for (size_t i = 0; i < d->nmods; i++)
-        if (check_section(root, d->mods[i]->mod, d->mods[i]->name, err, errlen) < 0)
+        if (!hm_core_key(d->mods[i]->name) &&
+            check_section(root, d->mods[i]->mod, d->mods[i]->name, err, errlen) < 0)
             return -1;
     return 0;
 }

@@ -235,8 +235,58 @@ static void editing(void)
     hm_conf_free(r);
 }
 
+/* Bad input never crashes: thousands of seeded mutations of the default
+ * file (byte flips, truncations, inserted YAML punctuation) go through the
+ * parser and the validator; each must either load or fail with a message. */
+static void mutations(void)
+{
+    const char *base = hm_conf_default_yaml;
+    size_t len = hm_conf_default_yaml_len, bad = 0, good = 0;
+    static const char punct[] = ":-[]{},'\"&*!|>#%@`\t\n ";
+    uint32_t seed = 12345;
+    char *buf = malloc(len + 64);
+
+    for (int i = 0; i < 3000; i++) {
+        size_t n = len;
+        memcpy(buf, base, len);
+        for (int k = 0; k < 1 + i % 4; k++) {
+            size_t at;
+            seed = seed * 1103515245u + 12345u;
+            at = (seed >> 8) % n;
+            switch ((seed >> 4) % 4) {
+            case 0:
+                buf[at] = (char)(seed >> 16);
+                break;
+            case 1:
+                buf[at] = punct[(seed >> 16) % (sizeof(punct) - 1)];
+                break;
+            case 2:
+                n = at + 1;
+                break;
+            default:
+                memmove(buf + at + 1, buf + at, n - at);
+                buf[at] = punct[(seed >> 16) % (sizeof(punct) - 1)];
+                n++;
+                break;
+            }
+        }
+        hm_conf_node_t *r = hm_conf_parse_string(buf, n, "m.yaml", err, sizeof(err));
+        if (r && hm_conf_validate(r, hm_core_keys, "", false, err, sizeof(err)) == 0)
+            good++;
+        else if (strncmp(err, "m.yaml", 6) == 0)
+            bad++;
+        else
+            diag("error without a position: %s", err);
+        hm_conf_free(r);
+    }
+    free(buf);
+    is_int(good + bad, 3000, "3000 mutated files: each loads or fails with file:line:column");
+    ok(good > 0 && bad > 0, "both outcomes seen (%zu loaded, %zu rejected)", good, bad);
+}
+
 int main(void)
 {
+    mutations();
     error_paths();
     section_errors();
     reads();

@@ -271,6 +271,29 @@ int main(void)
     ok(strstr(last_line, "[WARN] memberlist: x") && last_line[strlen(last_line) - 1] == 'x',
        "core log with subsystem, trailing newline dropped");
 
+    /* the level filters what is written; syslog facilities */
+    {
+        char *mem = NULL;
+        size_t memlen = 0;
+        FILE *f = open_memstream(&mem, &memlen);
+        hm_log_level_t lvl;
+        hm_log_set_output(f);
+        hm_log_set_level(HM_LOG_WARN);
+        hm_core_log(HM_LOG_INFO, "agent", "quiet");
+        hm_core_log(HM_LOG_ERR, "agent", "loud");
+        fclose(f);
+        ok(mem && !strstr(mem, "quiet") && strstr(mem, "[ERR] agent: loud\n"),
+           "lines below the level are not written, others are, one per line");
+        free(mem);
+        hm_log_set_output(NULL);
+        ok(hm_log_parse_level("WARN", &lvl) == 0 && lvl == HM_LOG_WARN, "level names parse");
+        ok(hm_log_parse_level("loud", &lvl) < 0, "unknown level refused");
+        is_str(hm_log_level_name(HM_LOG_TRACE), "TRACE", "level name");
+        ok(hm_log_set_syslog(true, "LOCAL9") < 0, "unknown syslog facility refused");
+        ok(hm_log_set_syslog(true, "local3") == 0, "syslog facility (case-insensitive)");
+        hm_log_set_syslog(false, NULL);
+    }
+
     /* forgetting a module's hooks */
     hm_hooks_forget(d->hooks, a);
     hm_run_member_event(d, &mev);

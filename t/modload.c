@@ -102,6 +102,34 @@ int main(void)
     hm_log_attach(NULL);
     hm_conf_free(root);
 
+    ok(run("modules: [profile, good]\nprofile: wan\n", &d, &root) == 0,
+       "two modules (%s)", err);
+    ok(strstr(lines, "profile: init") && strstr(lines, "good: init") &&
+           strstr(lines, "profile: init") < strstr(lines, "good: init"),
+       "modules initialise in the order listed");
+    hm_modules_unload(d);
+    ok(strstr(lines, "good: fini") != NULL, "fini on unload");
+    hm_daemon_free(d);
+    hm_log_attach(NULL);
+    hm_conf_free(root);
+    ok(run("modules: [good, profile]\nprofile: wan\n", &d, &root) == 0,
+       "the same two in the other order (%s)", err);
+    ok(strstr(lines, "good: init") < strstr(lines, "profile: init"),
+       "order follows the list");
+    hm_daemon_free(d);
+    hm_log_attach(NULL);
+    hm_conf_free(root);
+    ok(run("modules: [profile]\nprofile: wan\n", &d, &root) == 0,
+       "a module named after a core key loads (%s)", err);
+    ok(strstr(lines, "profile: init with core value wan\n") != NULL,
+       "its conf is the core key's value");
+    hm_daemon_free(d);
+    hm_log_attach(NULL);
+    hm_conf_free(root);
+    refused("modules: [bind]\n",
+            "module bind: 'bind' is a core key, the module cannot declare keys",
+            "a module named after a core key may not declare keys");
+
     refused("modules: [badabi]\n",
             "module badabi: ABI version 99, hamletd needs 1 (rebuild the module)", "wrong ABI");
     refused("modules: [badmagic]\n",
@@ -124,7 +152,11 @@ int main(void)
     refused("modules: []\ngood:\n  cont: 2\n",
             "module good: t.yaml:4:3: good.cont: unknown key",
             "unknown key in the section of a module not loaded");
-    refused("bogus: 1\n", "t.yaml:2:1: bogus: unknown key", "unknown top-level key");
+    refused("bogus: 1\n",
+            "t.yaml:2:1: bogus: unknown key (not a core key, and no mod_bogus.so on the module "
+            "path)",
+            "unknown top-level key");
+    refused("Bad-Key: 1\n", "t.yaml:2:1: Bad-Key: unknown key", "unknown key, not a module name");
     refused("modules: [good, good]\n", "module good: listed twice in modules", "listed twice");
     refused("modules: [\"../x\"]\n", "module ../x: bad module name (use a-z, 0-9, _)",
             "module name with a path");
