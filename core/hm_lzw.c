@@ -26,6 +26,7 @@ typedef struct {
     hm_buf_t *out;
     uint32_t acc, nbits, width, hi, overflow;
     uint32_t *table; /* (key << 12 | code), 0 = empty (codes are >= 258) */
+    uint32_t mask;   /* table size - 1 */
     int err;
 } lzw_enc_t;
 
@@ -48,7 +49,7 @@ static void enc_reset(lzw_enc_t *e)
     e->width = 9;
     e->hi = LZW_EOF;
     e->overflow = 512;
-    memset(e->table, 0, LZW_TABLE * sizeof(*e->table));
+    memset(e->table, 0, (e->mask + 1) * sizeof(*e->table));
 }
 
 /* Returns 1 when the codes ran out and the table was reset. */
@@ -67,9 +68,9 @@ static int enc_inc_hi(lzw_enc_t *e)
     return 0;
 }
 
-static uint32_t hash_of(uint32_t key)
+static uint32_t hash_of(uint32_t key, uint32_t mask)
 {
-    return (key >> 12 ^ key) & (LZW_TABLE - 1);
+    return (key >> 12 ^ key) & mask;
 }
 
 int hm_lzw_encode(const uint8_t *in, size_t n, hm_buf_t *out)
@@ -78,7 +79,13 @@ int hm_lzw_encode(const uint8_t *in, size_t n, hm_buf_t *out)
     uint32_t code, key, h, t;
     size_t i;
 
-    e.table = malloc(LZW_TABLE * sizeof(*e.table));
+    /* At most min(n, 4096) entries live at once; keep the table 4x that so
+     * small UDP messages do not clear 64 KiB each.  The output does not
+     * depend on the table layout. */
+    e.mask = 1023;
+    while (e.mask < LZW_TABLE - 1 && (size_t)(e.mask + 1) < 4 * n)
+        e.mask = e.mask << 1 | 1;
+    e.table = malloc((e.mask + 1) * sizeof(*e.table));
     if (e.table == NULL)
         return -1;
     enc_reset(&e);
@@ -87,8 +94,8 @@ int hm_lzw_encode(const uint8_t *in, size_t n, hm_buf_t *out)
         code = in[0];
         for (i = 1; i < n; i++) {
             key = code << 8 | in[i];
-            h = hash_of(key);
-            for (t = e.table[h]; t != 0; h = (h + 1) & (LZW_TABLE - 1), t = e.table[h])
+            h = hash_of(key, e.mask);
+            for (t = e.table[h]; t != 0; h = (h + 1) & e.mask, t = e.table[h])
                 if (t >> 12 == key)
                     break;
             if (t != 0) {
@@ -98,7 +105,7 @@ int hm_lzw_encode(const uint8_t *in, size_t n, hm_buf_t *out)
             enc_emit(&e, code);
             code = in[i];
             if (enc_inc_hi(&e))
-                continue; /* table was reset: the key is not added */
+                continue;                  /* table was reset: the key is not added */
             e.table[h] = key << 12 | e.hi; /* h is the first free slot */
         }
         enc_emit(&e, code);

@@ -291,8 +291,8 @@ int hm_ml_put_indirect_ping(hm_buf_t *b, const hm_ml_indirect_ping_t *m)
     return rc;
 }
 
-static const char *const iping_fields[] = {"SeqNo", "Target", "Port", "Node",
-                                           "Nack", "SourceAddr", "SourcePort", "SourceNode"};
+static const char *const iping_fields[] = {"SeqNo", "Target",     "Port",       "Node",
+                                           "Nack",  "SourceAddr", "SourcePort", "SourceNode"};
 
 static int iping_field(hm_mp_reader_t *r, int idx, void *vm)
 {
@@ -719,7 +719,7 @@ static int pph_field(hm_mp_reader_t *r, int idx, void *vm)
     }
 }
 
-static const char *const pns_fields[] = {"Name", "Addr", "Port", "Meta",
+static const char *const pns_fields[] = {"Name",        "Addr",  "Port", "Meta",
                                          "Incarnation", "State", "Vsn"};
 
 static int pns_field(hm_mp_reader_t *r, int idx, void *vm)
@@ -765,8 +765,8 @@ static int get_complete_struct(hm_mp_reader_t *r, const char *const *fields, int
     return 0;
 }
 
-static int parse_push_pull(const uint8_t *p, size_t n, hm_ml_push_header_t *hdr,
-                           hm_ml_node_fn fn, void *ud, const uint8_t **user_state, size_t *used)
+static int parse_push_pull(const uint8_t *p, size_t n, hm_ml_push_header_t *hdr, hm_ml_node_fn fn,
+                           void *ud, const uint8_t **user_state, size_t *used)
 {
     hm_mp_reader_t r;
     hm_ml_push_node_t node;

@@ -33,7 +33,12 @@ enum hm_ml_type {
     HM_ML_ERR = 13,
 };
 
-enum hm_ml_state { HM_ML_STATE_ALIVE = 0, HM_ML_STATE_SUSPECT = 1, HM_ML_STATE_DEAD = 2, HM_ML_STATE_LEFT = 3 };
+enum hm_ml_state {
+    HM_ML_STATE_ALIVE = 0,
+    HM_ML_STATE_SUSPECT = 1,
+    HM_ML_STATE_DEAD = 2,
+    HM_ML_STATE_LEFT = 3
+};
 
 typedef struct hm_ml_str {
     const char *p;

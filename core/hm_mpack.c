@@ -130,7 +130,7 @@ int hm_mp_put_array(hm_buf_t *b, uint32_t n)
 void hm_mp_reader_init(hm_mp_reader_t *r, const void *p, size_t n)
 {
     r->p = p;
-    r->end = r->p + n;
+    r->end = p ? r->p + n : r->p; /* NULL + 0 is undefined behaviour */
 }
 
 static size_t avail(const hm_mp_reader_t *r)
@@ -418,10 +418,16 @@ static int object_shape(uint8_t c, const uint8_t *p, size_t av, size_t *hl, uint
         return 0;
     }
     switch (c) {
-    case 0xcc: case 0xcd: case 0xce: case 0xcf:
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+    case 0xcf:
         *payload = 1u << (c - 0xcc);
         return 0;
-    case 0xd0: case 0xd1: case 0xd2: case 0xd3:
+    case 0xd0:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3:
         *payload = 1u << (c - 0xd0);
         return 0;
     case 0xca:
@@ -430,16 +436,30 @@ static int object_shape(uint8_t c, const uint8_t *p, size_t av, size_t *hl, uint
     case 0xcb:
         *payload = 8;
         return 0;
-    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+    case 0xd4:
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8:
         *payload = 1 + (uint64_t)fixext[c - 0xd4];
         return 0;
-    case 0xc4: case 0xd9: case 0xc7:
+    case 0xc4:
+    case 0xd9:
+    case 0xc7:
         nb = 1;
         break;
-    case 0xc5: case 0xda: case 0xc8: case 0xdc: case 0xde:
+    case 0xc5:
+    case 0xda:
+    case 0xc8:
+    case 0xdc:
+    case 0xde:
         nb = 2;
         break;
-    case 0xc6: case 0xdb: case 0xc9: case 0xdd: case 0xdf:
+    case 0xc6:
+    case 0xdb:
+    case 0xc9:
+    case 0xdd:
+    case 0xdf:
         nb = 4;
         break;
     default:

@@ -31,17 +31,25 @@ typedef struct hm_mp_reader {
 } hm_mp_reader_t;
 
 typedef enum {
-    HM_MP_NIL, HM_MP_BOOL, HM_MP_UINT, HM_MP_INT, HM_MP_FLOAT, HM_MP_RAW, /* str or bin */
-    HM_MP_ARRAY, HM_MP_MAP, HM_MP_EXT, HM_MP_INVALID
+    HM_MP_NIL,
+    HM_MP_BOOL,
+    HM_MP_UINT,
+    HM_MP_INT,
+    HM_MP_FLOAT,
+    HM_MP_RAW, /* str or bin */
+    HM_MP_ARRAY,
+    HM_MP_MAP,
+    HM_MP_EXT,
+    HM_MP_INVALID
 } hm_mp_type_t;
 
 void hm_mp_reader_init(hm_mp_reader_t *r, const void *p, size_t n);
 hm_mp_type_t hm_mp_peek(const hm_mp_reader_t *r);
 int hm_mp_get_nil(hm_mp_reader_t *r);
-int hm_mp_get_bool(hm_mp_reader_t *r, bool *v);        /* also fixint 0/1 */
-int hm_mp_get_uint(hm_mp_reader_t *r, uint64_t *v);    /* any non-negative int */
+int hm_mp_get_bool(hm_mp_reader_t *r, bool *v);     /* also fixint 0/1 */
+int hm_mp_get_uint(hm_mp_reader_t *r, uint64_t *v); /* any non-negative int */
 int hm_mp_get_int(hm_mp_reader_t *r, int64_t *v);
-int hm_mp_get_double(hm_mp_reader_t *r, double *v);    /* float32/64 or int */
+int hm_mp_get_double(hm_mp_reader_t *r, double *v); /* float32/64 or int */
 /* Raw family, str8 and bin; nil gives len 0 and *p NULL.  Points into input. */
 int hm_mp_get_raw(hm_mp_reader_t *r, const uint8_t **p, size_t *n);
 int hm_mp_get_map(hm_mp_reader_t *r, uint32_t *n);

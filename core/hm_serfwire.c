@@ -219,8 +219,7 @@ int hm_serf_put_query(hm_buf_t *b, const hm_serf_query_t *m)
     if (m->filters.count == 0)
         rc |= hm_mp_put_nil(b);
     else
-        rc |= hm_mp_put_array(b, m->filters.count) |
-              hm_buf_append(b, m->filters.p, m->filters.n);
+        rc |= hm_mp_put_array(b, m->filters.count) | hm_buf_append(b, m->filters.p, m->filters.n);
     rc |= kv_uint(b, "Flags", m->flags);
     rc |= kv_uint(b, "ID", m->id);
     rc |= kv_uint(b, "LTime", m->ltime);
@@ -233,8 +232,8 @@ int hm_serf_put_query(hm_buf_t *b, const hm_serf_query_t *m)
     return rc;
 }
 
-static const char *const query_fields[] = {"LTime", "ID",   "Addr",        "Port",
-                                           "SourceNode", "Filters", "Flags", "RelayFactor",
+static const char *const query_fields[] = {"LTime",      "ID",      "Addr",   "Port",
+                                           "SourceNode", "Filters", "Flags",  "RelayFactor",
                                            "Timeout",    "Name",    "Payload"};
 
 static int query_field(hm_mp_reader_t *r, int idx, void *vm)
@@ -279,41 +278,45 @@ int hm_serf_get_query(const uint8_t *p, size_t n, hm_serf_query_t *m)
 
 /* ---- filters ------------------------------------------------------------------------ */
 
-static int add_filter_elem(hm_buf_t *elems, uint32_t *count, const hm_buf_t *f)
+int hm_serf_put_node_filter(hm_buf_t *b, const char *const *names, size_t n)
 {
-    if (hm_mp_put_raw(elems, f->data, f->len) < 0)
-        return -1;
-    (*count)++;
-    return 0;
+    size_t i;
+    int rc = put_type(b, HM_SERF_FILTER_NODE) | hm_mp_put_array(b, (uint32_t)n);
+
+    for (i = 0; i < n; i++)
+        rc |= hm_mp_put_str(b, names[i]);
+    return rc;
 }
 
-int hm_serf_add_node_filter(hm_buf_t *elems, uint32_t *count, const char *const *names,
-                            size_t n)
+int hm_serf_put_tag_filter(hm_buf_t *b, const char *tag, const char *expr)
+{
+    return put_type(b, HM_SERF_FILTER_TAG) | hm_mp_put_map(b, 2) | kv_cstr(b, "Expr", expr) |
+           kv_cstr(b, "Tag", tag);
+}
+
+/* Wraps the filter built in f as one raw element of `elems`. */
+static int add_filter_elem(hm_buf_t *elems, uint32_t *count, hm_buf_t *f, int rc)
+{
+    if (rc == 0)
+        rc = hm_mp_put_raw(elems, f->data, f->len);
+    if (rc == 0)
+        (*count)++;
+    hm_buf_free(f);
+    return rc;
+}
+
+int hm_serf_add_node_filter(hm_buf_t *elems, uint32_t *count, const char *const *names, size_t n)
 {
     hm_buf_t f = {0};
-    size_t i;
-    int rc;
 
-    rc = put_type(&f, HM_SERF_FILTER_NODE) | hm_mp_put_array(&f, (uint32_t)n);
-    for (i = 0; i < n; i++)
-        rc |= hm_mp_put_str(&f, names[i]);
-    if (rc == 0)
-        rc = add_filter_elem(elems, count, &f);
-    hm_buf_free(&f);
-    return rc;
+    return add_filter_elem(elems, count, &f, hm_serf_put_node_filter(&f, names, n));
 }
 
 int hm_serf_add_tag_filter(hm_buf_t *elems, uint32_t *count, const char *tag, const char *expr)
 {
     hm_buf_t f = {0};
-    int rc;
 
-    rc = put_type(&f, HM_SERF_FILTER_TAG) | hm_mp_put_map(&f, 2) | kv_cstr(&f, "Expr", expr) |
-         kv_cstr(&f, "Tag", tag);
-    if (rc == 0)
-        rc = add_filter_elem(elems, count, &f);
-    hm_buf_free(&f);
-    return rc;
+    return add_filter_elem(elems, count, &f, hm_serf_put_tag_filter(&f, tag, expr));
 }
 
 static const char *const tagf_fields[] = {"Tag", "Expr"};
@@ -631,8 +634,7 @@ int hm_serf_pp_events(const hm_serf_push_pull_view_t *v, hm_serf_event_fn fn, vo
         hm_mp_reader_init(&eit, s.events.p, s.events.n);
         for (j = 0; j < s.events.count; j++) {
             memset(&e, 0, sizeof(e));
-            if (hm_ml_get_struct(&eit, ev_fields, 2, ev_field, &e) < 0 ||
-                fn(ud, s.ltime, &e) < 0)
+            if (hm_ml_get_struct(&eit, ev_fields, 2, ev_field, &e) < 0 || fn(ud, s.ltime, &e) < 0)
                 return -1;
         }
     }
@@ -800,8 +802,8 @@ int hm_serf_get_key_request(const uint8_t *p, size_t n, const uint8_t **key, siz
     return 0;
 }
 
-int hm_serf_put_key_response(hm_buf_t *b, bool result, const char *message,
-                             const char *const *keys, size_t n_keys, const char *primary_key)
+int hm_serf_put_key_response(hm_buf_t *b, bool result, const char *message, const char *const *keys,
+                             size_t n_keys, const char *primary_key)
 {
     size_t i;
     int rc = put_type(b, HM_SERF_KEY_RESPONSE) | hm_mp_put_map(b, 4);
@@ -866,10 +868,9 @@ int hm_serf_put_conflict_response(hm_buf_t *b, const hm_member_t *m)
     return rc;
 }
 
-static const char *const member_fields[] = {"Name",        "Addr",        "Port",
-                                            "Tags",        "Status",      "ProtocolMin",
-                                            "ProtocolMax", "ProtocolCur", "DelegateMin",
-                                            "DelegateMax", "DelegateCur"};
+static const char *const member_fields[] = {
+    "Name",        "Addr",        "Port",        "Tags",        "Status",     "ProtocolMin",
+    "ProtocolMax", "ProtocolCur", "DelegateMin", "DelegateMax", "DelegateCur"};
 
 static int member_field(hm_mp_reader_t *r, int idx, void *vm)
 {

@@ -109,9 +109,11 @@ int hm_serf_get_query(const uint8_t *p, size_t n, hm_serf_query_t *m);
 /* Filter elements: append one encoded filter as a raw element to `elems`
  * and bump *count.  Node filter [0][array of names]; tag filter
  * [1]{Expr, Tag}. */
-int hm_serf_add_node_filter(hm_buf_t *elems, uint32_t *count, const char *const *names,
-                            size_t n);
+int hm_serf_add_node_filter(hm_buf_t *elems, uint32_t *count, const char *const *names, size_t n);
 int hm_serf_add_tag_filter(hm_buf_t *elems, uint32_t *count, const char *tag, const char *expr);
+/* The bare filter bytes (what one Filters element contains), appended to b. */
+int hm_serf_put_node_filter(hm_buf_t *b, const char *const *names, size_t n);
+int hm_serf_put_tag_filter(hm_buf_t *b, const char *tag, const char *expr);
 
 typedef struct hm_serf_filter {
     uint8_t type;        /* enum hm_serf_filter_type */
@@ -230,11 +232,12 @@ typedef struct hm_serf_key_response {
 } hm_serf_key_response_t;
 
 /* keys == NULL: Keys written as nil (every reply but list-keys). */
-int hm_serf_put_key_response(hm_buf_t *b, bool result, const char *message,
-                             const char *const *keys, size_t n_keys, const char *primary_key);
+int hm_serf_put_key_response(hm_buf_t *b, bool result, const char *message, const char *const *keys,
+                             size_t n_keys, const char *primary_key);
 int hm_serf_get_key_response(const uint8_t *p, size_t n, hm_serf_key_response_t *m);
 
-/* ---- conflictResponse (6): a Member ------------------------------------------------------------ */
+/* ---- conflictResponse (6): a Member ------------------------------------------------------------
+ */
 
 typedef struct hm_serf_member {
     bool present; /* false: the body was nil (responder does not know the node) */

@@ -123,8 +123,9 @@ static void test_random(void)
             for (i = 0; i < n; i++) {
                 /* kind 0: random bytes; 1: small alphabet (long matches); 2: text-like */
                 uint32_t r = xr();
-                in[i] = kind == 0 ? (uint8_t)r : kind == 1 ? (uint8_t)('a' + r % 3)
-                                                            : (uint8_t)(" etaoinshrdlu"[r % 13]);
+                in[i] = kind == 0   ? (uint8_t)r
+                        : kind == 1 ? (uint8_t)('a' + r % 3)
+                                    : (uint8_t)(" etaoinshrdlu"[r % 13]);
             }
             hm_buf_reset(&b);
             hm_buf_reset(&o);
@@ -215,7 +216,11 @@ static void test_envelope_roundtrip(void)
         msg[i] = (uint8_t)(i % 7);
     hm_buf_reset(&b);
     ok(hm_ml_put_compress(&b, msg, sizeof(msg)) == 0 && b.len < sizeof(msg), "compress 600 B");
-    ok(b.data[1] == 0x82 && b.data[2] == 0xa4 && memcmp(b.data + 3, "Algo\x00\xa3" "Buf", 9) == 0,
+    ok(b.data[1] == 0x82 && b.data[2] == 0xa4 &&
+           memcmp(b.data + 3,
+                  "Algo\x00\xa3"
+                  "Buf",
+                  9) == 0,
        "envelope keys sorted: Algo 0, Buf");
     hm_buf_append(&b, "\x06trailing", 9); /* stream: next object follows */
     hm_buf_reset(&o);

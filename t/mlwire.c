@@ -80,10 +80,8 @@ static void test_ping_tolerance(void)
        "ping as positional array");
     free(p);
     /* keys out of order, an unknown key with a nested value, str8 key and value */
-    p = unhex("84a3466f6f92c0a178d905536571446fcd0102d9044e6f6465d9026e33a5426f67757381a17801",
-              &n);
-    ok(hm_ml_get_ping(p, n, &m) == 0 && str_is(m.node, "n3") && m.seq_no == 0 &&
-           m.source.len == 0,
+    p = unhex("84a3466f6f92c0a178d905536571446fcd0102d9044e6f6465d9026e33a5426f67757381a17801", &n);
+    ok(hm_ml_get_ping(p, n, &m) == 0 && str_is(m.node, "n3") && m.seq_no == 0 && m.source.len == 0,
        "unknown keys skipped, str8 accepted, misspelled key ignored");
     free(p);
     p = unhex("82a55365714e6fcd0102a44e6f6465a26e33", &n);
@@ -232,9 +230,9 @@ static void test_small_messages(void)
     hm_ml_addr_from_raw(&ip.source, (const uint8_t *)"\x7f\0\0\1", 4, 7946);
     hm_buf_reset(&b);
     ok(hm_ml_put_indirect_ping(&b, &ip) == 0 && b.data[1] == 0x88, "with source: 8 keys");
-    ok(hm_ml_get_indirect_ping(b.data + 1, b.len - 1, &ip2) == 0 && ip2.seq_no == 5 &&
-           ip2.nack && str_is(ip2.node, "n3") && ip2.target.port == 7948 &&
-           ip2.target.ip[3] == 3 && ip2.source.port == 7946 && str_is(ip2.source_node, "n1"),
+    ok(hm_ml_get_indirect_ping(b.data + 1, b.len - 1, &ip2) == 0 && ip2.seq_no == 5 && ip2.nack &&
+           str_is(ip2.node, "n3") && ip2.target.port == 7948 && ip2.target.ip[3] == 3 &&
+           ip2.source.port == 7946 && str_is(ip2.source_node, "n1"),
        "indirect ping round trip");
 }
 
@@ -311,13 +309,15 @@ static void test_push_pull(void)
     ok(b.data[0] == HM_ML_PUSH_PULL && b.len > hl && memcmp(b.data + 1, hp, hl) == 0,
        "header bytes equal the captured header");
     ok(memcmp(b.data + 1 + hl,
-              "\x87\xa4" "Addr\xa4\x7f\0\0\1\xab" "Incarnation\x01\xa4Meta\xa2\xff\x80"
+              "\x87\xa4"
+              "Addr\xa4\x7f\0\0\1\xab"
+              "Incarnation\x01\xa4Meta\xa2\xff\x80"
               "\xa4Name\xa2n1\xa4Port\xcd\x1f\x0a\xa5State\x00\xa3Vsn\xa6\x01\x05\x02\x02\x05\x05",
               66) == 0,
        "node state bytes, keys sorted");
     rc = hm_ml_get_push_pull(b.data + 1, b.len - 1, &hdr, on_node, &seen, &ustate, &used);
-    ok(rc == 0 && hdr.join && hdr.nodes == 2 && hdr.user_state_len == 13825 &&
-           used == b.len - 1 && ustate[0] == 2 && ustate[13824] == 0x77,
+    ok(rc == 0 && hdr.join && hdr.nodes == 2 && hdr.user_state_len == 13825 && used == b.len - 1 &&
+           ustate[0] == 2 && ustate[13824] == 0x77,
        "decode complete push/pull");
     ok(seen.count == 2 && strcmp(seen.names[1], "n2") == 0 && seen.states[1] == 3,
        "node callback per node");
@@ -341,8 +341,7 @@ static void test_push_pull(void)
         ok(hm_ml_get_push_pull(p, n, &hdr, NULL, NULL, &ustate, &used) < 0,
            "negative Nodes rejected");
         free(p);
-        p = unhex("83a44a6f696ec2a54e6f64657301ac5573657253746174654c656e0081a55374617465a131",
-                  &n);
+        p = unhex("83a44a6f696ec2a54e6f64657301ac5573657253746174654c656e0081a55374617465a131", &n);
         ok(hm_ml_get_push_pull(p, n, &hdr, NULL, NULL, &ustate, &used) < 0,
            "malformed node state rejected");
         free(p);

@@ -8,10 +8,10 @@
 
 static hm_buf_t b;
 
-#define W(call, hex, what)                                                                    \
-    do {                                                                                      \
-        hm_buf_reset(&b);                                                                     \
-        ok((call) == 0 && buf_is_hex(&b, hex), "write %s", what);                             \
+#define W(call, hex, what)                                                                         \
+    do {                                                                                           \
+        hm_buf_reset(&b);                                                                          \
+        ok((call) == 0 && buf_is_hex(&b, hex), "write %s", what);                                  \
     } while (0)
 
 static void test_writer(void)
@@ -115,7 +115,8 @@ static void test_reader(void)
     ok(hm_mp_get_double(&r, &d) == 0 && d == -5, "int as double");
     r = rd("d9026e31", &k);
     ok(hm_mp_peek(&r) == HM_MP_RAW && hm_mp_get_raw(&r, &p, &n) == 0 && n == 2 &&
-           hm_mp_raw_eq(p, n, "n1"), "str8 accepted");
+           hm_mp_raw_eq(p, n, "n1"),
+       "str8 accepted");
     r = rd("c403010203", &k);
     ok(hm_mp_get_raw(&r, &p, &n) == 0 && n == 3 && p[2] == 3, "bin8 accepted");
     r = rd("c5000101", &k);
@@ -160,7 +161,8 @@ static void test_reader(void)
     r = rd("", &k);
     ok(hm_mp_peek(&r) == HM_MP_INVALID && hm_mp_get_nil(&r) < 0 && hm_mp_skip(&r) < 0,
        "empty input");
-    ok(hm_mp_raw_eq((const uint8_t *)"ab", 2, "ab") && !hm_mp_raw_eq((const uint8_t *)"ab", 1, "ab"),
+    ok(hm_mp_raw_eq((const uint8_t *)"ab", 2, "ab") &&
+           !hm_mp_raw_eq((const uint8_t *)"ab", 1, "ab"),
        "raw_eq");
     free(k);
 }
@@ -168,9 +170,25 @@ static void test_reader(void)
 /* Round trip of every integer form through writer and reader. */
 static void test_roundtrip(void)
 {
-    static const int64_t vals[] = {0, 1, 127, 128, 255, 256, 65535, 65536, -1, -32, -33, -128,
-                                   -129, -32768, -32769, INT32_MIN, (int64_t)INT32_MIN - 1,
-                                   INT64_MAX, INT64_MIN};
+    static const int64_t vals[] = {0,
+                                   1,
+                                   127,
+                                   128,
+                                   255,
+                                   256,
+                                   65535,
+                                   65536,
+                                   -1,
+                                   -32,
+                                   -33,
+                                   -128,
+                                   -129,
+                                   -32768,
+                                   -32769,
+                                   INT32_MIN,
+                                   (int64_t)INT32_MIN - 1,
+                                   INT64_MAX,
+                                   INT64_MIN};
     size_t j;
     int bad = 0;
     hm_mp_reader_t r;

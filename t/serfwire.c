@@ -28,15 +28,14 @@ static void test_intents(void)
     hm_buf_reset(&b);
     ok(hm_serf_put_join(&b, 1, "n2") == 0 && buf_is_hex(&b, "0182a54c54696d6501a44e6f6465a26e32"),
        "join bytes as captured");
-    ok(hm_serf_get_intent(b.data + 1, b.len - 1, &m) == 0 && m.ltime == 1 &&
-           str_is(m.node, "n2") && !m.prune,
+    ok(hm_serf_get_intent(b.data + 1, b.len - 1, &m) == 0 && m.ltime == 1 && str_is(m.node, "n2") &&
+           !m.prune,
        "join decodes");
     hm_buf_reset(&b);
     ok(hm_serf_put_leave(&b, 4, "n3", false) == 0 &&
            buf_is_hex(&b, "0083a54c54696d6504a44e6f6465a26e33a55072756e65c2"),
        "leave bytes as captured");
-    ok(hm_serf_get_intent(b.data + 1, b.len - 1, &m) == 0 && m.ltime == 4 &&
-           str_is(m.node, "n3"),
+    ok(hm_serf_get_intent(b.data + 1, b.len - 1, &m) == 0 && m.ltime == 4 && str_is(m.node, "n3"),
        "leave decodes");
     hm_buf_reset(&b);
     hm_serf_put_leave(&b, 70000, "n3", true);
@@ -84,8 +83,10 @@ static void test_filters_query(void)
     ok(elems.len == 1 + 8 + 1 + 20 && elems.data[0] == 0xa8 &&
            memcmp(elems.data + 1, "\x00\x92\xa2n4\xa2n1", 8) == 0,
        "node filter bytes 00 92 a2 n4 a2 n1");
-    ok(elems.data[9] == 0xb4 &&
-           memcmp(elems.data + 10, "\x01\x82\xa4" "Expr\xa3w.*\xa3Tag\xa4role", 20) == 0,
+    ok(elems.data[9] == 0xb4 && memcmp(elems.data + 10,
+                                       "\x01\x82\xa4"
+                                       "Expr\xa3w.*\xa3Tag\xa4role",
+                                       20) == 0,
        "tag filter bytes 01 82 Expr w.* Tag role");
 
     q.ltime = 7;
@@ -105,10 +106,10 @@ static void test_filters_query(void)
     ok(memmem(b.data, b.len, "\xa7Timeout\xce\xbe\xbc\x20\x00", 13) != NULL,
        "Timeout 3.2 s written ce bebc2000");
     ok(memmem(b.data, b.len, "\xa7Payload\xc0", 9) != NULL, "nil payload c0");
-    ok(hm_serf_get_query(b.data + 1, b.len - 1, &d) == 0 && d.ltime == 7 &&
-           d.id == 0x7fffffff && d.addr.len == 4 && d.addr.port == 7946 &&
-           str_is(d.source_node, "n1") && d.flags == 1 && d.relay_factor == 2 &&
-           d.timeout_ns == 3200000000ll && str_is(d.name, "uptime") && d.filters.count == 2,
+    ok(hm_serf_get_query(b.data + 1, b.len - 1, &d) == 0 && d.ltime == 7 && d.id == 0x7fffffff &&
+           d.addr.len == 4 && d.addr.port == 7946 && str_is(d.source_node, "n1") && d.flags == 1 &&
+           d.relay_factor == 2 && d.timeout_ns == 3200000000ll && str_is(d.name, "uptime") &&
+           d.filters.count == 2,
        "query round trip");
     hm_mp_reader_init(&it, d.filters.p, d.filters.n);
     ok(hm_mp_get_raw(&it, &fp, &fn) == 0 && hm_serf_get_filter(fp, fn, &f) == 0 &&
@@ -121,6 +122,17 @@ static void test_filters_query(void)
     hm_mp_reader_init(&it, f.nodes.p, f.nodes.n);
     ok(f.nodes.p == NULL && !hm_serf_node_filter_has(&f, "role"), "tag filter has no nodes");
     (void)s;
+    {
+        hm_buf_t bare = {0};
+        ok(hm_serf_put_node_filter(&bare, names, 2) == 0 && bare.len == 8 &&
+               memcmp(bare.data, elems.data + 1, 8) == 0,
+           "bare node filter = element contents");
+        hm_buf_reset(&bare);
+        ok(hm_serf_put_tag_filter(&bare, "role", "w.*") == 0 && bare.len == 20 &&
+               memcmp(bare.data, elems.data + 10, 20) == 0,
+           "bare tag filter = element contents");
+        hm_buf_free(&bare);
+    }
     ok(hm_serf_get_filter((const uint8_t *)"\x02\x80", 2, &f) < 0, "unknown filter type");
     ok(hm_serf_get_filter((const uint8_t *)"\x00\x92\xa1", 3, &f) < 0, "truncated node filter");
     ok(hm_serf_get_filter(NULL, 0, &f) < 0, "empty filter");
@@ -128,7 +140,11 @@ static void test_filters_query(void)
     q.filters.count = 0;
     hm_buf_reset(&b);
     hm_serf_put_query(&b, &q);
-    ok(memmem(b.data, b.len, "\xa7" "Filters\xc0", 9) != NULL, "no filters: Filters c0");
+    ok(memmem(b.data, b.len,
+              "\xa7"
+              "Filters\xc0",
+              9) != NULL,
+       "no filters: Filters c0");
     ok(hm_serf_get_query(b.data + 1, b.len - 1, &d) == 0 && d.filters.count == 0 &&
            d.filters.p == NULL,
        "nil filters decode");
@@ -155,8 +171,8 @@ static void test_query_response_relay(void)
            buf_is_hex(&b, "0585a5466c61677301a446726f6da26e32a24944"
                           "2aa54c54696d6507a75061796c6f6164c0"),
        "query ack bytes");
-    ok(hm_serf_get_query_response(b.data + 1, b.len - 1, &d) == 0 && d.flags == 1 &&
-           d.id == 42 && d.ltime == 7 && str_is(d.from, "n2") && d.payload == NULL,
+    ok(hm_serf_get_query_response(b.data + 1, b.len - 1, &d) == 0 && d.flags == 1 && d.id == 42 &&
+           d.ltime == 7 && str_is(d.from, "n2") && d.payload == NULL,
        "query ack decodes");
 
     hm_ml_addr_from_raw(&dest, (const uint8_t *)"\x7f\0\0\1", 4, 7946);
@@ -169,12 +185,14 @@ static void test_query_response_relay(void)
     ok(hm_serf_put_relay(&b, &dest, "n1", inner_b.data, inner_b.len) == 0 &&
            b.len == 46 + inner_b.len &&
            memcmp(b.data,
-                  "\x09\x82\xa8" "DestAddr\x83\xa2IP\xa4\x7f\x00\x00\x01\xa4Port\xcd\x1f\x0a"
-                  "\xa4Zone\xa0\xa8" "DestName\xa2n1\x05\x85",
+                  "\x09\x82\xa8"
+                  "DestAddr\x83\xa2IP\xa4\x7f\x00\x00\x01\xa4Port\xcd\x1f\x0a"
+                  "\xa4Zone\xa0\xa8"
+                  "DestName\xa2n1\x05\x85",
                   48) == 0,
        "relay header bytes as captured");
-    ok(hm_serf_get_relay(b.data + 1, b.len - 1, &dd, &dn, &inner, &ilen) == 0 &&
-           dd.len == 4 && dd.port == 7946 && str_is(dn, "n1") && ilen == inner_b.len &&
+    ok(hm_serf_get_relay(b.data + 1, b.len - 1, &dd, &dn, &inner, &ilen) == 0 && dd.len == 4 &&
+           dd.port == 7946 && str_is(dn, "n1") && ilen == inner_b.len &&
            memcmp(inner, inner_b.data, ilen) == 0,
        "relay decodes, inner message intact");
     ok(hm_serf_get_query_response(inner + 1, ilen - 1, &d) == 0 && d.payload_len == 2,
@@ -217,8 +235,7 @@ static void test_tags(void)
     hm_buf_reset(&b);
     ok(hm_serf_put_tags(&b, &none) == 0 && buf_is_hex(&b, "ff80"), "no tags: ff 80");
     hm_buf_reset(&b);
-    ok(hm_serf_put_tags(&b, &tags) == 0 &&
-           buf_is_hex(&b, "ff82a26463a465617374a4726f6c65a3776562"),
+    ok(hm_serf_put_tags(&b, &tags) == 0 && buf_is_hex(&b, "ff82a26463a465617374a4726f6c65a3776562"),
        "tags written with sorted keys");
     /* Go's (random) order from the capture decodes the same */
     p = unhex("ff82a4726f6c65a3776562a26463a465617374", &n);
@@ -227,7 +244,10 @@ static void test_tags(void)
     free(p);
     is_str(collect_tags((const uint8_t *)"", 0, &rc), "role=;", "empty meta: role=\"\"");
     is_str(collect_tags((const uint8_t *)"db", 2, &rc), "role=db;", "legacy meta: role tag");
-    collect_tags((const uint8_t *)"\xff\x82\xa1" "a\xa1" "b\xa1", 7, &rc);
+    collect_tags((const uint8_t *)"\xff\x82\xa1"
+                                  "a\xa1"
+                                  "b\xa1",
+                 7, &rc);
     ok(rc < 0, "truncated tag map rejected");
     memset(big, 'x', sizeof(big) - 1);
     tv[0].value = big;
@@ -287,9 +307,15 @@ static void test_push_pull(void)
     hm_serf_event_t evs[2] = {{S("deploy"), NULL, 0}, {S("x"), (const uint8_t *)"pl", 2}};
     hm_serf_status_ltime_t st[2] = {{S("n1"), 3}, {S("n2"), 300}};
     hm_ml_str_t left[1] = {S("n3")};
-    hm_serf_push_pull_t pp = {.ltime = 9, .event_ltime = 34, .query_ltime = 7,
-                              .status = st, .n_status = 2, .left = left, .n_left = 1,
-                              .slots = slots, .n_slots = 512};
+    hm_serf_push_pull_t pp = {.ltime = 9,
+                              .event_ltime = 34,
+                              .query_ltime = 7,
+                              .status = st,
+                              .n_status = 2,
+                              .left = left,
+                              .n_left = 1,
+                              .slots = slots,
+                              .n_slots = 512};
     hm_serf_push_pull_view_t v;
     hm_buf_t o = {0};
     hm_mp_reader_t it;
@@ -305,11 +331,15 @@ static void test_push_pull(void)
     slots[34].n = 2;
     hm_buf_reset(&b);
     ok(hm_serf_put_push_pull(&b, &pp) == 0, "encode serf push/pull");
-    ok(memcmp(b.data, "\x02\x86\xaa" "EventLTime\x22\xa6" "Events\xdc\x02\x00\xc0", 25) == 0,
+    ok(memcmp(b.data,
+              "\x02\x86\xaa"
+              "EventLTime\x22\xa6"
+              "Events\xdc\x02\x00\xc0",
+              25) == 0,
        "starts 02 86 EventLTime 34 Events dc 0200 c0 ...");
     ok(hm_serf_get_push_pull(b.data + 1, b.len - 1, &v) == 0 && v.ltime == 9 &&
-           v.event_ltime == 34 && v.query_ltime == 7 && v.status.count == 2 &&
-           v.left.count == 1 && v.events.count == 512,
+           v.event_ltime == 34 && v.query_ltime == 7 && v.status.count == 2 && v.left.count == 1 &&
+           v.events.count == 512,
        "decode clocks and collections");
     hm_mp_reader_init(&it, v.status.p, v.status.n);
     ok(hm_serf_next_ltime(&it, &k, &lt) == 0 && str_is(k, "n1") && lt == 3 &&
@@ -348,8 +378,7 @@ static void test_keys(void)
     hm_buf_reset(&b);
     ok(hm_serf_put_key_request(&b, NULL, 0) == 0 && buf_is_hex(&b, "0781a34b6579a0"),
        "list-keys request: Key a0");
-    ok(hm_serf_get_key_request(b.data + 1, b.len - 1, &key, &len) == 0 && len == 0 &&
-           key != NULL,
+    ok(hm_serf_get_key_request(b.data + 1, b.len - 1, &key, &len) == 0 && len == 0 && key != NULL,
        "empty non-nil key decodes");
     hm_buf_reset(&b);
     hm_serf_put_key_request(&b, (const uint8_t *)"0123456789abcdef", 16);
@@ -358,12 +387,13 @@ static void test_keys(void)
        "16-byte key round trip");
     hm_buf_reset(&b);
     ok(hm_serf_put_key_response(&b, true, "", NULL, 0, "") == 0 &&
-           buf_is_hex(&b, "0884a44b657973c0a74d657373616765a0aa5072696d6172794b6579a0a6526573756c74c3"),
+           buf_is_hex(&b,
+                      "0884a44b657973c0a74d657373616765a0aa5072696d6172794b6579a0a6526573756c74c3"),
        "key response (install): Keys nil");
     hm_buf_reset(&b);
     hm_serf_put_key_response(&b, true, "", keys, 2, "QUJD");
-    ok(hm_serf_get_key_response(b.data + 1, b.len - 1, &r) == 0 && r.result &&
-           r.keys.count == 2 && str_is(r.primary_key, "QUJD"),
+    ok(hm_serf_get_key_response(b.data + 1, b.len - 1, &r) == 0 && r.result && r.keys.count == 2 &&
+           str_is(r.primary_key, "QUJD"),
        "list-keys response round trip");
     hm_mp_reader_init(&it, r.keys.p, r.keys.n);
     ok(hm_serf_next_str(&it, &s) == 0 && hm_serf_next_str(&it, &s) == 0 && str_is(s, "REVG"),
@@ -373,8 +403,8 @@ static void test_keys(void)
 static void test_conflict(void)
 {
     hm_tag_t tv[] = {{"role", "web"}};
-    hm_member_t m = {.name = "n1", .tags = {tv, 1}, .status = HM_STATUS_ALIVE,
-                     .vsn = {1, 5, 2, 2, 5, 5}};
+    hm_member_t m = {
+        .name = "n1", .tags = {tv, 1}, .status = HM_STATUS_ALIVE, .vsn = {1, 5, 2, 2, 5, 5}};
     hm_serf_member_t d;
     hm_mp_reader_t it;
     hm_ml_str_t k, v;
@@ -388,8 +418,7 @@ static void test_conflict(void)
            memcmp(d.vsn, m.vsn, 6) == 0 && d.tags.count == 1,
        "Member round trip");
     hm_mp_reader_init(&it, d.tags.p, d.tags.n);
-    ok(hm_serf_next_pair(&it, &k, &v) == 0 && str_is(k, "role") && str_is(v, "web"),
-       "Member tags");
+    ok(hm_serf_next_pair(&it, &k, &v) == 0 && str_is(k, "role") && str_is(v, "web"), "Member tags");
     hm_buf_reset(&b);
     ok(hm_serf_put_conflict_response(&b, NULL) == 0 && buf_is_hex(&b, "06c0"), "unknown: c0");
     ok(hm_serf_get_conflict_response(b.data + 1, b.len - 1, &d) == 0 && !d.present,
