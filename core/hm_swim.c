@@ -5,6 +5,8 @@
  * ping) in hm_swim_stream.c.
  */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +99,11 @@ static uint32_t hash_name(const char *p, size_t n)
     uint32_t h = 2166136261u;
     while (n--)
         h = (h ^ (uint8_t)*p++) * 16777619u;
+    /* murmur3 finalizer: FNV alone clusters short similar names */
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
     return h ^ (h >> 16);
 }
 
@@ -122,14 +129,24 @@ static const char *arena_dup(hm_swim_t *s, const char *p, size_t n)
     return out;
 }
 
+/* Hash slots hold a record index (low 24 bits) and 8 bits of the name's
+ * hash, so a probe rarely touches a record that is not the one sought.
+ * 0 is an empty slot (record 0 is never used). */
+#define SLOT_IDX(x) ((x)&0xffffffu)
+#define SLOT_TAG(h) (((h) >> 24) | 1u)
+#define HM_SWIM_MAX_RECS 0xffffffu
+
 hm_rec_t *hm_swim_lookup(const hm_swim_t *s, const char *name, size_t len)
 {
-    uint32_t mask = s->hcap - 1, i = hash_name(name, len) & mask, r;
+    uint32_t h = hash_name(name, len), mask = s->hcap - 1, i = h & mask, x;
+    uint32_t tag = SLOT_TAG(h);
 
-    while ((r = s->htab[i]) != 0) {
-        const hm_rec_t *x = &s->recs[r];
-        if (x->name_len == len && memcmp(x->name, name, len) == 0)
-            return (hm_rec_t *)x;
+    while ((x = s->htab[i]) != 0) {
+        if ((x >> 24) == tag) {
+            const hm_rec_t *r = &s->recs[SLOT_IDX(x)];
+            if (r->name_len == len && memcmp(r->name, name, len) == 0)
+                return (hm_rec_t *)r;
+        }
         i = (i + 1) & mask;
     }
     return NULL;
@@ -137,10 +154,12 @@ hm_rec_t *hm_swim_lookup(const hm_swim_t *s, const char *name, size_t len)
 
 static void htab_put(hm_swim_t *s, uint32_t r)
 {
-    uint32_t mask = s->hcap - 1, i = hash_name(s->recs[r].name, s->recs[r].name_len) & mask;
+    uint32_t h = hash_name(s->recs[r].name, s->recs[r].name_len), mask = s->hcap - 1;
+    uint32_t i = h & mask;
+
     while (s->htab[i])
         i = (i + 1) & mask;
-    s->htab[i] = r;
+    s->htab[i] = r | SLOT_TAG(h) << 24;
     s->hcount++;
 }
 
@@ -158,7 +177,7 @@ static int htab_grow(hm_swim_t *s)
     s->hcount = 0;
     for (i = 0; i < old_cap; i++)
         if (old[i])
-            htab_put(s, old[i]);
+            htab_put(s, SLOT_IDX(old[i]));
     free(old);
     return 0;
 }
@@ -168,15 +187,16 @@ static void htab_del(hm_swim_t *s, uint32_t r)
 {
     uint32_t mask = s->hcap - 1, i = hash_name(s->recs[r].name, s->recs[r].name_len) & mask, j;
 
-    while (s->htab[i] != r)
+    while (SLOT_IDX(s->htab[i]) != r)
         i = (i + 1) & mask;
     s->htab[i] = 0;
     s->hcount--;
     for (j = (i + 1) & mask; s->htab[j]; j = (j + 1) & mask) {
-        uint32_t x = s->htab[j], h = hash_name(s->recs[x].name, s->recs[x].name_len) & mask;
-        /* move x back if its home slot is not in (i, j] */
+        uint32_t x = SLOT_IDX(s->htab[j]);
+        uint32_t h = hash_name(s->recs[x].name, s->recs[x].name_len) & mask;
+        /* move the entry back if its home slot is not in (i, j] */
         if ((j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j))) {
-            s->htab[i] = x;
+            s->htab[i] = s->htab[j];
             s->htab[j] = 0;
             i = j;
         }
@@ -232,6 +252,8 @@ static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len)
 
     if ((s->hcount + 1) * 2 > s->hcap && htab_grow(s) < 0)
         return NULL;
+    if (s->hcount >= HM_SWIM_MAX_RECS - 1)
+        return NULL;
     if (s->norder == s->order_cap) {
         uint32_t ncap = s->order_cap ? s->order_cap * 2 : 16;
         uint32_t *n = realloc(s->order, (size_t)ncap * sizeof(*n));
@@ -281,6 +303,27 @@ void hm_swim_ml_str(hm_ml_str_t *out, const char *p)
 {
     out->p = p;
     out->n = strlen(p);
+}
+
+/* ---- logging ---------------------------------------------------------- */
+
+void hm_swim_log(hm_swim_t *s, hm_log_level_t level, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+
+    if (s->d.log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    s->d.log(s->d.ud, level, msg);
+}
+
+void hm_swim_malformed(hm_swim_t *s, const char *what)
+{
+    s->stats.dropped_malformed++;
+    hm_swim_log(s, HM_LOG_DEBUG, "Failed to decode %s", what);
 }
 
 /* ---- awareness (Lifeguard local health) ------------------------------- */
@@ -641,6 +684,8 @@ static void susp_fire(hm_swim_t *s, uint32_t idx)
     d.node.p = r->name;
     d.node.n = r->name_len;
     hm_swim_ml_str(&d.from, s->name);
+    hm_swim_log(s, HM_LOG_INFO, "Marking %s as failed, suspect timeout reached (%u peer confirmations)",
+                r->name, x->n);
     hm_swim_dead(s, &d);
 }
 
@@ -656,8 +701,14 @@ static void susp_timers(hm_swim_t *s)
 
 /* ---- refutation and the alive/suspect/dead rules ---------------------- */
 
-static void refute(hm_swim_t *s, hm_rec_t *me, uint32_t accused)
+static void refute(hm_swim_t *s, hm_rec_t *me, uint32_t accused, const char *what,
+                   const hm_ml_str_t *from)
 {
+    if (from)
+        hm_swim_log(s, HM_LOG_WARN, "Refuting a %s message (from: %.*s)", what, (int)from->n,
+                    from->p);
+    else
+        hm_swim_log(s, HM_LOG_WARN, "Refuting an %s message", what);
     uint32_t inc = me->inc + 1;
 
     if (accused >= inc)
@@ -733,8 +784,9 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
                 other.meta_len = a->meta_len;
                 other.incarnation = a->incarnation;
                 memcpy(other.vsn, a->vsn, 6);
-                s->d.notify_conflict(s->d.ud, hm_swim_view(s, r, &s->view), &other);
+                    s->d.notify_conflict(s->d.ud, hm_swim_view(s, r, &s->view), &other);
             }
+            hm_swim_log(s, HM_LOG_ERR, "Conflicting address for %s", r->name);
             return;
         }
     }
@@ -751,7 +803,7 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
             (a->meta_len == 0 || memcmp(a->meta, r->meta, a->meta_len) == 0) &&
             (!a->has_vsn ? false : memcmp(a->vsn, r->vsn, 6) == 0))
             return;
-        refute(s, r, a->incarnation);
+        refute(s, r, a->incarnation, "alive", NULL);
         return; /* our own state did not change: no event */
     }
     if (a->has_vsn)
@@ -796,7 +848,7 @@ void hm_swim_suspect(hm_swim_t *s, const hm_ml_accuse_t *m)
     if (r->state != HM_ML_STATE_ALIVE)
         return;
     if (r == &s->recs[s->self]) {
-        refute(s, r, m->incarnation);
+        refute(s, r, m->incarnation, "suspect", &m->from);
         return;
     }
     broadcast_accuse(s, r, HM_ML_SUSPECT, m, NULL, NULL);
@@ -825,7 +877,7 @@ void hm_swim_dead(hm_swim_t *s, const hm_ml_accuse_t *m)
         return;
     if (r == &s->recs[s->self]) {
         if (!s->leaving) {
-            refute(s, r, m->incarnation);
+            refute(s, r, m->incarnation, "dead", &m->from);
             return;
         }
         broadcast_accuse(s, r, HM_ML_DEAD, m, leave_finished, s);
@@ -1089,7 +1141,7 @@ static void handle_compound(hm_swim_t *s, const hm_addr_t *from, const uint8_t *
     int k = hm_ml_split_compound(p, n, parts, lens, HM_SWIM_MAX_PARTS), i;
 
     if (k < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "compound request");
         return;
     }
     for (i = 0; i < k; i++)
@@ -1103,7 +1155,7 @@ static void handle_compressed(hm_swim_t *s, const hm_addr_t *from, const uint8_t
     size_t used = 0;
 
     if (hm_ml_get_compress(p, n, &out, &used) < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "compressed payload");
     } else {
         handle_command(s, from, out.data, out.len, depth + 1);
     }
@@ -1115,7 +1167,7 @@ static void handle_alive_msg(hm_swim_t *s, const uint8_t *p, size_t n)
     hm_ml_alive_t a;
 
     if (hm_ml_get_alive(p, n, &a) < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "alive message");
         return;
     }
     if (a.addr.port == 0)
@@ -1128,7 +1180,7 @@ static void handle_accuse_msg(hm_swim_t *s, const uint8_t *p, size_t n, bool dea
     hm_ml_accuse_t m;
 
     if (hm_ml_get_accuse(p, n, &m) < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, dead ? "dead message" : "suspect message");
         return;
     }
     if (dead)
@@ -1141,7 +1193,7 @@ static void handle_command(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p
                            int depth)
 {
     if (n == 0 || depth > 4) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, n ? "message (nested too deep)" : "empty message");
         return;
     }
     switch (p[0]) {
@@ -1176,6 +1228,7 @@ static void handle_command(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p
         break;
     default:
         s->stats.dropped_other++;
+        hm_swim_log(s, HM_LOG_ERR, "msg type (%d) not supported", p[0]);
         break;
     }
 }
@@ -1192,6 +1245,7 @@ void hm_swim_packet(hm_swim_t *s, uint64_t now, const hm_addr_t *from, const uin
         size_t plen;
         if (hm_ml_check_crc(p + 1, n - 1, &payload, &plen) < 0) {
             s->stats.dropped_crc++;
+            hm_swim_log(s, HM_LOG_WARN, "Got invalid checksum for UDP packet");
             return;
         }
         p = payload;

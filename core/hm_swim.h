@@ -60,7 +60,10 @@ typedef struct hm_swim_delegate {
     /* A user message ([8] body) arrived by UDP or TCP. */
     void (*notify_msg)(void *ud, const uint8_t *p, size_t n);
     /* Append up to `limit` bytes of queued broadcasts as separate parts,
-     * each costing `overhead` extra; returns the number of parts added. */
+     * each costing `overhead` extra; returns the number of parts added.
+     * parts[i] are engine-owned buffers: hm_buf_reset() and fill them (as
+     * hm_bcast_get() does).  Give the raw Serf messages: the engine adds
+     * the [8] user-message type byte (`overhead` already counts it). */
     size_t (*get_broadcasts)(void *ud, size_t overhead, size_t limit, hm_buf_t *parts,
                              size_t max_parts);
     /* Push/pull user state. */
@@ -79,6 +82,9 @@ typedef struct hm_swim_delegate {
                                  const uint8_t *payload, size_t len);
     /* A stream started with hm_swim_join() or hm_swim_push_pull() ended. */
     void (*stream_done)(void *ud, uint32_t stream_id, bool ok, const char *err);
+    /* Optional: memberlist's log lines (malformed input, suspicions,
+     * refutations, push/pulls), without the "memberlist: " prefix. */
+    void (*log)(void *ud, hm_log_level_t level, const char *msg);
 } hm_swim_delegate_t;
 
 typedef enum {
@@ -86,7 +92,8 @@ typedef enum {
     HM_SWIM_STREAM_OPEN,  /* connect TCP to `to`, write `data`, then feed
                              everything read with hm_swim_stream_data() */
     HM_SWIM_STREAM_REPLY, /* write `data` on inbound stream `stream_id`, close */
-    HM_SWIM_STREAM_CLOSE, /* close stream `stream_id` */
+    HM_SWIM_STREAM_CLOSE, /* close stream `stream_id` (the engine is done with
+                             it; a no-op if the caller already closed it) */
 } hm_swim_out_type_t;
 
 typedef struct hm_swim_out {
@@ -127,7 +134,8 @@ int hm_swim_send_user(hm_swim_t *s, uint64_t now, const hm_addr_t *to, const uin
                       size_t n);
 void hm_swim_set_packet_overhead(hm_swim_t *s, size_t overhead);
 
-/* State. */
+/* State.  Node views (find, foreach, callbacks) are valid until the next
+ * call into the engine. */
 size_t hm_swim_num_nodes(const hm_swim_t *s); /* estimated, incl. self and dead */
 const hm_swim_node_t *hm_swim_find(const hm_swim_t *s, const char *name);
 typedef int (*hm_swim_iter_fn)(void *ud, const hm_swim_node_t *n);

@@ -136,6 +136,9 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
 void hm_swim_suspect(hm_swim_t *s, const hm_ml_accuse_t *m);
 void hm_swim_dead(hm_swim_t *s, const hm_ml_accuse_t *m);
 void hm_swim_health_delta(hm_swim_t *s, int delta);
+void hm_swim_log(hm_swim_t *s, hm_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void hm_swim_malformed(hm_swim_t *s, const char *what);
 void hm_swim_ml_str(hm_ml_str_t *out, const char *p);
 
 /* hm_swim_probe.c */

@@ -123,6 +123,7 @@ static void probe_indirect(hm_swim_t *s)
     hm_ml_indirect_ping_t ind = {0};
 
     p->indirect_sent = true;
+    hm_swim_log(s, HM_LOG_DEBUG, "Failed ping: %s (timeout reached)", target->name);
     /* kRandomNodes with the filter "not self, not target, alive" */
     for (tries = 0; tries < 3 * (size_t)s->norder && n < k; tries++) {
         uint32_t ri = s->order[hm_swim_randn(s, s->norder)];
@@ -171,7 +172,11 @@ static void probe_verdict(hm_swim_t *s)
     int delta = 0;
 
     if (p->tcp_ok) {
-        probe_done(s, -1); /* "was able to connect ... network may be misconfigured" */
+        hm_swim_log(s, HM_LOG_WARN,
+                    "Was able to connect to %s but other probes failed, network may be "
+                    "misconfigured",
+                    r->name);
+        probe_done(s, -1);
         return;
     }
     if (p->expected_nacks > 0) {
@@ -182,6 +187,7 @@ static void probe_verdict(hm_swim_t *s)
     }
     s->stats.probe_failures++;
     if (r->in_use) {
+        hm_swim_log(s, HM_LOG_INFO, "Suspect %s has failed, no acks received", r->name);
         sus.incarnation = r->inc;
         sus.node.p = r->name;
         sus.node.n = r->name_len;
@@ -263,11 +269,14 @@ void hm_swim_handle_ping(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, 
     hm_addr_t to;
 
     if (hm_ml_get_ping(p, n, &ping) < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "ping request");
         return;
     }
-    if (ping.node.n && !(ping.node.n == s->name_len && memcmp(ping.node.p, s->name, s->name_len) == 0)) {
+    if (ping.node.n &&
+        !(ping.node.n == s->name_len && memcmp(ping.node.p, s->name, s->name_len) == 0)) {
         s->stats.dropped_other++;
+        hm_swim_log(s, HM_LOG_WARN, "Got ping for unexpected node '%.*s'", (int)ping.node.n,
+                    ping.node.p);
         return;
     }
     ack.seq_no = ping.seq_no;
@@ -291,7 +300,7 @@ void hm_swim_handle_indirect(hm_swim_t *s, const hm_addr_t *from, const uint8_t 
     hm_addr_t target;
 
     if (hm_ml_get_indirect_ping(p, n, &ind) < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "indirect ping request");
         return;
     }
     if (s->nhelpers == s->helpers_cap) {
@@ -326,7 +335,7 @@ void hm_swim_handle_ack(hm_swim_t *s, const uint8_t *p, size_t n)
     size_t i;
 
     if (hm_ml_get_ack(p, n, &ack) < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "ack response");
         return;
     }
     if (pr->active && !pr->acked && ack.seq_no == pr->seq) {
@@ -356,7 +365,7 @@ void hm_swim_handle_nack(hm_swim_t *s, const uint8_t *p, size_t n)
     hm_ml_nack_t nack;
 
     if (hm_ml_get_nack(p, n, &nack) < 0) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "nack response");
         return;
     }
     if (s->probe.active && nack.seq_no == s->probe.seq && s->now < s->probe.end_at)

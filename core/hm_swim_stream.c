@@ -142,6 +142,8 @@ uint32_t hm_swim_push_pull(hm_swim_t *s, uint64_t now, const hm_addr_t *to, bool
     }
     hm_swim_stream_wrap(s, &msg);
     s->stats.push_pulls++;
+    hm_swim_log(s, HM_LOG_DEBUG, "Initiating push/pull sync with: %u.%u.%u.%u:%u", to->ip[0],
+                to->ip[1], to->ip[2], to->ip[3], to->port);
     id = hm_swim_stream_open(s, to, ST_PUSH_PULL, join, 0, &msg, s->now + s->cfg.tcp_timeout_ms);
     hm_buf_free(&msg);
     return id;
@@ -351,8 +353,11 @@ static int inbound(hm_swim_t *s, hm_stream_t *st, const uint8_t *m, size_t n, bo
                 stream_reply(s, st, &reply);
             else
                 hm_swim_out_push(s, HM_SWIM_STREAM_CLOSE, NULL, st->id, 0, NULL);
-            if (merge_remote(s, &acc, user, hdr.user_state_len, hdr.join) < 0)
+            if (merge_remote(s, &acc, user, hdr.user_state_len, hdr.join) < 0) {
                 s->stats.dropped_other++;
+                hm_swim_log(s, HM_LOG_ERR, "Failed push/pull merge: protocol version is "
+                                           "incompatible");
+            }
         }
         break;
     case HM_ML_USER:
@@ -468,7 +473,7 @@ int hm_swim_stream_data(hm_swim_t *s, uint64_t now, uint32_t id, const uint8_t *
     }
     hm_buf_free(&plain);
     if (rc == HM_ERROR) {
-        s->stats.dropped_malformed++;
+        hm_swim_malformed(s, "stream");
         if ((st = stream_find(s, id)) != NULL) {
             hm_swim_stream_failed(s, s->now, id, "malformed stream");
         }

@@ -1,0 +1,114 @@
+/*
+ * Simulator benchmark: N engines (lan profile) join over the first 10 s of
+ * protocol time (node i joins a random earlier node), run for 60 s of
+ * protocol time, and print convergence time, traffic and cost.
+ *
+ *   sim_bench [-t SECONDS] [-c] [-s SEED] [N ...]     (default N: 1000 5000 10000)
+ *   -c: enable compression (memberlist's default; off by default here
+ *       because LZW of every push/pull dominates the wall time at 10k)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../t/sim/hm_sim.h"
+
+static double wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool converged(const hm_sim_t *sim, uint32_t n)
+{
+    uint32_t i;
+    for (i = 0; i < n; i++)
+        if (hm_sim_seen_alive(sim, i) != n)
+            return false;
+    return true;
+}
+
+static void run(uint32_t n, uint64_t secs, bool compress, uint64_t seed)
+{
+    hm_swim_config_t cfg = {0};
+    hm_sim_t *sim = hm_sim_new(seed);
+    const uint64_t join_span = 10000, end = secs * 1000;
+    uint64_t t, conv = 0;
+    uint32_t i, next_join = 1;
+    double t0 = wall(), dt;
+    const hm_sim_stats_t *st;
+    struct rusage ru;
+    uint64_t rs = seed * 2654435761u + 1;
+
+    hm_swim_config_profile(&cfg, "lan");
+    cfg.enable_compression = compress;
+    for (i = 0; i < n; i++)
+        hm_sim_add(sim, &cfg);
+    for (t = 0; t <= end; t += 100) {
+        /* joins: node i at i * join_span / n, with a random earlier node */
+        while (next_join < n && (uint64_t)next_join * join_span / n <= t) {
+            rs = rs * 6364136223846793005ull + 1442695040888963407ull;
+            hm_sim_join(sim, next_join, (uint32_t)((rs >> 33) % next_join));
+            next_join++;
+        }
+        hm_sim_run_until(sim, t);
+        if (!conv && next_join >= n && converged(sim, n))
+            conv = t;
+    }
+    dt = wall() - t0;
+    st = hm_sim_stats(sim);
+    getrusage(RUSAGE_SELF, &ru);
+    if (conv)
+        printf("%7u %10.1f", n, (double)conv / 1000.0);
+    else
+        printf("%7u %10s", n, "none");
+    printf(" %13.1f %14.0f %9.1f %10.1f %10lu\n", (double)st->packets / n / (double)secs,
+           (double)st->bytes / n / (double)secs, (double)st->streams / n, dt,
+           (unsigned long)ru.ru_maxrss / 1024);
+    if (getenv("SIM_BENCH_DEBUG")) {
+        uint32_t mn = n, cnt = 0;
+        for (i = 0; i < n; i++) {
+            uint32_t v = hm_sim_seen_alive(sim, i);
+            mn = v < mn ? v : mn;
+            cnt += v == n;
+        }
+        printf("  min seen %u, converged nodes %u, false failures %lu, lost %lu, failed streams %lu\n",
+               mn, cnt, (unsigned long)st->false_failures, (unsigned long)st->lost,
+               (unsigned long)st->streams_failed);
+    }
+    fflush(stdout);
+    hm_sim_free(sim);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t secs = 60, seed = 1;
+    bool compress = false;
+    int opt, i;
+    static const uint32_t defaults[] = {1000, 5000, 10000};
+
+    while ((opt = getopt(argc, argv, "t:cs:")) != -1) {
+        if (opt == 't')
+            secs = strtoull(optarg, NULL, 10);
+        else if (opt == 'c')
+            compress = true;
+        else if (opt == 's')
+            seed = strtoull(optarg, NULL, 10);
+        else
+            return 2;
+    }
+    printf("protocol time %lu s, lan profile, joins spread over 10 s, compression %s\n",
+           (unsigned long)secs, compress ? "on" : "off");
+    printf("%7s %10s %13s %14s %9s %10s %10s\n", "nodes", "conv(s)", "msgs/node/s",
+           "bytes/node/s", "streams/n", "wall(s)", "maxRSS(MB)");
+    if (optind >= argc)
+        for (i = 0; i < 3; i++)
+            run(defaults[i], secs, compress, seed);
+    for (i = optind; i < argc; i++)
+        run((uint32_t)strtoul(argv[i], NULL, 10), secs, compress, seed);
+    return 0;
+}

@@ -1,0 +1,415 @@
+/*
+ * One engine fed crafted packets: memberlist's alive/suspect/dead rules
+ * (spec 7.5), refutation, suspicion timeouts (7.4), pings, malformed input.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "hm_mlwire.h"
+#include "hm_swim.h"
+#include "tap.h"
+
+static int joins, leaves, updates, conflicts;
+static char last_event[64];
+
+static void on_join(void *ud, const hm_swim_node_t *n)
+{
+    joins++;
+    snprintf(last_event, sizeof(last_event), "join %s", n->name);
+}
+static void on_leave(void *ud, const hm_swim_node_t *n)
+{
+    leaves++;
+    snprintf(last_event, sizeof(last_event), "leave %s %d", n->name, n->state);
+}
+static void on_update(void *ud, const hm_swim_node_t *n)
+{
+    updates++;
+    snprintf(last_event, sizeof(last_event), "update %s", n->name);
+}
+static void on_conflict(void *ud, const hm_swim_node_t *a, const hm_swim_node_t *b)
+{
+    conflicts++;
+}
+
+static int log_lines;
+static char last_log[256];
+static void on_log(void *ud, hm_log_level_t level, const char *msg)
+{
+    log_lines++;
+    snprintf(last_log, sizeof(last_log), "%s", msg);
+}
+
+static hm_addr_t addr_of(int i)
+{
+    hm_addr_t a = {{10, 0, 0, (uint8_t)i}, 4, 7946};
+    return a;
+}
+
+static void feed(hm_swim_t *s, uint64_t now, hm_buf_t *b)
+{
+    hm_addr_t from = addr_of(99);
+    hm_swim_packet(s, now, &from, b->data, b->len);
+    hm_buf_free(b);
+}
+
+static void alive(hm_swim_t *s, uint64_t now, const char *name, int ip, uint32_t inc,
+                  const char *meta)
+{
+    hm_buf_t b = {0};
+    hm_ml_alive_t a = {0};
+    static const uint8_t vsn[6] = {1, 5, 2, 2, 5, 5};
+
+    a.incarnation = inc;
+    a.node.p = name;
+    a.node.n = strlen(name);
+    a.addr = addr_of(ip);
+    a.meta = (const uint8_t *)meta;
+    a.meta_len = meta ? strlen(meta) : 0;
+    memcpy(a.vsn, vsn, 6);
+    a.has_vsn = true;
+    hm_ml_put_alive(&b, &a);
+    feed(s, now, &b);
+}
+
+static void accuse(hm_swim_t *s, uint64_t now, bool dead, const char *node, uint32_t inc,
+                   const char *from)
+{
+    hm_buf_t b = {0};
+    hm_ml_accuse_t m = {.incarnation = inc};
+
+    m.node.p = node;
+    m.node.n = strlen(node);
+    m.from.p = from;
+    m.from.n = strlen(from);
+    if (dead)
+        hm_ml_put_dead(&b, &m);
+    else
+        hm_ml_put_suspect(&b, &m);
+    feed(s, now, &b);
+}
+
+static int state_of(hm_swim_t *s, const char *name)
+{
+    const hm_swim_node_t *n = hm_swim_find(s, name);
+    return n ? n->state : -1;
+}
+
+static uint32_t inc_of(hm_swim_t *s, const char *name)
+{
+    const hm_swim_node_t *n = hm_swim_find(s, name);
+    return n ? n->incarnation : 0;
+}
+
+static void drain(hm_swim_t *s)
+{
+    hm_swim_out_t o;
+    while (hm_swim_poll(s, &o))
+        hm_buf_free(&o.data);
+}
+
+/* Tick, then answer every ping the engine sent (so its own probes never
+ * fail and never add accusations of their own). */
+static void pump(hm_swim_t *s, uint64_t now)
+{
+    hm_swim_out_t o;
+    uint32_t seqs[64];
+    size_t nseq = 0, i;
+
+    hm_swim_tick(s, now);
+    while (hm_swim_poll(s, &o)) {
+        const uint8_t *parts[64];
+        size_t lens[64];
+        int k = 1, j;
+        parts[0] = o.data.data;
+        lens[0] = o.data.len;
+        if (o.type == HM_SWIM_SEND_PACKET && o.data.len && o.data.data[0] == HM_ML_COMPOUND)
+            k = hm_ml_split_compound(o.data.data + 1, o.data.len - 1, parts, lens, 64);
+        for (j = 0; j < k; j++) {
+            hm_ml_ping_t ping;
+            if (o.type == HM_SWIM_SEND_PACKET && lens[j] && parts[j][0] == HM_ML_PING &&
+                hm_ml_get_ping(parts[j] + 1, lens[j] - 1, &ping) == 0 && nseq < 64)
+                seqs[nseq++] = ping.seq_no;
+        }
+        hm_buf_free(&o.data);
+    }
+    for (i = 0; i < nseq; i++) {
+        hm_buf_t b = {0};
+        hm_ml_ack_t ack = {.seq_no = seqs[i]};
+        hm_ml_put_ack(&b, &ack);
+        feed(s, now, &b);
+    }
+}
+
+static hm_swim_t *mk(uint64_t now)
+{
+    hm_swim_config_t c = {0};
+    hm_swim_delegate_t d = {0};
+
+    hm_swim_config_profile(&c, "lan");
+    c.name = "self";
+    c.addr = addr_of(1);
+    c.seed = 7;
+    c.enable_compression = false;
+    d.notify_join = on_join;
+    d.notify_leave = on_leave;
+    d.notify_update = on_update;
+    d.notify_conflict = on_conflict;
+    d.log = on_log;
+    return hm_swim_new(&c, &d, now);
+}
+
+static void test_profiles(void)
+{
+    hm_swim_config_t c = {0};
+
+    is_int(hm_swim_config_profile(&c, "lan"), 0, "lan profile");
+    ok(c.probe_interval_ms == 1000 && c.probe_timeout_ms == 500 && c.suspicion_mult == 4 &&
+           c.gossip_interval_ms == 200 && c.push_pull_interval_ms == 30000 &&
+           c.retransmit_mult == 4 && c.indirect_checks == 3 && c.udp_buffer_size == 1400 &&
+           c.vsn[1] == 5,
+       "lan values");
+    is_int(hm_swim_config_profile(&c, "wan"), 0, "wan profile");
+    ok(c.probe_interval_ms == 5000 && c.probe_timeout_ms == 3000 && c.suspicion_mult == 6 &&
+           c.gossip_nodes == 4 && c.gossip_interval_ms == 500 && c.tcp_timeout_ms == 30000,
+       "wan values");
+    is_int(hm_swim_config_profile(&c, "local"), 0, "local profile");
+    ok(c.probe_timeout_ms == 200 && c.indirect_checks == 1 && c.retransmit_mult == 2 &&
+           c.suspicion_mult == 3 && c.gossip_interval_ms == 100 && c.tcp_timeout_ms == 1000,
+       "local values");
+    is_int(hm_swim_config_profile(&c, "moon"), -1, "unknown profile");
+}
+
+static void test_alive_rules(void)
+{
+    hm_swim_t *s = mk(0);
+
+    joins = leaves = updates = conflicts = 0;
+    is_int(joins, 0, "self join not counted before reset");
+    is_int(state_of(s, "self"), HM_ML_STATE_ALIVE, "self alive");
+    is_int(inc_of(s, "self"), 1, "own incarnation starts at 1");
+    alive(s, 10, "a", 2, 1, NULL);
+    is_int(state_of(s, "a"), HM_ML_STATE_ALIVE, "unknown node added alive");
+    is_int(joins, 1, "notify_join");
+    alive(s, 20, "a", 2, 1, NULL);
+    is_int(joins + updates, 1, "same incarnation ignored");
+    alive(s, 30, "a", 2, 2, "tags");
+    is_int(inc_of(s, "a"), 2, "higher incarnation accepted");
+    is_int(updates, 1, "meta change -> notify_update");
+    alive(s, 40, "a", 3, 5, NULL);
+    is_int(conflicts, 1, "other address for an alive node -> conflict");
+    is_int(inc_of(s, "a"), 2, "conflicting alive not applied");
+    {
+        hm_buf_t b = {0};
+        hm_ml_alive_t a = {0};
+        a.incarnation = 9;
+        a.node.p = "b";
+        a.node.n = 1;
+        a.addr = addr_of(4);
+        a.vsn[0] = 3;
+        a.vsn[1] = 2;
+        a.has_vsn = true;
+        hm_ml_put_alive(&b, &a);
+        feed(s, 50, &b);
+        is_int(state_of(s, "b"), -1, "alive with pmin > pmax ignored");
+    }
+    is_int(hm_swim_num_nodes(s), 2, "two nodes");
+    hm_swim_free(s);
+}
+
+static void test_suspect_dead_rules(void)
+{
+    hm_swim_t *s = mk(0);
+
+    joins = leaves = updates = 0;
+    alive(s, 0, "a", 2, 5, NULL);
+    alive(s, 0, "b", 3, 1, NULL);
+    accuse(s, 10, false, "a", 4, "b");
+    is_int(state_of(s, "a"), HM_ML_STATE_ALIVE, "suspect with older incarnation ignored");
+    accuse(s, 10, false, "zz", 4, "b");
+    is_int(state_of(s, "zz"), -1, "suspect about an unknown node ignored");
+    accuse(s, 20, false, "a", 5, "b");
+    is_int(state_of(s, "a"), HM_ML_STATE_SUSPECT, "suspect with same incarnation applied");
+    alive(s, 30, "a", 2, 6, NULL);
+    is_int(state_of(s, "a"), HM_ML_STATE_ALIVE, "newer alive clears suspicion");
+    is_int(joins, 2, "suspect -> alive is no join");
+    accuse(s, 40, true, "a", 6, "b");
+    is_int(state_of(s, "a"), HM_ML_STATE_DEAD, "dead from another node -> dead");
+    is_str(last_event, "leave a 2", "notify_leave with state dead");
+    accuse(s, 50, true, "b", 1, "b");
+    is_int(state_of(s, "b"), HM_ML_STATE_LEFT, "dead from the node itself -> left");
+    alive(s, 60, "a", 2, 6, NULL);
+    is_int(state_of(s, "a"), HM_ML_STATE_DEAD, "alive with the dead incarnation ignored");
+    alive(s, 70, "a", 2, 7, NULL);
+    is_int(state_of(s, "a"), HM_ML_STATE_ALIVE, "rejoin with a higher incarnation");
+    is_str(last_event, "join a", "dead -> alive notifies join");
+    alive(s, 80, "b", 9, 2, NULL);
+    is_int(state_of(s, "b"), HM_ML_STATE_ALIVE, "a left node may come back at another address");
+    is_int(hm_swim_find(s, "b")->addr.ip[3], 9, "address updated");
+    hm_swim_free(s);
+}
+
+static void test_refute(void)
+{
+    hm_swim_t *s = mk(0);
+    const hm_swim_stats_t *st = hm_swim_stats(s);
+
+    alive(s, 0, "a", 2, 1, NULL);
+    accuse(s, 10, false, "self", 1, "a");
+    is_int(state_of(s, "self"), HM_ML_STATE_ALIVE, "never suspect ourselves");
+    is_int(inc_of(s, "self"), 2, "refuted with incarnation + 1");
+    is_int(hm_swim_health(s), 1, "refuting costs health");
+    accuse(s, 20, false, "self", 7, "a");
+    is_int(inc_of(s, "self"), 8, "refutation beats the accused incarnation");
+    accuse(s, 30, true, "self", 8, "a");
+    is_int(inc_of(s, "self"), 9, "dead about self refuted");
+    is_int(state_of(s, "self"), HM_ML_STATE_ALIVE, "still alive");
+    alive(s, 40, "self", 1, 12, NULL);
+    is_int(inc_of(s, "self"), 13, "alive about self with a higher incarnation refuted");
+    alive(s, 50, "self", 1, 3, NULL);
+    is_int(inc_of(s, "self"), 13, "older alive about self ignored");
+    is_int(st->refutes, 4, "four refutations counted");
+    is_str(last_log, "Refuting an alive message", "logged as memberlist does");
+    hm_swim_free(s);
+}
+
+/* spec 7.4: 3 nodes -> k = 0, timeout = min = 4 s */
+static void test_suspicion_small(void)
+{
+    hm_swim_t *s = mk(0);
+
+    alive(s, 0, "a", 2, 1, NULL);
+    alive(s, 0, "b", 3, 1, NULL);
+    accuse(s, 1000, false, "a", 1, "b");
+    pump(s, 4999);
+    is_int(state_of(s, "a"), HM_ML_STATE_SUSPECT, "3 nodes: still suspect at 3.999 s");
+    pump(s, 5000);
+    is_int(state_of(s, "a"), HM_ML_STATE_DEAD, "3 nodes: dead at exactly 4 s (k = 0, min)");
+    hm_swim_free(s);
+}
+
+/* 10 nodes: n - 2 >= k = 2, min = 4 s, max = 24 s; one confirmation gives
+ * 24 - ln 2 / ln 3 * 20 = 11.381 s; a second one gives min. */
+static void test_suspicion_confirm(void)
+{
+    hm_swim_t *s = mk(0);
+    char name[8];
+    int i;
+
+    for (i = 0; i < 9; i++) {
+        snprintf(name, sizeof(name), "p%d", i);
+        alive(s, 0, name, 10 + i, 1, NULL);
+    }
+    is_int(hm_swim_num_nodes(s), 10, "10 nodes");
+    accuse(s, 1000, false, "p0", 1, "p1");
+    pump(s, 24999);
+    is_int(state_of(s, "p0"), HM_ML_STATE_SUSPECT, "no confirmation: suspect until max");
+    pump(s, 25000);
+    is_int(state_of(s, "p0"), HM_ML_STATE_DEAD, "no confirmation: dead at max = 24 s");
+
+    accuse(s, 30000, false, "p2", 1, "p1");
+    accuse(s, 30500, false, "p2", 1, "p1");
+    accuse(s, 31000, false, "p2", 1, "p3");
+    pump(s, 30000 + 11380);
+    is_int(state_of(s, "p2"), HM_ML_STATE_SUSPECT, "1 confirmation: suspect at 11.380 s");
+    pump(s, 30000 + 11381);
+    is_int(state_of(s, "p2"), HM_ML_STATE_DEAD, "1 confirmation: dead at 11.381 s");
+
+    accuse(s, 50000, false, "p4", 1, "p1");
+    accuse(s, 51000, false, "p4", 1, "p3");
+    accuse(s, 55000, false, "p4", 1, "p5");
+    pump(s, 55000);
+    is_int(state_of(s, "p4"), HM_ML_STATE_DEAD,
+           "2 confirmations after min elapsed: dead at once");
+    hm_swim_free(s);
+}
+
+static void test_ping_and_garbage(void)
+{
+    hm_swim_t *s = mk(0);
+    const hm_swim_stats_t *st = hm_swim_stats(s);
+    hm_buf_t b = {0};
+    hm_ml_ping_t ping = {0};
+    hm_swim_out_t o;
+    hm_addr_t from = addr_of(5);
+    static const uint8_t garbage[] = {4, 0xc1, 0xff, 0x00};
+    static const uint8_t badcrc[] = {12, 0, 0, 0, 0, 4, 0x80};
+    int got = 0;
+
+    drain(s);
+    ping.node.p = "self";
+    ping.node.n = 4;
+    ping.seq_no = 42;
+    ping.source = addr_of(6);
+    ping.source_node.p = "x";
+    ping.source_node.n = 1;
+    hm_ml_put_ping(&b, &ping);
+    hm_swim_packet(s, 10, &from, b.data, b.len);
+    while (hm_swim_poll(s, &o)) {
+        hm_ml_ack_t ack;
+        const uint8_t *p = o.data.data;
+        size_t n = o.data.len;
+        if (o.type == HM_SWIM_SEND_PACKET && p[0] == HM_ML_COMPOUND) {
+            const uint8_t *parts[8];
+            size_t lens[8];
+            if (hm_ml_split_compound(p + 1, n - 1, parts, lens, 8) > 0) {
+                p = parts[0];
+                n = lens[0];
+            }
+        }
+        if (o.type == HM_SWIM_SEND_PACKET && p[0] == HM_ML_ACK &&
+            hm_ml_get_ack(p + 1, n - 1, &ack) == 0 && ack.seq_no == 42 && o.to.ip[3] == 6)
+            got++;
+        hm_buf_free(&o.data);
+    }
+    is_int(got, 1, "ping answered with an ack to SourceAddr:SourcePort");
+    hm_buf_reset(&b);
+    ping.node.p = "other";
+    ping.node.n = 5;
+    hm_ml_put_ping(&b, &ping);
+    hm_swim_packet(s, 20, &from, b.data, b.len);
+    ok(!hm_swim_poll(s, &o), "ping for another node name: no ack");
+    hm_buf_free(&b);
+    hm_swim_packet(s, 30, &from, garbage, sizeof(garbage));
+    is_int(st->dropped_malformed, 1, "garbage alive dropped and counted");
+    is_str(last_log, "Failed to decode alive message", "with a debug log line");
+    hm_swim_packet(s, 30, &from, badcrc, sizeof(badcrc));
+    is_int(st->dropped_crc, 1, "bad CRC dropped and counted");
+    hm_swim_packet(s, 30, &from, (const uint8_t *)"\x63", 1);
+    is_int(st->dropped_other, 2, "unknown type counted (with the mismatched ping)");
+    hm_swim_packet(s, 30, &from, (const uint8_t *)"", 0);
+    is_int(st->dropped_malformed, 2, "empty packet counted");
+    hm_swim_free(s);
+}
+
+static void test_leave(void)
+{
+    hm_swim_t *s = mk(0);
+    uint64_t t;
+
+    alive(s, 0, "a", 2, 1, NULL);
+    hm_swim_leave(s, 100);
+    is_int(state_of(s, "self"), HM_ML_STATE_LEFT, "leave marks ourselves left");
+    ok(!hm_swim_leave_done(s), "not done while the broadcast is pending");
+    for (t = 100; t < 20000 && !hm_swim_leave_done(s); t += 50) {
+        hm_swim_tick(s, t);
+        drain(s);
+    }
+    ok(hm_swim_leave_done(s), "done once the dead message was fully retransmitted");
+    alive(s, t, "self", 1, 50, NULL);
+    is_int(state_of(s, "self"), HM_ML_STATE_LEFT, "alive about self ignored while leaving");
+    hm_swim_free(s);
+}
+
+int main(void)
+{
+    test_profiles();
+    test_alive_rules();
+    test_suspect_dead_rules();
+    test_refute();
+    test_suspicion_small();
+    test_suspicion_confirm();
+    test_ping_and_garbage();
+    test_leave();
+    return done_testing();
+}
