@@ -132,21 +132,38 @@ void serf_send_user(hm_serf_t *s, const hm_addr_t *to, const uint8_t *msg, size_
     s->nout++;
 }
 
-static void flush_outbox(hm_serf_t *s)
+/* Serf's direct sends (query acks, responses, relays) are memberlist
+ * SendToAddress: a lone user message, compressed if that makes it
+ * smaller, never carrying piggybacked broadcasts (which would spend their
+ * few transmissions on the query's origin).  They leave through
+ * hm_serf_poll() ahead of the engine's own output. */
+static int pop_outbox(hm_serf_t *s, hm_swim_out_t *out)
 {
-    /* Sending may make the engine call us back (broadcasts): take the
-     * list first. */
-    while (s->nout) {
-        serf_outmsg_t o = s->outbox[0];
-        memmove(s->outbox, s->outbox + 1, (s->nout - 1) * sizeof(*s->outbox));
-        s->nout--;
-        if (s->swim && s->state != HM_SERF_SHUTDOWN) {
-            s->in_engine = true;
-            hm_swim_send_user(s->swim, s->now, &o.to, o.msg.data, o.msg.len);
-            s->in_engine = false;
-        }
+    serf_outmsg_t o;
+    hm_buf_t plain = {0};
+
+    if (s->nout == 0)
+        return 0;
+    o = s->outbox[0];
+    memmove(s->outbox, s->outbox + 1, (s->nout - 1) * sizeof(*s->outbox));
+    s->nout--;
+    memset(out, 0, sizeof(*out));
+    out->type = HM_SWIM_SEND_PACKET;
+    out->to = o.to;
+    if (hm_ml_put_user(&plain, o.msg.data, o.msg.len) < 0) {
         hm_buf_free(&o.msg);
+        hm_buf_free(&plain);
+        return -1;
     }
+    hm_buf_free(&o.msg);
+    if (s->cfg.swim.enable_compression && hm_ml_put_compress(&out->data, plain.data, plain.len) == 0 &&
+        out->data.len < plain.len) {
+        hm_buf_free(&plain);
+        return 1;
+    }
+    hm_buf_free(&out->data);
+    out->data = plain;
+    return 1;
 }
 
 /* ---- member table ---- */
@@ -1171,7 +1188,6 @@ void serf_post(hm_serf_t *s)
         s->want_conflict_query = false;
         serf_start_conflict_resolution(s);
     }
-    flush_outbox(s);
     leave_progress(s);
 }
 
@@ -1221,10 +1237,9 @@ uint64_t hm_serf_next_deadline(const hm_serf_t *s)
     d = min64(d, serf_queries_deadline(s));
     if (s->snap)
         d = min64(d, serf_snap_deadline(s->snap));
+    /* Progress that engine activity allows is made in serf_post(); what
+     * is left waits for time. */
     if (s->leave_phase != LP_NONE && s->leave_phase != LP_DONE)
-        d = min64(d, s->leave_intent_sent || s->leave_phase != LP_INTENT ? s->now
-                                                                         : s->leave_deadline);
-    if (s->leave_phase == LP_MEMBERLIST || s->leave_phase == LP_PROPAGATE)
         d = min64(d, s->leave_deadline);
     return d;
 }
@@ -1271,8 +1286,14 @@ void hm_serf_stream_failed(hm_serf_t *s, uint64_t now, uint32_t id, const char *
 
 int hm_serf_poll(hm_serf_t *s, hm_swim_out_t *out)
 {
+    int r;
+
     if (s->state == HM_SERF_SHUTDOWN)
         return 0;
+    while ((r = pop_outbox(s, out)) < 0)
+        ;
+    if (r > 0)
+        return 1;
     return hm_swim_poll(s->swim, out);
 }
 
