@@ -136,7 +136,7 @@ size_t hm_rpc_in_pending(const hm_rpc_in_t *in)
     return in->buf.len - in->off;
 }
 
-int hm_rpc_in_next(hm_rpc_in_t *in, msgpack_object *obj)
+static int in_take(hm_rpc_in_t *in, msgpack_object *obj, bool consume)
 {
     const uint8_t *p = in->buf.data + in->off;
     size_t n = in->buf.len - in->off, len = 0, used = 0;
@@ -153,8 +153,19 @@ int hm_rpc_in_next(hm_rpc_in_t *in, msgpack_object *obj)
     if (msgpack_unpack((const char *)p, len, &used, in->zone, obj) != MSGPACK_UNPACK_SUCCESS ||
         used != len)
         return HM_RPC_SCAN_BAD;
-    in->off += len;
+    if (consume)
+        in->off += len;
     return HM_RPC_SCAN_OK;
+}
+
+int hm_rpc_in_next(hm_rpc_in_t *in, msgpack_object *obj)
+{
+    return in_take(in, obj, true);
+}
+
+int hm_rpc_in_peek(hm_rpc_in_t *in, msgpack_object *obj)
+{
+    return in_take(in, obj, false);
 }
 
 /* --- encoding ------------------------------------------------------------ */
@@ -212,6 +223,35 @@ int hm_rpc_pack_response(hm_buf_t *out, const char *error, uint64_t seq)
     hm_rpc_packer_init(&pk, out);
     return msgpack_pack_map(&pk, 2) | hm_rpc_pack_kstr(&pk, "Error", error) |
            hm_rpc_pack_kuint(&pk, "Seq", seq);
+}
+
+int hm_rpc_pack_tags(msgpack_packer *pk, const hm_tags_t *t)
+{
+    int rc = msgpack_pack_map(pk, t ? t->n : 0);
+
+    for (size_t i = 0; t && i < t->n; i++)
+        rc |= hm_rpc_pack_kstr(pk, t->v[i].key, t->v[i].value);
+    return rc;
+}
+
+/* Keys in the order Serf's encoder writes them (bytewise sorted). */
+int hm_rpc_pack_member(msgpack_packer *pk, const hm_member_t *m)
+{
+    int rc = msgpack_pack_map(pk, 11);
+
+    rc |= hm_rpc_pack_str(pk, "Addr");
+    rc |= hm_rpc_pack_bin(pk, m->addr.ip, m->addr.len == 16 ? 16 : 4, false);
+    rc |= hm_rpc_pack_kuint(pk, "DelegateCur", m->vsn[5]);
+    rc |= hm_rpc_pack_kuint(pk, "DelegateMax", m->vsn[4]);
+    rc |= hm_rpc_pack_kuint(pk, "DelegateMin", m->vsn[3]);
+    rc |= hm_rpc_pack_kstr(pk, "Name", m->name);
+    rc |= hm_rpc_pack_kuint(pk, "Port", m->addr.port);
+    rc |= hm_rpc_pack_kuint(pk, "ProtocolCur", m->vsn[2]);
+    rc |= hm_rpc_pack_kuint(pk, "ProtocolMax", m->vsn[1]);
+    rc |= hm_rpc_pack_kuint(pk, "ProtocolMin", m->vsn[0]);
+    rc |= hm_rpc_pack_kstr(pk, "Status", hm_status_name(m->status));
+    rc |= hm_rpc_pack_str(pk, "Tags");
+    return rc | hm_rpc_pack_tags(pk, &m->tags);
 }
 
 /* --- decoding ------------------------------------------------------------ */

@@ -55,7 +55,14 @@ int hm_rpc_in_feed(hm_rpc_in_t *in, const void *p, size_t n);
 /* Takes the next whole object: HM_RPC_SCAN_OK with *obj valid until the
  * next call, MORE, or BAD (invalid or larger than HM_RPC_MAX_OBJECT). */
 int hm_rpc_in_next(hm_rpc_in_t *in, msgpack_object *obj);
+/* The same without consuming it (the next call sees it again). */
+int hm_rpc_in_peek(hm_rpc_in_t *in, msgpack_object *obj);
 size_t hm_rpc_in_pending(const hm_rpc_in_t *in);
+/* Packs a Member record in the RPC form (serf-rpc.md section 3). */
+struct hm_member;
+int hm_rpc_pack_member(msgpack_packer *pk, const struct hm_member *m);
+/* A map[string]string (tags); NULL packs an empty map. */
+int hm_rpc_pack_tags(msgpack_packer *pk, const hm_tags_t *t);
 
 /* --- encoding ------------------------------------------------------------ */
 

@@ -5,15 +5,6 @@
 . "$top_srcdir/t/rpc_lib.sh"
 
 first() { printf '%s\n' "$1" | head -1; }
-# sorted lines without trailing blanks (only the last line of a table
-# lacks them, and Serf's order is random), with the comma-separated tag list of each line sorted too
-sortlines() {
-    printf '%s\n' "$1" | $PY -c '
-import re, sys
-fix = lambda m: ",".join(sorted(m.group(0).split(",")))
-for l in sorted(re.sub(r"\S+=\S*(,\S+=\S*)+", fix, l.rstrip()) for l in sys.stdin):
-    print(l)'
-}
 # JSON of `members -format json` with members sorted by name
 norm_members() {
     printf '%s' "$1" | $PY -c '

@@ -69,3 +69,13 @@ start_serf() {
 # count of alive members seen by the agent at RPC address $1
 alive_count() { serf members -rpc-addr "$1" -status alive $2 | grep -c .; }
 has_alive() { [ "$(alive_count "$1" "$3")" = "$2" ]; }
+
+# sorted lines without trailing blanks (only the last line of a table
+# lacks them, and Serf's order is random), with the comma-separated tag list of each line sorted too
+sortlines() {
+    printf '%s\n' "$1" | $PY -c '
+import re, sys
+fix = lambda m: ",".join(sorted(m.group(0).split(",")))
+for l in sorted(re.sub(r"\S+=\S*(,\S+=\S*)+", fix, l.rstrip()) for l in sys.stdin):
+    print(l)'
+}
