@@ -38,7 +38,7 @@ static const hm_conf_key_t crypto_keys[] = {
 static void log_drop(mod_crypto_t *m, const char *what)
 {
     /* memberlist logs every failure; so do we, at the same level. */
-    hm_log(m->ctx, HM_LOG_ERR, "memberlist: %s: %s", what,
+    hm_log(m->ctx, HM_LOG_ERR, "%s: %s", what,
            m->st.last_error ? m->st.last_error : "dropped");
 }
 
@@ -117,7 +117,7 @@ static void respond(mod_crypto_t *m, const hm_query_t *q, const crypto_keyresp_t
     hm_buf_t b = {0};
 
     if (crypto_keyresp_encode(r, &b) == 0 && hm_query_respond(m->ctx, q, b.data, b.len) < 0)
-        hm_log(m->ctx, HM_LOG_ERR, "serf: Failed to respond to key query");
+        hm_log(m->ctx, HM_LOG_ERR, "Failed to respond to key query");
     hm_buf_free(&b);
 }
 
@@ -137,17 +137,17 @@ static void answer_list(mod_crypto_t *m, const hm_query_t *q)
         crypto_b64_encode(kr->v[i].k, kr->v[i].len, b64[i]);
         keys[i] = b64[i];
     }
-    hm_log(m->ctx, HM_LOG_INFO, "serf: Received list-keys query");
+    hm_log(m->ctx, HM_LOG_INFO, "Received list-keys query");
     if (crypto_keylist_fit(keys, kr->n, b64[0], q->ltime, q->id, self ? self->name : "",
                            QUERY_RESPONSE_LIMIT, &b, &shown, msg, sizeof(msg)) < 0) {
         hm_log(m->ctx, HM_LOG_ERR,
-               "serf: Failed to truncate response so that it fits into message");
+               "Failed to truncate response so that it fits into message");
         goto out;
     }
     if (shown < kr->n)
-        hm_log(m->ctx, HM_LOG_WARN, "serf: %s", msg);
+        hm_log(m->ctx, HM_LOG_WARN, "%s", msg);
     if (hm_query_respond(m->ctx, q, b.data, b.len) < 0)
-        hm_log(m->ctx, HM_LOG_ERR, "serf: Failed to respond to key query");
+        hm_log(m->ctx, HM_LOG_ERR, "Failed to respond to key query");
 out:
     hm_buf_free(&b);
     free(b64);
@@ -198,7 +198,7 @@ static int on_key_query(void *ud, const hm_query_t *q)
     if (m->st.ring.n == 0) {
         r.message = op == OP_LIST ? "Keyring is empty (encryption not enabled)"
                                   : "No keyring to modify (encryption not enabled)";
-        hm_log(m->ctx, HM_LOG_ERR, "serf: %s", r.message);
+        hm_log(m->ctx, HM_LOG_ERR, "%s", r.message);
         respond(m, q, &r);
         return HM_OK;
     }
@@ -207,17 +207,17 @@ static int on_key_query(void *ud, const hm_query_t *q)
         return HM_OK;
     }
     if (crypto_keyreq_decode(q->payload, q->len, &key, &klen) < 0) {
-        hm_log(m->ctx, HM_LOG_ERR, "serf: Failed to decode key request");
+        hm_log(m->ctx, HM_LOG_ERR, "Failed to decode key request");
         respond(m, q, &r);
         return HM_OK;
     }
-    hm_log(m->ctx, HM_LOG_INFO, "serf: Received %s query", ops[op].verb);
+    hm_log(m->ctx, HM_LOG_INFO, "Received %s query", ops[op].verb);
     if (apply_op(&m->st.ring, op, key, klen, &err) < 0) {
         r.message = err;
-        hm_log(m->ctx, HM_LOG_ERR, "serf: %s: %s", ops[op].fail, err);
+        hm_log(m->ctx, HM_LOG_ERR, "%s: %s", ops[op].fail, err);
     } else if (persist(m, ferr, sizeof(ferr)) < 0) {
         r.message = ferr;
-        hm_log(m->ctx, HM_LOG_ERR, "serf: Failed to write keyring file: %s", ferr);
+        hm_log(m->ctx, HM_LOG_ERR, "%s", ferr);
     } else {
         r.result = true;
     }
@@ -286,7 +286,7 @@ int mod_crypto_keyop(hm_ctx_t *ctx, const char *op, const char *key_b64, uint8_t
     run->done = done;
     run->ud = ud;
     run->res.num_nodes = (int)hm_members_count(ctx);
-    hm_log(ctx, HM_LOG_INFO, "agent: Initiating key %s",
+    hm_log(ctx, HM_LOG_INFO, "Initiating key %s",
            i == OP_INSTALL ? "installation" : i == OP_USE ? "change" :
            i == OP_REMOVE ? "removal" : "listing");
     hm_query_params_t p = {.name = ops[i].query, .payload = req.data, .len = req.len,
@@ -300,6 +300,61 @@ int mod_crypto_keyop(hm_ctx_t *ctx, const char *op, const char *key_b64, uint8_t
     hm_buf_free(&req);
     return 0;
 }
+
+/* ---- RPC keyring commands (served through mod_rpc's hm_hook_rpc) ---- */
+#if __has_include(<hamlet/rpc.h>)
+#include <hamlet/rpc.h>
+#define HAVE_HM_RPC 1
+
+static void rpc_keyop_done(void *ud, const crypto_keyop_result_t *res, const char *err)
+{
+    hm_rpc_request_t *r = ud;
+    const char **keys = calloc(res->nkeys + 1, sizeof(char *));
+    uint32_t *counts = calloc(res->nkeys + 1, sizeof(uint32_t));
+    hm_tag_t *msgs = calloc(res->nmessages + 1, sizeof(hm_tag_t));
+    hm_tags_t mt = {msgs, res->nmessages};
+    hm_rpc_keys_reply_t k = {.error = err, .list = strcmp(r->command, "list-keys") == 0,
+                             .keys = keys, .counts = counts, .nkeys = res->nkeys,
+                             .messages = &mt, .num_err = (uint32_t)res->num_err,
+                             .num_nodes = (uint32_t)res->num_nodes,
+                             .num_resp = (uint32_t)res->num_resp};
+
+    if (keys == NULL || counts == NULL || msgs == NULL) {
+        hm_rpc_keys_reply_t oom = {.error = "out of memory"};
+        r->reply_keys(r, &oom);
+        goto out;
+    }
+    for (size_t i = 0; i < res->nkeys; i++) {
+        keys[i] = res->keys[i].name;
+        counts[i] = (uint32_t)res->keys[i].count;
+    }
+    for (size_t i = 0; i < res->nmessages; i++) {
+        msgs[i].key = res->messages[i].name;
+        msgs[i].value = res->messages[i].text ? res->messages[i].text : "";
+    }
+    r->reply_keys(r, &k);
+out:
+    free(keys);
+    free(counts);
+    free(msgs);
+}
+
+static int on_rpc_key(void *ud, void *request)
+{
+    mod_crypto_t *m = ud;
+    hm_rpc_request_t *r = request;
+    bool list = strcmp(r->command, "list-keys") == 0;
+    const char *key = list ? "" : r->field_str(r, "Key");
+    char err[256];
+
+    if (mod_crypto_keyop(m->ctx, r->command, key ? key : "", 0, rpc_keyop_done, r, err,
+                         sizeof(err)) < 0) {
+        hm_rpc_keys_reply_t k = {.error = err};
+        r->reply_keys(r, &k);
+    }
+    return HM_OK;
+}
+#endif
 
 /* ---- life cycle ---- */
 
@@ -323,7 +378,7 @@ static int load_keys(mod_crypto_t *m, const hm_conf_node_t *conf)
             hm_log(m->ctx, HM_LOG_ERR, "%s: %s", file, m->keyring_file ? err : "no memory");
             return -1;
         }
-        hm_log(m->ctx, HM_LOG_INFO, "agent: Restored keyring with %zu keys from %s",
+        hm_log(m->ctx, HM_LOG_INFO, "Restored keyring with %zu keys from %s",
                m->st.ring.n, file);
     } else if (key) {
         if (crypto_key_parse(key, &k, &e) < 0 || crypto_keyring_add(&m->st.ring, k.k, k.len,
@@ -349,7 +404,7 @@ static int crypto_init(hm_ctx_t *ctx, const hm_conf_node_t *conf)
     if (load_keys(m, conf) < 0)
         return HM_ERROR;
     if (m->st.ring.n == 0)
-        hm_log(ctx, HM_LOG_WARN, "crypto: module loaded without a key: traffic stays plain");
+        hm_log(ctx, HM_LOG_WARN, "module loaded without a key: traffic stays plain");
     if (hm_hook_packet_out(ctx, on_packet_out, m) < 0 ||
         hm_hook_packet_in(ctx, on_packet_in, m) < 0 ||
         hm_hook_stream_out(ctx, on_stream_out, m) < 0 ||
@@ -358,6 +413,11 @@ static int crypto_init(hm_ctx_t *ctx, const hm_conf_node_t *conf)
     for (int i = OP_INSTALL; i <= OP_LIST; i++)
         if (hm_hook_query(ctx, ops[i].query, on_key_query, m) < 0)
             return HM_ERROR;
+#ifdef HAVE_HM_RPC
+    for (int i = OP_INSTALL; i <= OP_LIST; i++)
+        if (hm_hook_rpc(ctx, ops[i].verb, on_rpc_key, m) < 0)
+            return HM_ERROR;
+#endif
     if (m->st.ring.n > 0 && m->st.verify_outgoing)
         hm_hook_set_packet_overhead(ctx, crypto_overhead(m->st.vsn));
     return HM_OK;

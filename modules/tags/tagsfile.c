@@ -134,7 +134,8 @@ char *tags_file_encode(const hm_tags_t *t)
 
     if (s == NULL)
         return NULL;
-    memcpy(s, t->v, t->n * sizeof(*s));
+    if (t->n)
+        memcpy(s, t->v, t->n * sizeof(*s));
     qsort(s, t->n, sizeof(*s), cmp_tag);
     if (t->n == 0)
         sb_put(&b, "{}", 2);
