@@ -547,9 +547,10 @@ static void strip_labels(char **addrs, int n)
 
 /* Per receiver label: how long each event took to reach a node of that
  * label (its own origin excluded, which hears it at once). */
-static void report_receivers(double *lat, const int *from, const char **ofaddr, int nev,
-                             char **addrs, int nk)
+static void report_receivers(const char *what, double *lat, const int *from, char **olabel,
+                             const char **ofaddr, int norg, int nev, char **addrs, int nk)
 {
+    char to[64], pairw[64];
     double *v = malloc(sizeof(double) * (size_t)(nev * nk + 1));
     const char *done[MAXC];
     int nd = 0;
@@ -568,7 +569,21 @@ static void report_receivers(double *lat, const int *from, const char **ofaddr, 
                 if (rlabel[r] && !strcmp(rlabel[r], rlabel[j]) &&
                     strcmp(addrs[r], ofaddr[from[e]]) && lat[e * nk + r] >= 0)
                     v[m++] = lat[e * nk + r];
-        report("events_to", rlabel[j], v, m, 0);
+        snprintf(to, sizeof(to), "%s_to", what);
+        snprintf(pairw, sizeof(pairw), "%s_pair", what);
+        report(to, rlabel[j], v, m, 0);
+        /* the same, for each origin: is one origin slower to reach them? */
+        for (int o = 0; o < norg; o++) {
+            char pair[128];
+            m = 0;
+            for (int e = 0; e < nev; e++)
+                for (int r = 0; r < nk; r++)
+                    if (from[e] == o && rlabel[r] && !strcmp(rlabel[r], rlabel[j]) &&
+                        strcmp(addrs[r], ofaddr[o]) && lat[e * nk + r] >= 0)
+                        v[m++] = lat[e * nk + r];
+            snprintf(pair, sizeof(pair), "%s>%s", olabel[o], rlabel[j]);
+            report(pairw, pair, v, m, 0);
+        }
     }
     free(v);
 }
@@ -634,7 +649,7 @@ static int cmd_events(int n, char **org, int norg, char **addrs, int nk)
     }
     for (int o = 0; o < norg; o++)
         report("events", label[o], lat[o], nl[o], lost[o]);
-    report_receivers(each, from, (const char **)oaddr, n * norg, addrs, nk);
+    report_receivers("events", each, from, label, (const char **)oaddr, norg, n * norg, addrs, nk);
     free(each);
     free(from);
     hm_buf_free(&b);
@@ -650,6 +665,8 @@ typedef struct {
     uint64_t qseq;   /* the query in flight, on conn qconn */
     int qconn;
     int acks, resps;
+    char tag[32];         /* Payload of the query in flight */
+    double seen[MAXC];    /* when each responder's stream delivered it */
     char who_ack[MAXC][64], who_resp[MAXC][64]; /* From of each, in order */
     double t_acks, t_resps;
     int responded;
@@ -678,6 +695,9 @@ static void q_rec(void *vp, conn_t *k, uint64_t seq, const char *err,
         f = hm_rpc_get(body, "Event");
         if (!f || !hm_rpc_raw_eq(f, "query") || hm_rpc_field_uint(body, "ID", &id) < 0)
             return;
+        f = hm_rpc_get(body, "Payload");
+        if (f && hm_rpc_raw_eq(f, x->tag) && x->seen[k->idx] < 0)
+            x->seen[k->idx] = t;
         hm_rpc_packer_init(&pk, &b);
         msgpack_pack_map(&pk, 2);
         hm_rpc_pack_kuint(&pk, "ID", id);
@@ -717,7 +737,9 @@ static int cmd_query(int n, char **org, int norg, char **addrs, int nk)
     q_ctx_t x = {.nk = nk};
     static double ack[8][512], rsp[8][512];
     int na[8] = {0}, nr[8] = {0}, lost[8] = {0};
-    char *label[8], *oaddr[8], tag[32];
+    char *label[8], *oaddr[8];
+    double *each = malloc(sizeof(double) * (size_t)(n * norg * nk + 1));
+    int *from = malloc(sizeof(int) * (size_t)(n * norg + 1));
     hm_buf_t b = {0};
     msgpack_packer pk;
 
@@ -745,9 +767,11 @@ static int cmd_query(int n, char **org, int norg, char **addrs, int nk)
         hm_rpc_pack_kuint(&pk, "RelayFactor", 0);
         hm_rpc_pack_kuint(&pk, "Timeout", 2000000000ull); /* 2 s, in ns */
         hm_rpc_pack_kstr(&pk, "Name", "benchq");
-        snprintf(tag, sizeof(tag), "q%d", i);
+        snprintf(x.tag, sizeof(x.tag), "q%d", i);
         hm_rpc_pack_str(&pk, "Payload");
-        hm_rpc_pack_bin(&pk, tag, strlen(tag), false);
+        hm_rpc_pack_bin(&pk, x.tag, strlen(x.tag), false);
+        for (int j = 0; j < nk; j++)
+            x.seen[j] = -1;
         x.acks = x.resps = 0;
         x.qconn = nk + o;
         t0 = now_ms();
@@ -765,12 +789,18 @@ static int cmd_query(int n, char **org, int norg, char **addrs, int nk)
             ack[o][na[o]++] = x.t_acks - t0;
             rsp[o][nr[o]++] = x.t_resps - t0;
         }
+        from[i] = o;
+        for (int j = 0; j < nk; j++)
+            each[i * nk + j] = x.seen[j] < 0 ? -1 : x.seen[j] - t0;
         pump(ks, nk + norg, q_rec, never, &x, now_ms() + 20 + rand() % 100);
     }
     for (int o = 0; o < norg; o++) {
         report("query_acks", label[o], ack[o], na[o], lost[o]);
         report("query_resps", label[o], rsp[o], nr[o], lost[o]);
     }
+    report_receivers("query", each, from, label, (const char **)oaddr, norg, n * norg, addrs, nk);
+    free(each);
+    free(from);
     hm_buf_free(&b);
     for (int i = 0; i < nk + norg; i++)
         hm_rpcc_close(&ks[i].c);
