@@ -19,7 +19,7 @@
 #
 # Usage: contrib/bench/serf_compare.sh   (after `make`; not part of `make check`)
 # Environment: HAMLET_BUILDDIR (default: the source tree), N_EV (events per
-# origin, 50), N_Q (queries per origin, 30), ROUNDS (joins per kind, 3),
+# kind of origin, 50), N_Q (queries per kind of origin, 30), ROUNDS (joins per kind, 3),
 # IDLE (seconds, 10), MEMBERS_SECS (3), LOG_LEVEL (of every agent, info;
 # SERF_LOG_LEVEL, HAMLET_LOG_LEVEL for one kind),
 # KEEP_LOGS=1 to keep the agents' logs.
@@ -239,17 +239,20 @@ done
 
 # ---- user events and queries, origins alternating h1 / s1 -----------------------------
 LABELED=$(for n in $BASE h3a; do echo "$(v "$n" kind)=$(v "$n" rpc)"; done)
+# two origins of each kind, taken in turn, pooled by kind: one node's gossip
+# phase does not stand for its kind
+ORIGINS="hamlet=$h1_rpc serf=$s1_rpc hamlet=$h2_rpc serf=$s2_rpc"
 T_EQ0=$(now_ms)
 CPU_EQ0_H=$(for p in $(pids_of $HS); do cpu_ns "$p"; done | awk '{ s += $1 } END { print s }')
 CPU_EQ0_S=$(for p in $(pids_of $SS); do cpu_ns "$p"; done | awk '{ s += $1 } END { print s }')
-say "user events: $N_EV per origin, until all six streams deliver"
+say "user events: $N_EV per kind of origin (h1 s1 h2 s2 in turn), until all six streams deliver"
 # shellcheck disable=SC2086
-rpc events "$N_EV" hamlet="$h1_rpc" serf="$s1_rpc" -- $LABELED >"$W/events.out" \
+rpc events $((N_EV / 2)) $ORIGINS -- $LABELED >"$W/events.out" \
     2>"$W/events.err" || say "events run failed"
 names "$W/events.err"
-say "queries: $N_Q per origin, all six answer over RPC"
+say "queries: $N_Q per kind of origin, all six answer over RPC"
 # shellcheck disable=SC2086
-rpc query "$N_Q" hamlet="$h1_rpc" serf="$s1_rpc" -- $LABELED >"$W/query.out" 2>"$W/query.err" ||
+rpc query $((N_Q / 2)) $ORIGINS -- $LABELED >"$W/query.out" 2>"$W/query.err" ||
     say "query run failed"
 names "$W/query.err"
 CPU_EQ1_H=$(for p in $(pids_of $HS); do cpu_ns "$p"; done | awk '{ s += $1 } END { print s }')
@@ -331,14 +334,18 @@ row "user event to all 6 streams, median ms" "$(ev events hamlet events median_m
     "$(ev events serf events median_ms)" low
 row "user event to all 6 streams, p95 ms" "$(ev events hamlet events p95_ms)" \
     "$(ev events serf events p95_ms)" low
+row "  first other node has it, median ms" "$(ev events_first hamlet events median_ms)" \
+    "$(ev events_first serf events median_ms)" low
 row "  reaching the hamletd nodes, median ms" "$(ev events_pair 'hamlet>hamlet' events median_ms)" \
     "$(ev events_pair 'serf>hamlet' events median_ms)" low
 row "  reaching the serf nodes, median ms" "$(ev events_pair 'hamlet>serf' events median_ms)" \
     "$(ev events_pair 'serf>serf' events median_ms)" low
 row "user event reaches a node OF THIS KIND, median" "$(ev events_to hamlet events median_ms)" \
     "$(ev events_to serf events median_ms)" low
-row "  events lost (of $N_EV per origin)" "$(ev events hamlet events lost)" \
+row "  events lost (of $N_EV per kind of origin)" "$(ev events hamlet events lost)" \
     "$(ev events serf events lost)" -
+row "  query: first other node has it, median ms" "$(ev query_first hamlet query median_ms)" \
+    "$(ev query_first serf query median_ms)" low
 row "  query reaching the hamletd nodes, median ms" "$(ev query_pair 'hamlet>hamlet' query median_ms)" \
     "$(ev query_pair 'serf>hamlet' query median_ms)" low
 row "  query reaching the serf nodes, median ms" "$(ev query_pair 'hamlet>serf' query median_ms)" \
@@ -349,7 +356,7 @@ row "query, all 6 responses, median ms" "$(ev query_resps hamlet query median_ms
     "$(ev query_resps serf query median_ms)" low
 row "query, all 6 responses, p95 ms" "$(ev query_resps hamlet query p95_ms)" \
     "$(ev query_resps serf query p95_ms)" low
-row "  queries incomplete (of $N_Q per origin)" "$(ev query_resps hamlet query lost)" \
+row "  queries incomplete (of $N_Q per kind of origin)" "$(ev query_resps hamlet query lost)" \
     "$(ev query_resps serf query lost)" -
 row "agent CPU% during events+queries (${EQ_SECS%.*}s)" "$EQ_PCT_H" "$EQ_PCT_S" low
 row "  per event/query per node, idle taken off, us" "$EQ_OP_H" "$EQ_OP_S" low
