@@ -7,9 +7,12 @@
 #   - `members` RPC calls per second over one connection, and the agent's CPU
 #     per call (/proc/PID/stat utime+stime and /proc/PID/task/*/schedstat);
 #   - user event latency: an event fired at one node until every node's RPC
-#     `stream` has delivered it (origin hamletd vs origin serf);
+#     `stream` has delivered it, until the first other node has it, until
+#     each kind of node has it (origin hamletd vs origin serf: h1 s1 h2 s2
+#     in turn, pooled by kind);
 #   - query round trip: until all six acks, and all six responses (every
 #     node answers through an RPC stream + `respond`);
+#   - agent CPU over the events and queries, per message;
 #   - idle footprint: VmRSS and CPU% over IDLE seconds;
 #   - convergence: from the 6th node's `join` until all six list six alive;
 #   - the `members` command line (serf's and hamlet's client) per call.
@@ -19,10 +22,10 @@
 #
 # Usage: contrib/bench/serf_compare.sh   (after `make`; not part of `make check`)
 # Environment: HAMLET_BUILDDIR (default: the source tree), N_EV (events per
-# kind of origin, 50), N_Q (queries per kind of origin, 30), ROUNDS (joins per kind, 3),
-# IDLE (seconds, 10), MEMBERS_SECS (3), LOG_LEVEL (of every agent, info;
-# SERF_LOG_LEVEL, HAMLET_LOG_LEVEL for one kind),
-# KEEP_LOGS=1 to keep the agents' logs.
+# kind of origin, 50), N_Q (queries per kind of origin, 30), ROUNDS (joins
+# per kind, 3), IDLE (seconds, 10), MEMBERS_SECS (3), LOG_LEVEL (of every
+# agent, info; SERF_LOG_LEVEL, HAMLET_LOG_LEVEL for one kind), KEEP_LOGS=1 to
+# keep the agents' logs.  Results: contrib/bench/COMPARE.md.
 # Bounded: a watchdog ends the run after 170 s; everything started is killed
 # by PID on exit.
 # Node variables (s1_rpc, h1_pid, ...) are made by eval; node lists split on purpose.
@@ -68,8 +71,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo "serf_compare: interrupted" >&2; exit 1' INT TERM
-# The watchdog signals this shell; helpers run under `timeout` so the trap
-# runs soon.  Its sleep is killed by PID too (it would hold a pipe open).
+# The watchdog signals this shell; helpers run under `timeout` ending at the
+# same limit, so the trap runs at once (at worst after a 10 s idle sleep).
+# Its own sleep is killed by PID too (it would hold a pipe open).
 (
     sleep "$LIMIT" &
     echo $! >"$W/sleeper"
@@ -92,7 +96,12 @@ ${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -Wno-unused-parameter -I"$SRC/core" \
     -I"$SRC/core/include" $MP_CFLAGS -o "$RPC" "$SRC/contrib/bench/serf_compare_rpc.c" \
     "$SRC/core/hm_rpcc.c" "$SRC/core/hm_rpcwire.c" "$SRC/core/hm_types.c" $MP_LIBS ||
     { echo "serf_compare: cannot build the RPC helper" >&2; exit 2; }
-rpc() { timeout 60 "$RPC" "$@"; }
+# never past the watchdog: bash runs the TERM trap only once this returns
+rpc() {
+    local rem=$(( LIMIT - ($(date +%s) - T_START) ))
+    [ "$rem" -ge 1 ] || rem=1
+    timeout "$rem" "$RPC" "$@"
+}
 
 # ---- agents --------------------------------------------------------------------
 # 2 ports per node (gossip, RPC); 6 base nodes + 2*ROUNDS joiners.
@@ -107,17 +116,22 @@ start() {
     next_port; r=$PORT
     if [ "$kind" = serf ]; then
         "$SERF" agent -node="$name" -bind=127.0.0.1:"$g" -rpc-addr=127.0.0.1:"$r" \
-            -profile=lan -log-level="$SERF_LOG_LEVEL" ${join:+-join="$join"} >"$W/$name.log" 2>&1 &
+            -profile=lan -log-level="$SERF_LOG_LEVEL" ${join:+-join="$join"} \
+            >"$W/$name.log" 2>&1 &
     else
         "$HAMLETD" -node="$name" -bind=127.0.0.1:"$g" -rpc-addr=127.0.0.1:"$r" \
-            -profile=lan -log-level="$HAMLET_LOG_LEVEL" -module-path="$MODS" ${join:+-join="$join"} \
-            >"$W/$name.log" 2>&1 &
+            -profile=lan -log-level="$HAMLET_LOG_LEVEL" -module-path="$MODS" \
+            ${join:+-join="$join"} >"$W/$name.log" 2>&1 &
     fi
     pid=$!
     PIDS="$PIDS $pid"
     NODES="${NODES:-} $name"
     eval "${name}_pid=$pid ${name}_gossip=127.0.0.1:$g ${name}_rpc=127.0.0.1:$r ${name}_kind=$kind"
-    rpc up 10 "127.0.0.1:$r" || { echo "serf_compare: $name did not start" >&2; tail "$W/$name.log" >&2; exit 1; }
+    if ! rpc up 10 "127.0.0.1:$r"; then
+        echo "serf_compare: $name did not start" >&2
+        tail "$W/$name.log" >&2
+        exit 1
+    fi
 }
 v() { eval "echo \${$1_$2}"; }
 
@@ -148,7 +162,9 @@ leave() {
 
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' /proc/"$1"/status 2>/dev/null; }
-median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
+median() {
+    sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'
+}
 mean() { awk '{ s += $1; n++ } END { if (n) printf "%.1f\n", s / n; else print "-" }'; }
 # names FILE: FILE to stderr with RPC addresses replaced by node names
 names() {
@@ -167,7 +183,10 @@ start serf s3 "$h2_gossip"
 BASE="s1 h1 s2 h2 s3"
 base_rpcs() { for n in $BASE; do v "$n" rpc; done; }
 # shellcheck disable=SC2046
-rpc wait-alive 5 15 $(base_rpcs) >/dev/null || { echo "serf_compare: 5 nodes did not converge" >&2; exit 1; }
+if ! rpc wait-alive 5 15 $(base_rpcs) >/dev/null; then
+    echo "serf_compare: 5 nodes did not converge" >&2
+    exit 1
+fi
 
 # ---- convergence: the 6th node joins (first round; the others at the end) -----
 declare -A CONV
@@ -197,7 +216,10 @@ idle_cpu() { # mean CPU% of the named nodes over the idle window
         echo "$(cpu_ns "$(v "$n" pid)") ${C0[$n]}"
     done | awk -v s="$IDLE" '{ t += ($1 - $2) / 1e9 / s * 100; n++ } END { printf "%.2f\n", t / n }'
 }
-idle_rss() { for n in "$@"; do rss_kb "$(v "$n" pid)"; done | awk '{ t += $1; n++ } END { printf "%.1f\n", t / n / 1024 }'; }
+idle_rss() { # mean VmRSS in MiB of the named nodes
+    for n in "$@"; do rss_kb "$(v "$n" pid)"; done |
+        awk '{ t += $1; n++ } END { printf "%.1f\n", t / n / 1024 }'
+}
 IDLE_CPU_H=$(idle_cpu $HS); IDLE_CPU_S=$(idle_cpu $SS)
 IDLE_RSS_H=$(idle_rss $HS); IDLE_RSS_S=$(idle_rss $SS)
 
@@ -212,7 +234,8 @@ done
 members_sum() { # rate, agent µs/call (schedstat), agent µs/call (ticks), client µs/call
     awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
            c += f["calls"]; s += f["secs"]; a += f["agent_us"] * f["calls"];
-           t += f["agent_us_ticks"] * f["calls"]; m += f["client_us"] * f["calls"]; nm = f["members"] }
+           t += f["agent_us_ticks"] * f["calls"]; m += f["client_us"] * f["calls"];
+           nm = f["members"] }
          END { printf "%.0f %.1f %.1f %.1f %d\n", c / s, a / c, t / c, m / c, nm }' "$1"
 }
 read -r M_RATE_H M_CPU_H M_TCK_H M_CL_H _ <<<"$(members_sum "$W/members.h")"
@@ -261,7 +284,9 @@ EQ_SECS=$(awk -v a="$T_EQ0" -v b="$(now_ms)" 'BEGIN { print (b - a) / 1e3 }')
 # agent CPU% over that phase, per node; and per message (event or query)
 # once the idle rate measured above is taken off
 EQ_MSGS=$(( 2 * N_EV + 2 * N_Q ))
-eq_pct() { awk -v a="$1" -v b="$2" -v s="$EQ_SECS" 'BEGIN { printf "%.2f", (b - a) / 1e9 / 3 / s * 100 }'; }
+eq_pct() {
+    awk -v a="$1" -v b="$2" -v s="$EQ_SECS" 'BEGIN { printf "%.2f", (b - a) / 1e9 / 3 / s * 100 }'
+}
 eq_op() { awk -v p="$1" -v i="$2" -v s="$EQ_SECS" -v n="$EQ_MSGS" \
     'BEGIN { printf "%.0f", (p - i) / 100 * s / n * 1e6 }'; }
 EQ_PCT_H=$(eq_pct "$CPU_EQ0_H" "$CPU_EQ1_H"); EQ_PCT_S=$(eq_pct "$CPU_EQ0_S" "$CPU_EQ1_S")
@@ -346,7 +371,8 @@ row "  events lost (of $N_EV per kind of origin)" "$(ev events hamlet events los
     "$(ev events serf events lost)" -
 row "  query: first other node has it, median ms" "$(ev query_first hamlet query median_ms)" \
     "$(ev query_first serf query median_ms)" low
-row "  query reaching the hamletd nodes, median ms" "$(ev query_pair 'hamlet>hamlet' query median_ms)" \
+row "  query reaching the hamletd nodes, median ms" \
+    "$(ev query_pair 'hamlet>hamlet' query median_ms)" \
     "$(ev query_pair 'serf>hamlet' query median_ms)" low
 row "  query reaching the serf nodes, median ms" "$(ev query_pair 'hamlet>serf' query median_ms)" \
     "$(ev query_pair 'serf>serf' query median_ms)" low

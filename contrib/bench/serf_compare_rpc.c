@@ -379,7 +379,8 @@ static int cmd_wait_alive(int want, double secs, char **addrs, int n)
         ok = 1;
         for (int i = 0; i < n && ok; i++) {
             hm_rpcc_t c;
-            if (hm_rpcc_connect(&c, addrs[i], NULL) != HM_RPCC_OK || alive_count(&c, addrs[i]) != want)
+            if (hm_rpcc_connect(&c, addrs[i], NULL) != HM_RPCC_OK ||
+                alive_count(&c, addrs[i]) != want)
                 ok = 0;
             hm_rpcc_close(&c);
         }
