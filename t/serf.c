@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hm_regex.h"
 #include "hm_serf.h"
 #include "hm_serf_coord.h"
 #include "hm_serf_int.h"
@@ -66,6 +67,26 @@ static void test_pure(void)
     is_int(hm_serf_tag_match("w.*", ""), 0, "missing tag is the empty string");
     is_int(hm_serf_tag_match("^$", ""), 1, "empty expression matches an empty tag");
     is_int(hm_serf_tag_match("(", "x"), -1, "bad regexp is an error (query not processed)");
+    /* RE2 syntax, as Go's regexp reads it (hm_regex.c) */
+    is_int(hm_serf_tag_match("\\d+", "8"), 1, "\\d is a digit");
+    is_int(hm_serf_tag_match("^\\d+$", "east"), 0, "\\d is not a letter");
+    is_int(hm_serf_tag_match("\\w+-\\d", "east-1"), 1, "\\w and \\d");
+    is_int(hm_serf_tag_match("^\\s*east-1\\s*$", "east-1"), 1, "\\s*");
+    is_int(hm_serf_tag_match("(?:web|db)", "web"), 1, "(?:...) group");
+    is_int(hm_serf_tag_match("(?i)WEB", "web"), 1, "leading (?i)");
+    is_int(hm_serf_tag_match("WEB", "web"), 0, "case-sensitive without (?i)");
+    is_int(hm_serf_tag_match("^.$", "\n"), 0, "RE2's . does not match a newline");
+    is_int(hm_serf_tag_match("[\\d]{2}", "16"), 1, "\\d inside brackets");
+    is_int(hm_serf_tag_match("east\\-1", "east-1"), 1, "escaped punctuation");
+    is_int(hm_serf_tag_match("\\Qa.b\\E", "axb"), 0, "\\Q...\\E is literal");
+    is_int(hm_serf_tag_match("(a)\\1", "aa"), -1, "backreference refused as Go does");
+    is_int(hm_serf_tag_match("we+?b", "web"), 1, "lazy quantifier");
+    {
+        const char *err;
+        is_int(hm_re_match_once("x|eb", "web", true, &err), 1, "anchored is textual ^x|eb$");
+        is_int(hm_re_match_once("w", "web", true, &err), 0, "anchored w is not web");
+        is_int(hm_re_match_once("(?i)W.B", "web", true, &err), 1, "anchored (?i)");
+    }
     is_int(hm_serf_query_timeout(200, 16, 1), 3200, "LAN timeout, 1 node: 3.2 s");
     is_int(hm_serf_query_timeout(200, 16, 9), 3200, "LAN timeout, 9 nodes: 3.2 s");
     is_int(hm_serf_query_timeout(200, 16, 10), 6400, "LAN timeout, 10 nodes: 6.4 s");
