@@ -17,6 +17,7 @@
 #include "hm_serf_coord.h"
 #include "hm_serf_int.h"
 #include "hm_serfwire.h"
+#include "hm_tagsfile.h"
 #include "serf/vnet.h"
 #include "tap.h"
 
@@ -91,6 +92,22 @@ static void test_pure(void)
     is_int(hm_serf_query_timeout(200, 16, 9), 3200, "LAN timeout, 9 nodes: 3.2 s");
     is_int(hm_serf_query_timeout(200, 16, 10), 6400, "LAN timeout, 10 nodes: 6.4 s");
     is_int(hm_serf_query_timeout(200, 16, 100), 9600, "LAN timeout, 100 nodes: 9.6 s");
+}
+
+/* Go's json.MarshalIndent(map[string]string, "", "  "), as serf 0.8/0.9
+ * writes -tags-file (bytes taken from the real serf's file). */
+static void test_tagsfile(void)
+{
+    hm_tag_t v[] = {{"x", "<a&b> \"q\""}, {"role", "web"}, {"a\tb", "\x01\xe2\x80\xa8\xff\xc3\xa9"}};
+    hm_tags_t t = {v, 3}, none = {NULL, 0};
+    char *e = hm_tagsfile_encode(&t), *z = hm_tagsfile_encode(&none);
+
+    is_str(e, "{\n  \"a\\tb\": \"\\u0001\\u2028\\ufffd\xc3\xa9\",\n  \"role\": \"web\",\n"
+              "  \"x\": \"\\u003ca\\u0026b\\u003e \\\"q\\\"\"\n}",
+           "tags file: sorted keys, 2-space indent, HTML-safe escapes, no newline at end");
+    is_str(z, "{}", "no tags: {}");
+    free(e);
+    free(z);
 }
 
 static void test_coord(void)
@@ -763,6 +780,7 @@ int main(void)
 {
     test_lamport();
     test_pure();
+    test_tagsfile();
     test_coord();
     test_join_and_clocks();
     test_leave();
