@@ -98,7 +98,8 @@ static void test_pure(void)
  * writes -tags-file (bytes taken from the real serf's file). */
 static void test_tagsfile(void)
 {
-    hm_tag_t v[] = {{"x", "<a&b> \"q\""}, {"role", "web"}, {"a\tb", "\x01\xe2\x80\xa8\xff\xc3\xa9"}};
+    hm_tag_t v[] = {
+        {"x", "<a&b> \"q\""}, {"role", "web"}, {"a\tb", "\x01\xe2\x80\xa8\xff\xc3\xa9"}};
     hm_tags_t t = {v, 3}, none = {NULL, 0};
     char *e = hm_tagsfile_encode(&t), *z = hm_tagsfile_encode(&none);
 

@@ -66,6 +66,7 @@ until_ok serf members -rpc-addr="$H1" || bail "hamletd restarted"
 serf members -rpc-addr="$H1" -format=json >"$dir/m.json" 2>&1
 "$PY" -c 'import json,sys
 m = [x for x in json.load(open(sys.argv[1]))["members"] if x["name"] == "h1"][0]
-sys.exit(len(m["tags"]) != 3 or m["tags"].get("role") != "web" or m["tags"].get("x") != "<a&b> \"q\"")' "$dir/m.json"
+t = m["tags"]
+sys.exit(len(t) != 3 or t.get("role") != "web" or t.get("x") != "<a&b> \"q\"")' "$dir/m.json"
 check $? "tags restored from the file at restart"
 echo "1..$n"
