@@ -48,6 +48,7 @@ struct hm_agent {
     size_t njoin, nretry;
     uint64_t retry_interval_ms;
     int64_t retry_max, retry_attempts;
+    int exit_code; /* 1 once retry_join gave up (serf agent exits 1) */
     bool replay;
     struct event *retry_ev;
     char *tags_file;
@@ -670,20 +671,29 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    a->retry_attempts++;
-    hm_core_log(HM_LOG_INFO, "agent", "Joining cluster...");
+    hm_core_log(HM_LOG_INFO, "agent", "Joining cluster...(replay: %s)",
+                a->replay ? "true" : "false");
     if (join_addrs(a, a->retry_join, a->nretry, !a->replay, &n, err, sizeof(err)) == 0) {
         hm_core_log(HM_LOG_INFO, "agent", "Join completed. Synced with %zu initial agents", n);
         return;
     }
-    hm_core_log(HM_LOG_WARN, "agent", "Join failed: %s, retrying in %llus", err,
-                (unsigned long long)(a->retry_interval_ms / 1000));
-    if (a->retry_max > 0 && a->retry_attempts >= a->retry_max) {
+    /* As serf's retryJoin: retry_max counts the retries after the first
+     * attempt (attempt > max gives up, so max=2 makes 3 attempts), and
+     * giving up makes the agent exit 1 without a graceful leave. */
+    if (a->retry_max > 0 && ++a->retry_attempts > a->retry_max) {
         hm_core_log(HM_LOG_ERR, "agent", "maximum retry join attempts made, exiting");
+        a->exit_code = 1;
         event_base_loopexit(a->base, NULL);
         return;
     }
+    hm_core_log(HM_LOG_WARN, "agent", "Join failed: %s, retrying in %llus", err,
+                (unsigned long long)(a->retry_interval_ms / 1000));
     retry_schedule(a);
+}
+
+int hm_agent_exit_code(const hm_agent_t *a)
+{
+    return a ? a->exit_code : 0;
 }
 
 int hm_agent_start(hm_agent_t *a, char *err, size_t errlen)
