@@ -524,6 +524,20 @@ static void test_intents(void)
     vnet_inject(v, 0, 1, (const uint8_t *)"\x08\x63", 2);
     vnet_inject(v, 0, 1, (const uint8_t *)"\x08\x04\x81", 3);
     is_int(vnet_status(v, 0, "s1"), HM_STATUS_ALIVE, "garbage does not disturb the table");
+    /* force-leave -prune of a member still alive (it crashed a moment ago:
+     * nobody refutes): leaving, and erased only after Serf's wait for a
+     * leaving member, BroadcastTimeout + LeavePropagateDelay (5 s + 1 s). */
+    vnet_crash(v, 2);
+    hm_serf_force_leave(vnet_node(v, 0)->serf, vnet_now(v), "s2", true);
+    is_int(vnet_status(v, 0, "s2"), HM_STATUS_LEAVING, "force-leave -prune: alive -> leaving");
+    vnet_run(v, 5900);
+    ok(vnet_status(v, 0, "s2") != HM_STATUS_NONE, "still listed 5.9 s later (status %d)",
+       vnet_status(v, 0, "s2"));
+    is_int(vnet_count(vnet_node(v, 0), 'R', "s2"), 0, "no reap yet");
+    vnet_run(v, 200);
+    is_int(vnet_status(v, 0, "s2"), HM_STATUS_NONE, "erased after 6 s");
+    is_int(vnet_count(vnet_node(v, 0), 'R', "s2"), 1, "one member-reap event");
+    is_int(vnet_status(v, 1, "s2"), HM_STATUS_NONE, "the intent pruned it at s1 too");
     hm_buf_free(&b);
     vnet_free(v);
 }
