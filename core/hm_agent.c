@@ -29,6 +29,7 @@
 #include "hm_log.h"
 #include "hm_net.h"
 #include "hm_serf.h"
+#include "hm_tagsfile.h"
 
 struct hm_agent {
     struct event_base *base;
@@ -47,6 +48,7 @@ struct hm_agent {
     size_t njoin, nretry;
     uint64_t retry_interval_ms;
     int64_t retry_max, retry_attempts;
+    int exit_code; /* 1 once retry_join gave up (serf agent exits 1) */
     bool replay;
     struct event *retry_ev;
     char *tags_file;
@@ -316,51 +318,23 @@ static int tags_from_conf(hm_tags_t *t, const hm_conf_node_t *root)
     return 0;
 }
 
-static int tags_file_load(hm_tags_t *t, const char *path, char *err, size_t errlen)
+static int tags_file_set(void *ud, const char *k, const char *v)
 {
-    json_error_t je;
-    json_t *j;
-    const char *k;
-    json_t *v;
-
-    if (access(path, F_OK) != 0)
-        return 0;
-    j = json_load_file(path, 0, &je);
-    if (j == NULL || !json_is_object(j)) {
-        fmt_err(err, errlen, "Failed to decode tags file: %s", j ? "not an object" : je.text);
-        json_decref(j);
-        return -1;
-    }
-    json_object_foreach(j, k, v)
-    {
-        if (json_is_string(v) && tags_set(t, k, json_string_value(v)) < 0) {
-            json_decref(j);
-            return -1;
-        }
-    }
-    json_decref(j);
-    return 0;
+    return tags_set(ud, k, v);
 }
 
-static void tags_file_write(hm_agent_t *a)
+/* Serf's SetTags writes the file before gossiping the tags, and a failed
+ * write fails the change. */
+static int tags_file_write(hm_agent_t *a, const hm_tags_t *t)
 {
-    json_t *j;
-    char tmp[4096];
+    char err[512];
 
     if (a->tags_file == NULL)
-        return;
-    j = json_object();
-    for (size_t i = 0; i < a->tags.n; i++)
-        json_object_set_new(j, a->tags.v[i].key, json_string(a->tags.v[i].value));
-    snprintf(tmp, sizeof(tmp), "%s.tmp", a->tags_file);
-    if (json_dump_file(j, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) == 0) {
-        chmod(tmp, 0600);
-        if (rename(tmp, a->tags_file) < 0)
-            hm_core_log(HM_LOG_ERR, "agent", "Failed to write tags file: %s", strerror(errno));
-    } else {
-        hm_core_log(HM_LOG_ERR, "agent", "Failed to write tags file %s", a->tags_file);
-    }
-    json_decref(j);
+        return 0;
+    if (hm_tagsfile_save(a->tags_file, t, err, sizeof(err)) == 0)
+        return 0;
+    hm_core_log(HM_LOG_ERR, "agent", "%s", err);
+    return -1;
 }
 
 /* ---- Serf layer callbacks ---- */
@@ -578,8 +552,13 @@ hm_agent_t *hm_agent_new(struct event_base *base, const hm_conf_node_t *root, ch
             goto fail;
         }
         a->tags_file = strdup(tf);
-        if (a->tags_file == NULL || tags_file_load(&a->tags, tf, err, errlen) < 0)
+        if (a->tags_file == NULL)
+            goto oom;
+        int r = hm_tagsfile_load(tf, tags_file_set, &a->tags, err, errlen);
+        if (r < 0)
             goto fail;
+        if (r == 0)
+            hm_core_log(HM_LOG_INFO, "agent", "Restored %zu tag(s) from %s", a->tags.n, tf);
     }
     a->join = conf_list(root, "join", &a->njoin);
     a->retry_join = conf_list(root, "retry_join", &a->nretry);
@@ -692,20 +671,29 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    a->retry_attempts++;
-    hm_core_log(HM_LOG_INFO, "agent", "Joining cluster...");
+    hm_core_log(HM_LOG_INFO, "agent", "Joining cluster...(replay: %s)",
+                a->replay ? "true" : "false");
     if (join_addrs(a, a->retry_join, a->nretry, !a->replay, &n, err, sizeof(err)) == 0) {
         hm_core_log(HM_LOG_INFO, "agent", "Join completed. Synced with %zu initial agents", n);
         return;
     }
-    hm_core_log(HM_LOG_WARN, "agent", "Join failed: %s, retrying in %llus", err,
-                (unsigned long long)(a->retry_interval_ms / 1000));
-    if (a->retry_max > 0 && a->retry_attempts >= a->retry_max) {
+    /* As serf's retryJoin: retry_max counts the retries after the first
+     * attempt (attempt > max gives up, so max=2 makes 3 attempts), and
+     * giving up makes the agent exit 1 without a graceful leave. */
+    if (a->retry_max > 0 && ++a->retry_attempts > a->retry_max) {
         hm_core_log(HM_LOG_ERR, "agent", "maximum retry join attempts made, exiting");
+        a->exit_code = 1;
         event_base_loopexit(a->base, NULL);
         return;
     }
+    hm_core_log(HM_LOG_WARN, "agent", "Join failed: %s, retrying in %llus", err,
+                (unsigned long long)(a->retry_interval_ms / 1000));
     retry_schedule(a);
+}
+
+int hm_agent_exit_code(const hm_agent_t *a)
+{
+    return a ? a->exit_code : 0;
 }
 
 int hm_agent_start(hm_agent_t *a, char *err, size_t errlen)
@@ -949,13 +937,14 @@ int hm_tags_update(hm_ctx_t *ctx, const hm_tags_t *set, const char *const *del, 
             goto fail;
     for (size_t i = 0; i < ndel; i++)
         tags_del(&t, del[i]);
+    if (tags_file_write(a, &t) < 0)
+        goto fail;
     if (hm_serf_set_tags(a->serf, hm_net_now(), &t, err, sizeof(err)) < 0) {
         hm_core_log(HM_LOG_WARN, "agent", "%s", err);
         goto fail;
     }
     tags_free(&a->tags);
     a->tags = t;
-    tags_file_write(a);
     hm_net_kick(a->net);
     return HM_OK;
 fail:

@@ -48,6 +48,10 @@ hm_agent_t *hm_agent_new(struct event_base *base, const hm_conf_node_t *root, ch
  * Joins (here and hm_join) run their TCP push/pulls with blocking I/O,
  * each bounded by the profile's TCP timeout, before returning. */
 int hm_agent_start(hm_agent_t *a, char *err, size_t errlen);
+/* The status the daemon exits with once its loop ends on the agent's
+ * behalf: 1 when retry_join exceeded retry_max (serf agent exits 1 then),
+ * else 0. */
+int hm_agent_exit_code(const hm_agent_t *a);
 /* SIGHUP: new validated root (tags, log level, ...). */
 int hm_agent_reload(hm_agent_t *a, const hm_conf_node_t *root, char *err, size_t errlen);
 /* Graceful leave: broadcast the leave intent, wait up to broadcast_timeout,

@@ -316,15 +316,51 @@ bool serf_handle_join_intent(hm_serf_t *s, uint64_t ltime, const char *node, siz
     return true;
 }
 
-static void handle_prune(hm_serf_t *s, serf_member_t *m)
+static void prune_now(hm_serf_t *s, serf_member_t *m)
 {
     char ip[64];
 
-    /* Go sleeps BroadcastTimeout + LeavePropagateDelay here for a leaving
-     * member, holding its lock; we erase right away. */
     serf_addr_str(&m->m.addr, ip, sizeof(ip), false);
     serf_log(s, HM_LOG_INFO, "EventMemberReap (forced): %s %s", m->name, ip);
     member_erase(s, m);
+}
+
+/* serf.go handlePrune: a member still leaving is given BroadcastTimeout +
+ * LeavePropagateDelay (Go sleeps that long) for its leave to finish
+ * spreading before it is erased; a failed or left one goes at once.  The
+ * wait is a deadline here (prune_due), not a sleep holding the table. */
+static void handle_prune(hm_serf_t *s, serf_member_t *m)
+{
+    if (m->m.status != HM_STATUS_LEAVING) {
+        prune_now(s, m);
+        return;
+    }
+    if (m->prune_at == 0)
+        m->prune_at = s->now + s->cfg.broadcast_timeout_ms + s->cfg.leave_propagate_delay_ms;
+    if (m->prune_at < s->next_prune)
+        s->next_prune = m->prune_at;
+}
+
+/* Erases the members whose prune wait is over (whatever their status then:
+ * Go erases after its sleep unconditionally). */
+static void prune_due(hm_serf_t *s)
+{
+    char *names[64];
+    size_t n;
+
+    do {
+        n = 0;
+        s->next_prune = UINT64_MAX;
+        for (size_t i = 0; i < s->nlist; i++) {
+            serf_member_t *m = s->list[i];
+            if (m->prune_at && m->prune_at <= s->now && n < 64)
+                names[n++] = m->name;
+            else if (m->prune_at && m->prune_at < s->next_prune)
+                s->next_prune = m->prune_at;
+        }
+        for (size_t i = 0; i < n; i++) /* collected first: erasing reorders */
+            prune_now(s, member_get(s, names[i]));
+    } while (n == 64);
 }
 
 bool serf_handle_leave_intent(hm_serf_t *s, uint64_t ltime, const char *node, size_t node_len,
@@ -992,6 +1028,7 @@ hm_serf_t *hm_serf_new(const hm_serf_config_t *cfg, const hm_serf_callbacks_t *c
     }
     add_self_if_missing(s);
     s->next_reap = now + cfg->reap_interval_ms;
+    s->next_prune = UINT64_MAX;
     s->next_reconnect = now + cfg->reconnect_interval_ms;
     s->next_queue_check = now + cfg->queue_check_interval_ms;
     if (s->snap)
@@ -1215,6 +1252,8 @@ void hm_serf_tick(hm_serf_t *s, uint64_t now)
     s->now = now;
     if (s->state == HM_SERF_SHUTDOWN)
         return;
+    if (now >= s->next_prune)
+        prune_due(s);
     if (now >= s->next_reap) {
         reap(s);
         s->next_reap = now + s->cfg.reap_interval_ms;
@@ -1252,6 +1291,7 @@ uint64_t hm_serf_next_deadline(const hm_serf_t *s)
         return UINT64_MAX;
     d = hm_swim_next_deadline(s->swim);
     d = min64(d, s->next_reap);
+    d = min64(d, s->next_prune);
     d = min64(d, s->next_reconnect);
     d = min64(d, s->next_queue_check);
     d = min64(d, serf_queries_deadline(s));

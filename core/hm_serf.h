@@ -127,7 +127,7 @@ void hm_serf_stats(const hm_serf_t *s, hm_stat_emit_fn emit, void *ud);
 void hm_serf_clocks(const hm_serf_t *s, uint64_t *member, uint64_t *event, uint64_t *query);
 
 /* Pure helpers, exposed for tests. */
-/* Go's tag filter: unanchored regexp match of expr on the tag value
+/* Go's tag filter: unanchored RE2 match (hm_regex.h) of expr on the tag value
  * (missing tag = ""); 1 match, 0 no match, -1 bad expression. */
 int hm_serf_tag_match(const char *expr, const char *value);
 uint64_t hm_serf_query_timeout(uint32_t gossip_interval_ms, uint32_t mult, size_t n);

@@ -57,6 +57,7 @@ typedef struct serf_member {
     char *name;
     uint64_t status_ltime;
     uint64_t leave_time; /* when it became failed or left (reap) */
+    uint64_t prune_at;   /* forced prune of a leaving member due then; 0: none */
     size_t index;        /* position in serf.list */
     bool has_coord;
     hm_coord_t coord;
@@ -195,6 +196,7 @@ struct hm_serf {
 
     /* periodic tasks */
     uint64_t next_reap, next_reconnect, next_queue_check;
+    uint64_t next_prune; /* earliest member prune_at, UINT64_MAX: none */
 
     /* leave */
     enum leave_phase leave_phase;

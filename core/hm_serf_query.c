@@ -1,12 +1,12 @@
 /* Queries: sending, receiving with filters and acks, responses, relays,
  * and the internal `_serf_ping` and `_serf_conflict` (serf/serf/query.go,
  * serf.go handleQuery, event.go Respond, internal_query.go). */
-#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hm_regex.h"
 #include "hm_serf_int.h"
 
 #define INTERNAL_PREFIX "_serf_"
@@ -48,16 +48,12 @@ void serf_queries_free(hm_serf_t *s)
 
 /* ---- filters ---- */
 
+/* Go's regexp.MatchString(expr, value): RE2 syntax, unanchored. */
 int hm_serf_tag_match(const char *expr, const char *value)
 {
-    regex_t re;
-    int r;
+    const char *err;
 
-    if (regcomp(&re, expr, REG_EXTENDED | REG_NOSUB) != 0)
-        return -1;
-    r = regexec(&re, value ? value : "", 0, NULL, 0) == 0;
-    regfree(&re);
-    return r;
+    return hm_re_match_once(expr, value ? value : "", false, &err);
 }
 
 static const char *own_tag(const hm_serf_t *s, const char *tag)

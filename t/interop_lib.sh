@@ -35,6 +35,13 @@ check() { # check "desc" cmd...
     d=$1; shift
     if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
+# check_todo "reason" "desc" cmd...: a known gap (TAP TODO): its failure
+# does not fail the script; a pass shows as XPASS, to drop the mark.
+check_todo() {
+    r=$1; d=$2; shift 2
+    T=$((T + 1))
+    if "$@"; then echo "ok $T - $d # TODO $r"; else echo "not ok $T - $d # TODO $r"; fi
+}
 plan() { echo "1..$T"; [ "$FAILED" -eq 0 ]; }
 now_ms() { date +%s%3N; }
 

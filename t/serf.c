@@ -12,10 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hm_regex.h"
 #include "hm_serf.h"
 #include "hm_serf_coord.h"
 #include "hm_serf_int.h"
 #include "hm_serfwire.h"
+#include "hm_tagsfile.h"
 #include "serf/vnet.h"
 #include "tap.h"
 
@@ -66,10 +68,47 @@ static void test_pure(void)
     is_int(hm_serf_tag_match("w.*", ""), 0, "missing tag is the empty string");
     is_int(hm_serf_tag_match("^$", ""), 1, "empty expression matches an empty tag");
     is_int(hm_serf_tag_match("(", "x"), -1, "bad regexp is an error (query not processed)");
+    /* RE2 syntax, as Go's regexp reads it (hm_regex.c) */
+    is_int(hm_serf_tag_match("\\d+", "8"), 1, "\\d is a digit");
+    is_int(hm_serf_tag_match("^\\d+$", "east"), 0, "\\d is not a letter");
+    is_int(hm_serf_tag_match("\\w+-\\d", "east-1"), 1, "\\w and \\d");
+    is_int(hm_serf_tag_match("^\\s*east-1\\s*$", "east-1"), 1, "\\s*");
+    is_int(hm_serf_tag_match("(?:web|db)", "web"), 1, "(?:...) group");
+    is_int(hm_serf_tag_match("(?i)WEB", "web"), 1, "leading (?i)");
+    is_int(hm_serf_tag_match("WEB", "web"), 0, "case-sensitive without (?i)");
+    is_int(hm_serf_tag_match("^.$", "\n"), 0, "RE2's . does not match a newline");
+    is_int(hm_serf_tag_match("[\\d]{2}", "16"), 1, "\\d inside brackets");
+    is_int(hm_serf_tag_match("east\\-1", "east-1"), 1, "escaped punctuation");
+    is_int(hm_serf_tag_match("\\Qa.b\\E", "axb"), 0, "\\Q...\\E is literal");
+    is_int(hm_serf_tag_match("(a)\\1", "aa"), -1, "backreference refused as Go does");
+    is_int(hm_serf_tag_match("we+?b", "web"), 1, "lazy quantifier");
+    {
+        const char *err;
+        is_int(hm_re_match_once("x|eb", "web", true, &err), 1, "anchored is textual ^x|eb$");
+        is_int(hm_re_match_once("w", "web", true, &err), 0, "anchored w is not web");
+        is_int(hm_re_match_once("(?i)W.B", "web", true, &err), 1, "anchored (?i)");
+    }
     is_int(hm_serf_query_timeout(200, 16, 1), 3200, "LAN timeout, 1 node: 3.2 s");
     is_int(hm_serf_query_timeout(200, 16, 9), 3200, "LAN timeout, 9 nodes: 3.2 s");
     is_int(hm_serf_query_timeout(200, 16, 10), 6400, "LAN timeout, 10 nodes: 6.4 s");
     is_int(hm_serf_query_timeout(200, 16, 100), 9600, "LAN timeout, 100 nodes: 9.6 s");
+}
+
+/* Go's json.MarshalIndent(map[string]string, "", "  "), as serf 0.8/0.9
+ * writes -tags-file (bytes taken from the real serf's file). */
+static void test_tagsfile(void)
+{
+    hm_tag_t v[] = {
+        {"x", "<a&b> \"q\""}, {"role", "web"}, {"a\tb", "\x01\xe2\x80\xa8\xff\xc3\xa9"}};
+    hm_tags_t t = {v, 3}, none = {NULL, 0};
+    char *e = hm_tagsfile_encode(&t), *z = hm_tagsfile_encode(&none);
+
+    is_str(e, "{\n  \"a\\tb\": \"\\u0001\\u2028\\ufffd\xc3\xa9\",\n  \"role\": \"web\",\n"
+              "  \"x\": \"\\u003ca\\u0026b\\u003e \\\"q\\\"\"\n}",
+           "tags file: sorted keys, 2-space indent, HTML-safe escapes, no newline at end");
+    is_str(z, "{}", "no tags: {}");
+    free(e);
+    free(z);
 }
 
 static void test_coord(void)
@@ -485,6 +524,20 @@ static void test_intents(void)
     vnet_inject(v, 0, 1, (const uint8_t *)"\x08\x63", 2);
     vnet_inject(v, 0, 1, (const uint8_t *)"\x08\x04\x81", 3);
     is_int(vnet_status(v, 0, "s1"), HM_STATUS_ALIVE, "garbage does not disturb the table");
+    /* force-leave -prune of a member still alive (it crashed a moment ago:
+     * nobody refutes): leaving, and erased only after Serf's wait for a
+     * leaving member, BroadcastTimeout + LeavePropagateDelay (5 s + 1 s). */
+    vnet_crash(v, 2);
+    hm_serf_force_leave(vnet_node(v, 0)->serf, vnet_now(v), "s2", true);
+    is_int(vnet_status(v, 0, "s2"), HM_STATUS_LEAVING, "force-leave -prune: alive -> leaving");
+    vnet_run(v, 5900);
+    ok(vnet_status(v, 0, "s2") != HM_STATUS_NONE, "still listed 5.9 s later (status %d)",
+       vnet_status(v, 0, "s2"));
+    is_int(vnet_count(vnet_node(v, 0), 'R', "s2"), 0, "no reap yet");
+    vnet_run(v, 200);
+    is_int(vnet_status(v, 0, "s2"), HM_STATUS_NONE, "erased after 6 s");
+    is_int(vnet_count(vnet_node(v, 0), 'R', "s2"), 1, "one member-reap event");
+    is_int(vnet_status(v, 1, "s2"), HM_STATUS_NONE, "the intent pruned it at s1 too");
     hm_buf_free(&b);
     vnet_free(v);
 }
@@ -742,6 +795,7 @@ int main(void)
 {
     test_lamport();
     test_pure();
+    test_tagsfile();
     test_coord();
     test_join_and_clocks();
     test_leave();
