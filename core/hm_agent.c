@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "hm_agent.h"
+#include "hm_api_err.h"
 #include "hm_hooks.h"
 #include "hm_log.h"
 #include "hm_net.h"
@@ -334,7 +335,7 @@ static int tags_file_write(hm_agent_t *a, const hm_tags_t *t)
     if (hm_tagsfile_save(a->tags_file, t, err, sizeof(err)) == 0)
         return 0;
     hm_core_log(HM_LOG_ERR, "agent", "%s", err);
-    return -1;
+    return hm_api_seterr("%s", err);
 }
 
 /* ---- Serf layer callbacks ---- */
@@ -896,11 +897,11 @@ int hm_user_event(hm_ctx_t *ctx, const char *name, const void *payload, size_t l
     char err[256];
 
     if (a == NULL)
-        return HM_ERROR;
+        return hm_api_seterr("no agent");
     if (hm_serf_user_event(a->serf, hm_net_now(), name, payload, len, coalesce, err, sizeof(err)) <
         0) {
         hm_core_log(HM_LOG_WARN, "agent", "user event: %s", err);
-        return HM_ERROR;
+        return hm_api_seterr("%s", err);
     }
     hm_net_kick(a->net);
     return HM_OK;
@@ -912,10 +913,10 @@ int hm_query_respond(hm_ctx_t *ctx, const hm_query_t *q, const void *buf, size_t
     char err[256];
 
     if (a == NULL || q == NULL)
-        return HM_ERROR;
+        return hm_api_seterr("no agent or no query");
     if (hm_serf_respond(a->serf, hm_net_now(), q->opaque, buf, len, err, sizeof(err)) < 0) {
         hm_core_log(HM_LOG_WARN, "agent", "%s", err);
-        return HM_ERROR;
+        return hm_api_seterr("%s", err);
     }
     hm_net_kick(a->net);
     return HM_OK;
@@ -928,7 +929,7 @@ int hm_tags_update(hm_ctx_t *ctx, const hm_tags_t *set, const char *const *del, 
     char err[256];
 
     if (a == NULL)
-        return HM_ERROR;
+        return hm_api_seterr("no agent");
     for (size_t i = 0; i < a->tags.n; i++)
         if (tags_set(&t, a->tags.v[i].key, a->tags.v[i].value) < 0)
             goto fail;
@@ -941,6 +942,7 @@ int hm_tags_update(hm_ctx_t *ctx, const hm_tags_t *set, const char *const *del, 
         goto fail;
     if (hm_serf_set_tags(a->serf, hm_net_now(), &t, err, sizeof(err)) < 0) {
         hm_core_log(HM_LOG_WARN, "agent", "%s", err);
+        hm_api_seterr("%s", err);
         goto fail;
     }
     tags_free(&a->tags);
@@ -959,10 +961,10 @@ int hm_query_send(hm_ctx_t *ctx, const hm_query_params_t *p, hm_query_reply_fn f
     char err[256];
 
     if (a == NULL)
-        return HM_ERROR;
+        return hm_api_seterr("no agent");
     if (hm_serf_query(a->serf, hm_net_now(), p, fn, ud, id_out, err, sizeof(err)) < 0) {
         hm_core_log(HM_LOG_WARN, "agent", "query: %s", err);
-        return HM_ERROR;
+        return hm_api_seterr("%s", err);
     }
     hm_net_kick(a->net);
     return HM_OK;
@@ -984,7 +986,7 @@ int hm_join(hm_ctx_t *ctx, const char *const *addrs, size_t n, bool replay, size
     r = join_addrs(a, (char *const *)addrs, n, !replay, &j, err, errlen);
     if (joined)
         *joined = j;
-    return r < 0 ? HM_ERROR : HM_OK;
+    return r < 0 ? hm_api_seterr("%s", err && err[0] ? err : "join failed") : HM_OK;
 }
 
 static void leave_then_exit(void *ud)
@@ -999,7 +1001,7 @@ int hm_leave(hm_ctx_t *ctx)
     hm_agent_t *a = agent_of(ctx);
 
     if (a == NULL)
-        return HM_ERROR;
+        return hm_api_seterr("no agent");
     hm_agent_leave(a, leave_then_exit, a);
     return HM_OK;
 }
@@ -1009,9 +1011,9 @@ int hm_force_leave(hm_ctx_t *ctx, const char *node, bool prune)
     hm_agent_t *a = agent_of(ctx);
 
     if (a == NULL || node == NULL)
-        return HM_ERROR;
+        return hm_api_seterr("no agent or no node");
     if (hm_serf_force_leave(a->serf, hm_net_now(), node, prune) < 0)
-        return HM_ERROR;
+        return hm_api_seterr("timed out broadcasting node removal");
     hm_net_kick(a->net);
     return HM_OK;
 }

@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "hm_api_err.h"
 #include "hm_daemon.h"
 #include "hm_log.h"
 
@@ -66,8 +67,8 @@ int hm_user_event(hm_ctx_t *ctx, const char *name, const void *payload, size_t l
 {
     hm_user_event_t ev = {++ltime, name, payload, len, coalesce};
 
-    if (strlen(name) + len > 512)
-        return HM_ERROR;
+    if (strlen(name) + len > 512) /* the text reaches the client: hm_last_error() */
+        return hm_api_seterr("user event exceeds configured limit of 512 bytes before encoding");
     hm_log(ctx, HM_LOG_INFO, "Received event: user-event: %s", name);
     hm_run_user_event(D, &ev);
     return HM_OK;

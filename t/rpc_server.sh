@@ -43,7 +43,8 @@ same "serf members: bad regexp ends the connection" "$out" "Error retrieving mem
 serf_ok "^Event 'deploy' dispatched! Coalescing enabled: true$" event deploy v1
 serf_ok "Coalescing enabled: false" event -coalesce=false deploy
 out=$(serf event big "$(head -c 600 /dev/zero | tr '\0' x)")
-printf '%s\n' "$out" | grep -q '^Error sending event: '; check $? "serf event: too large refused"
+same "serf event: too large refused, with the core's text" "$out" \
+    "Error sending event: user event exceeds configured limit of 512 bytes before encoding"
 serf_ok '^Successfully updated agent tags$' tags -set colour=blue -delete dc
 serf_ok 'colour=blue' members -name n1
 serf_ok '^Total Acks: 3$' query -timeout 300ms q1 payload

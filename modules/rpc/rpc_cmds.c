@@ -117,10 +117,8 @@ int rpc_cmd_event(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
         hm_rpc_field_bool(body, "Coalesce", &coalesce) < 0 ||
         (name = field_dup(body, "Name")) == NULL)
         return bad_body(c, seq);
-    rpc_capture_begin(c->srv);
     rc = hm_user_event(c->srv->ctx, name, p, n, coalesce);
-    rpc_send(c, seq, rc == HM_OK ? "" : rpc_capture_end(c->srv, "failed to send user event"), NULL);
-    rpc_capture_end(c->srv, NULL);
+    rpc_send(c, seq, rc == HM_OK ? "" : rpc_api_error(c->srv, "failed to send user event"), NULL);
     free(name);
     return 0;
 }
@@ -134,12 +132,10 @@ int rpc_cmd_force_leave(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
     if (!is_map(body) || hm_rpc_field_bool(body, "Prune", &prune) < 0 ||
         (node = field_dup(body, "Node")) == NULL)
         return bad_body(c, seq);
-    rpc_capture_begin(c->srv);
     rc = hm_force_leave(c->srv->ctx, node, prune);
     rpc_send(c, seq,
-             rc == HM_OK ? "" : rpc_capture_end(c->srv, "timed out broadcasting node removal"),
+             rc == HM_OK ? "" : rpc_api_error(c->srv, "timed out broadcasting node removal"),
              NULL);
-    rpc_capture_end(c->srv, NULL);
     free(node);
     return 0;
 }
@@ -211,10 +207,8 @@ int rpc_cmd_tags(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
             rc = -1;
     }
     if (rc == 0) {
-        rpc_capture_begin(c->srv);
         rc = hm_tags_update(c->srv->ctx, &set, (const char *const *)dv, nd);
-        rpc_send(c, seq, rc == HM_OK ? "" : rpc_capture_end(c->srv, "failed to update tags"), NULL);
-        rpc_capture_end(c->srv, NULL);
+        rpc_send(c, seq, rc == HM_OK ? "" : rpc_api_error(c->srv, "failed to update tags"), NULL);
         rc = 0;
     } else {
         rc = bad_body(c, seq);
@@ -235,12 +229,10 @@ int rpc_cmd_leave(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
         rpc_send(c, seq, "Leave already in progress", NULL);
         return 0;
     }
-    rpc_capture_begin(c->srv);
     if (hm_leave(c->srv->ctx) != HM_OK) {
-        rpc_send(c, seq, rpc_capture_end(c->srv, "Leave failed"), NULL);
+        rpc_send(c, seq, rpc_api_error(c->srv, "Leave failed"), NULL);
         return 0;
     }
-    rpc_capture_end(c->srv, NULL);
     c->leave_pending = true;
     c->leave_seq = seq;
     return 0;

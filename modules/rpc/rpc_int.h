@@ -77,15 +77,16 @@ struct rpc_srv {
     hm_log_level_t ring_lvl[RPC_LOG_RING];
     size_t ring_head, ring_n;
     bool in_log; /* a log line is being fanned out: don't log about it */
-    /* The API returns only HM_ERROR; the agent says why in a WARN line,
-     * which is caught here while an API call runs (Serf's exact texts). */
-    bool capturing;
-    char captured[512];
 };
 
-void rpc_capture_begin(rpc_srv_t *s);
-/* The reason the agent logged since rpc_capture_begin(), or `fallback`. */
-const char *rpc_capture_end(rpc_srv_t *s, const char *fallback);
+/* Why the API call just made failed, in Serf's words (hm_last_error), or
+ * `fallback` should the core have no text. */
+static inline const char *rpc_api_error(const rpc_srv_t *s, const char *fallback)
+{
+    const char *e = hm_last_error(s->ctx);
+
+    return e && e[0] ? e : fallback;
+}
 
 /* --- mod_rpc.c: output and connection lifetime --------------------------- */
 

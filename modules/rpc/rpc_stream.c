@@ -249,10 +249,8 @@ int rpc_cmd_respond(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
         rpc_send(c, seq, HM_RPC_ERR_RESPOND, NULL);
     else {
         int rc;
-        rpc_capture_begin(c->srv);
         rc = hm_query_respond(c->srv->ctx, &q->q, p, n);
-        rpc_send(c, seq, rc == HM_OK ? "" : rpc_capture_end(c->srv, "failed to respond"), NULL);
-        rpc_capture_end(c->srv, NULL);
+        rpc_send(c, seq, rc == HM_OK ? "" : rpc_api_error(c->srv, "failed to respond"), NULL);
     }
     return 0;
 }
@@ -324,40 +322,10 @@ int rpc_cmd_monitor(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
     return 0;
 }
 
-void rpc_capture_begin(rpc_srv_t *s)
-{
-    s->capturing = true;
-    s->captured[0] = '\0';
-}
-
-const char *rpc_capture_end(rpc_srv_t *s, const char *fallback)
-{
-    s->capturing = false;
-    return s->captured[0] ? s->captured : fallback;
-}
-
-/* "2026/11/25 14:22:03 [WARN] agent: user event: TEXT" -> "TEXT" */
-static void capture(rpc_srv_t *s, const char *line)
-{
-    static const char *const prefixes[] = {"user event: ", "query: ", "tags: "};
-    const char *p = strstr(line, "] ");
-
-    p = p ? p + 2 : line;
-    if (strchr(p, ':') && strstr(p, ": "))
-        p = strstr(p, ": ") + 2; /* subsystem */
-    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-        if (strncmp(p, prefixes[i], strlen(prefixes[i])) == 0)
-            p += strlen(prefixes[i]);
-    snprintf(s->captured, sizeof(s->captured), "%s", p);
-}
-
 static void on_log(void *ud, hm_log_level_t lvl, const char *line)
 {
     rpc_srv_t *s = ud;
     char *copy;
-
-    if (s->capturing && lvl >= HM_LOG_WARN)
-        capture(s, line);
 
     if (s->in_log)
         return; /* a line about sending a line */
@@ -515,16 +483,14 @@ int rpc_cmd_query(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
         q->c = c;
         q->seq = seq;
         rpc_ref(c);
-        rpc_capture_begin(c->srv);
         rc = hm_query_send(c->srv->ctx, &p, q_reply, q, &id);
         if (rc != HM_OK) {
-            rpc_send(c, seq, rpc_capture_end(c->srv, "query failed"), NULL);
+            rpc_send(c, seq, rpc_api_error(c->srv, "query failed"), NULL);
             rc = 0;
             rpc_unref(c);
             hm_buf_free(&q->early); /* the core did not take it */
             free(q);
         } else {
-            rpc_capture_end(c->srv, NULL);
             rpc_send(c, seq, "", NULL);
             q->started = true;
             if (q->early.len && rpc_alive(c))

@@ -126,6 +126,10 @@ int hm_leave(hm_ctx_t *c)
 {
     return HM_OK;
 }
+const char *hm_last_error(hm_ctx_t *c)
+{
+    return "stub failure";
+}
 int hm_force_leave(hm_ctx_t *c, const char *node, bool prune)
 {
     return HM_OK;

@@ -63,6 +63,12 @@ int hm_join(hm_ctx_t *ctx, const char *const *addrs, size_t n, bool replay, size
 int hm_leave(hm_ctx_t *ctx); /* graceful leave, then the daemon exits */
 int hm_force_leave(hm_ctx_t *ctx, const char *node, bool prune);
 
+/* Why the last of the calls above that returned HM_ERROR failed, in Serf's
+ * own words (what a Serf agent answers an RPC client), e.g. "Encoded length
+ * of tags exceeds limit of 512 bytes".  Valid until the next API call; ""
+ * if nothing failed yet.  Since ABI minor 1. */
+const char *hm_last_error(hm_ctx_t *ctx);
+
 /* Vivaldi coordinate of a member (ours if node is NULL); -1 if unknown. */
 typedef struct hm_coord {
     double vec[8];

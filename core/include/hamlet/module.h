@@ -15,7 +15,7 @@
 #include <hamlet/conf.h>
 
 #define HM_ABI_MAJOR 1
-#define HM_ABI_MINOR 0
+#define HM_ABI_MINOR 1 /* 1: hm_last_error() */
 #define HM_MODULE_SYMBOL "hm_module"
 #define HM_MODULE_MAGIC 0x686d6f64u /* "hmod" */
 
