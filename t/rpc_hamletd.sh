@@ -80,6 +80,10 @@ same "serf rtt: unknown node" "$out" 'Could not find a coordinate for node "nobo
 serf_ok '^Successfully contacted all live nodes$' reachability
 both reachability
 same "hamlet = serf: reachability" "$HO" "$SO"
+# each RPC connection is logged at INFO, as a serf agent's agent.ipc does
+grep -q '\[INFO\] agent\.ipc: Accepted client: 127\.0\.0\.1:[0-9]' "$TESTDIR/s1.log" &&
+    grep -q '\[INFO\] rpc: Accepted client: 127\.0\.0\.1:[0-9]' "$TESTDIR/h1.log"
+check $? "Accepted client: ADDR logged at INFO, as serf does"
 
 # --- event, query, tags ---------------------------------------------------------------
 serf_ok "^Event 'hev' dispatched! Coalescing enabled: true$" event hev payload

@@ -422,7 +422,7 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     rpc_conn_t *c = rpc_conn_new(s, fd, sa);
 
     if (c)
-        hm_log(s->ctx, HM_LOG_DEBUG, "Accepted client: %s", c->peer);
+        hm_log(s->ctx, HM_LOG_INFO, "Accepted client: %s", c->peer); /* as agent.ipc */
 }
 
 /* --- module ------------------------------------------------------------ */
