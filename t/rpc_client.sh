@@ -167,9 +167,18 @@ both monitor -log-level bogus
 same "monitor: bad level" "$HO" "$SO"
 
 # --- leave ------------------------------------------------------------------
+# A leave is graceful only for members the leaver sees alive: serf's Leave()
+# broadcasts the leave intent (and memberlist's dead-self message) only if
+# some other member is alive in its own list.  Under load n2 may have marked
+# n1 failed for a while (probe timeouts, before n1 refutes); leaving then,
+# n2 tells nobody and n1 later sees n2 *failed*, for good.  So the leave
+# waits until n1 and n2 see each other alive.
+alive_in() { serf members -rpc-addr "$1" -status alive -name "$2" | grep -q "^$2 "; }
+mutual() { alive_in "$n2_RPC" n1 && alive_in "$n1_RPC" n2; }
 $H monitor -rpc-addr "$n2_RPC" > "$TESTDIR/mon2.out" &
 m2pid=$!
 poll 10 grep -q '\[' "$TESTDIR/mon2.out"; check $? "monitor attached to n2"
+poll 30 mutual; check $? "n1 and n2 see each other alive before the leave"
 HO=$($H leave -rpc-addr "$n2_RPC"); HRC=$?
 same "leave" "$HO" "Graceful leave complete"
 exited() { ! kill -0 "$n2_PID" 2>/dev/null; }
@@ -178,7 +187,7 @@ wait $m2pid; [ $? = 1 ]; check $? "monitor exits 1 when the agent goes away"
 grep -q '^Remote side ended the monitor! This usually means that the$' "$TESTDIR/mon2.out"
 check $? "monitor: remote side ended message"
 left() { serf members -status left -name n2 | grep -q n2; }
-poll 20 left; check $? "n1 sees n2 left"
+poll 30 left; check $? "n1 sees n2 left"
 
 # --- keys and auth on an encrypted agent with an RPC token ---------------------
 K1=$($H keygen); K2=$($H keygen)
