@@ -964,7 +964,10 @@ const char *hm_conf_str(const hm_conf_node_t *n, const char *path)
     return n && n->kind == HM_NODE_SCALAR ? n->value : NULL;
 }
 
-int64_t hm_conf_int(const hm_conf_node_t *n, const char *path)
+/* A number: the value validation computed (n->num), or the text parsed
+ * when the key was not declared; 0 when absent or not a number. */
+static int64_t scalar_num(const hm_conf_node_t *n, const char *path,
+                          int (*parse)(const char *, int64_t *))
 {
     int64_t v = 0;
     n = hm_conf_get(n, path);
@@ -972,7 +975,12 @@ int64_t hm_conf_int(const hm_conf_node_t *n, const char *path)
         return 0;
     if (n->decl)
         return n->num;
-    return parse_int(n->value, &v) == 0 ? v : 0;
+    return parse(n->value, &v) == 0 ? v : 0;
+}
+
+int64_t hm_conf_int(const hm_conf_node_t *n, const char *path)
+{
+    return scalar_num(n, path, parse_int);
 }
 
 bool hm_conf_bool(const hm_conf_node_t *n, const char *path)
@@ -986,24 +994,12 @@ bool hm_conf_bool(const hm_conf_node_t *n, const char *path)
 
 int64_t hm_conf_ms(const hm_conf_node_t *n, const char *path)
 {
-    int64_t v = 0;
-    n = hm_conf_get(n, path);
-    if (n == NULL || n->kind != HM_NODE_SCALAR)
-        return 0;
-    if (n->decl)
-        return n->num;
-    return parse_duration(n->value, &v) == 0 ? v : 0;
+    return scalar_num(n, path, parse_duration);
 }
 
 int64_t hm_conf_bytes(const hm_conf_node_t *n, const char *path)
 {
-    int64_t v = 0;
-    n = hm_conf_get(n, path);
-    if (n == NULL || n->kind != HM_NODE_SCALAR)
-        return 0;
-    if (n->decl)
-        return n->num;
-    return parse_size(n->value, &v) == 0 ? v : 0;
+    return scalar_num(n, path, parse_size);
 }
 
 bool hm_conf_isset(const hm_conf_node_t *n, const char *path)
