@@ -193,6 +193,10 @@ static int table_field(hm_mp_reader_t *r, int idx, void *vc)
         return hm_ml_get_u32(r, (uint32_t *)at);
     case HM_MLF_U64:
         return hm_ml_get_u64(r, (uint64_t *)at);
+    case HM_MLF_I64:
+        return hm_mp_get_int(r, (int64_t *)at);
+    case HM_MLF_DOUBLE:
+        return hm_mp_get_double(r, (double *)at);
     case HM_MLF_LEN:
         return get_len(r, (uint32_t *)at);
     case HM_MLF_LEN8:
@@ -210,6 +214,8 @@ static int table_field(hm_mp_reader_t *r, int idx, void *vc)
         return get_addr_ip(r, (hm_addr_t *)at);
     case HM_MLF_VSN:
         return get_vsn(r, at, (bool *)at2);
+    case HM_MLF_FN:
+        return f->fn(r, c->m);
     default:
         return -1;
     }
@@ -466,7 +472,7 @@ int hm_ml_put_err(hm_buf_t *b, const char *msg)
            hm_mp_put_str(b, msg);
 }
 
-static const hm_ml_field_t err_fields[] = {{"Error", HM_MLF_STR, 0, 0}};
+static const hm_ml_field_t err_fields[] = {{.name = "Error", .type = HM_MLF_STR}};
 
 int hm_ml_get_err(const uint8_t *p, size_t n, hm_ml_str_t *msg)
 {
@@ -481,7 +487,7 @@ int hm_ml_put_user_stream(hm_buf_t *b, const void *p, size_t n)
            hm_mp_put_uint(b, n) | hm_buf_append(b, p, n);
 }
 
-static const hm_ml_field_t umh_fields[] = {{"UserMsgLen", HM_MLF_LEN, 0, 0}};
+static const hm_ml_field_t umh_fields[] = {{.name = "UserMsgLen", .type = HM_MLF_LEN}};
 
 int hm_ml_get_user_stream(const uint8_t *p, size_t n, const uint8_t **msg, size_t *len,
                           size_t *used)
