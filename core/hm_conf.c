@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "hm_daemon.h"
+#include "hm_log.h"
 
 #define MAX_DEPTH 64
 #define PATH_MAX_LEN 512
@@ -36,18 +37,6 @@ static char *xstrdup(const char *s)
     if (p == NULL)
         abort();
     return p;
-}
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /* ---- tree ------------------------------------------------------------ */
@@ -150,57 +139,61 @@ static hm_conf_node_t *walk_create(hm_conf_node_t *root, const char *path, char 
     return cur;
 }
 
+/* A scalar given by a source (flag, JSON), not a default. */
+static hm_conf_node_t *set_scalar(const char *value, const char *where)
+{
+    hm_conf_node_t *v = hm_conf_new(HM_NODE_SCALAR, value, where);
+    v->set = true;
+    return v;
+}
+
 int hm_conf_set_path(hm_conf_node_t *root, const char *path, const char *value, const char *where)
 {
     char last[128];
-    hm_conf_node_t *m = walk_create(root, path, last, sizeof(last), where), *v;
+    hm_conf_node_t *m = walk_create(root, path, last, sizeof(last), where);
     if (m == NULL)
         return -1;
-    v = hm_conf_new(HM_NODE_SCALAR, value, where);
-    v->set = true;
-    hm_conf_put(m, last, v);
+    hm_conf_put(m, last, set_scalar(value, where));
     return 0;
+}
+
+/* The list or map at `path` (created, or replacing a null), marked set;
+ * NULL when something else is there. */
+static hm_conf_node_t *container_at(hm_conf_node_t *root, const char *path, int kind,
+                                    const char *where)
+{
+    char last[128];
+    hm_conf_node_t *m = walk_create(root, path, last, sizeof(last), where), *c;
+    if (m == NULL)
+        return NULL;
+    c = hm_conf_child(m, last);
+    if (c == NULL || c->kind == HM_NODE_NULL) {
+        c = hm_conf_new(kind, NULL, where);
+        hm_conf_put(m, last, c);
+    } else if (c->kind != kind) {
+        return NULL;
+    }
+    c->set = true;
+    return c;
 }
 
 int hm_conf_append_path(hm_conf_node_t *root, const char *path, const char *value,
                         const char *where)
 {
-    char last[128];
-    hm_conf_node_t *m = walk_create(root, path, last, sizeof(last), where), *seq, *v;
-    if (m == NULL)
+    hm_conf_node_t *seq = container_at(root, path, HM_NODE_SEQ, where);
+    if (seq == NULL)
         return -1;
-    seq = hm_conf_child(m, last);
-    if (seq == NULL || seq->kind == HM_NODE_NULL) {
-        seq = hm_conf_new(HM_NODE_SEQ, NULL, where);
-        hm_conf_put(m, last, seq);
-    } else if (seq->kind != HM_NODE_SEQ) {
-        return -1;
-    }
-    seq->set = true;
-    v = hm_conf_new(HM_NODE_SCALAR, value, where);
-    v->set = true;
-    hm_conf_push(seq, v);
+    hm_conf_push(seq, set_scalar(value, where));
     return 0;
 }
 
 int hm_conf_map_path(hm_conf_node_t *root, const char *path, const char *key, const char *value,
                      const char *where)
 {
-    char last[128];
-    hm_conf_node_t *m = walk_create(root, path, last, sizeof(last), where), *map, *v;
-    if (m == NULL)
+    hm_conf_node_t *map = container_at(root, path, HM_NODE_MAP, where);
+    if (map == NULL)
         return -1;
-    map = hm_conf_child(m, last);
-    if (map == NULL || map->kind == HM_NODE_NULL) {
-        map = hm_conf_new(HM_NODE_MAP, NULL, where);
-        hm_conf_put(m, last, map);
-    } else if (map->kind != HM_NODE_MAP) {
-        return -1;
-    }
-    map->set = true;
-    v = hm_conf_new(HM_NODE_SCALAR, value, where);
-    v->set = true;
-    hm_conf_put(map, key, v);
+    hm_conf_put(map, key, set_scalar(value, where));
     return 0;
 }
 
@@ -232,11 +225,11 @@ static void path_error(parser_t *p, yaml_mark_t m, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    seterr(p->err, p->errlen, "%s:%zu:%zu: %s: %s", p->name, m.line + 1, m.column + 1,
-           p->path[0]   ? p->path
-           : p->last[0] ? p->last
-                        : "(top level)",
-           msg);
+    hm_seterr(p->err, p->errlen, "%s:%zu:%zu: %s: %s", p->name, m.line + 1, m.column + 1,
+              p->path[0]   ? p->path
+              : p->last[0] ? p->last
+                           : "(top level)",
+              msg);
 }
 
 static int next_event(parser_t *p, yaml_event_t *ev)
@@ -447,7 +440,7 @@ hm_conf_node_t *hm_conf_parse_string(const char *text, size_t len, const char *n
     p.err = err;
     p.errlen = errlen;
     if (!yaml_parser_initialize(&p.yp)) {
-        seterr(err, errlen, "%s: cannot initialise the YAML parser", name);
+        hm_seterr(err, errlen, "%s: cannot initialise the YAML parser", name);
         return NULL;
     }
     yaml_parser_set_input_string(&p.yp, (const unsigned char *)text, len);
@@ -464,7 +457,7 @@ hm_conf_node_t *hm_conf_parse_file(const char *path, char *err, size_t errlen)
     hm_conf_node_t *root;
 
     if (f == NULL) {
-        seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        hm_seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     do {
@@ -478,7 +471,7 @@ hm_conf_node_t *hm_conf_parse_file(const char *path, char *err, size_t errlen)
         len += r;
     } while (r > 0);
     if (ferror(f)) {
-        seterr(err, errlen, "%s: read error: %s", path, strerror(errno));
+        hm_seterr(err, errlen, "%s: read error: %s", path, strerror(errno));
         fclose(f);
         free(buf);
         return NULL;
@@ -719,8 +712,8 @@ static int verr(vctx_t *v, const char *where, const char *path, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    seterr(v->err, v->errlen, "%s: %s: %s", where && *where ? where : "<config>",
-           path && *path ? path : "(top level)", msg);
+    hm_seterr(v->err, v->errlen, "%s: %s: %s", where && *where ? where : "<config>",
+              path && *path ? path : "(top level)", msg);
     return -1;
 }
 
@@ -971,7 +964,10 @@ const char *hm_conf_str(const hm_conf_node_t *n, const char *path)
     return n && n->kind == HM_NODE_SCALAR ? n->value : NULL;
 }
 
-int64_t hm_conf_int(const hm_conf_node_t *n, const char *path)
+/* A number: the value validation computed (n->num), or the text parsed
+ * when the key was not declared; 0 when absent or not a number. */
+static int64_t scalar_num(const hm_conf_node_t *n, const char *path,
+                          int (*parse)(const char *, int64_t *))
 {
     int64_t v = 0;
     n = hm_conf_get(n, path);
@@ -979,7 +975,12 @@ int64_t hm_conf_int(const hm_conf_node_t *n, const char *path)
         return 0;
     if (n->decl)
         return n->num;
-    return parse_int(n->value, &v) == 0 ? v : 0;
+    return parse(n->value, &v) == 0 ? v : 0;
+}
+
+int64_t hm_conf_int(const hm_conf_node_t *n, const char *path)
+{
+    return scalar_num(n, path, parse_int);
 }
 
 bool hm_conf_bool(const hm_conf_node_t *n, const char *path)
@@ -993,24 +994,12 @@ bool hm_conf_bool(const hm_conf_node_t *n, const char *path)
 
 int64_t hm_conf_ms(const hm_conf_node_t *n, const char *path)
 {
-    int64_t v = 0;
-    n = hm_conf_get(n, path);
-    if (n == NULL || n->kind != HM_NODE_SCALAR)
-        return 0;
-    if (n->decl)
-        return n->num;
-    return parse_duration(n->value, &v) == 0 ? v : 0;
+    return scalar_num(n, path, parse_duration);
 }
 
 int64_t hm_conf_bytes(const hm_conf_node_t *n, const char *path)
 {
-    int64_t v = 0;
-    n = hm_conf_get(n, path);
-    if (n == NULL || n->kind != HM_NODE_SCALAR)
-        return 0;
-    if (n->decl)
-        return n->num;
-    return parse_size(n->value, &v) == 0 ? v : 0;
+    return scalar_num(n, path, parse_size);
 }
 
 bool hm_conf_isset(const hm_conf_node_t *n, const char *path)

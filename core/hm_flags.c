@@ -18,18 +18,6 @@
 #include "hm_daemon.h"
 #include "hm_log.h"
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- serf agent flags -------------------------------------------------- */
 
 enum {
@@ -157,7 +145,7 @@ static int serf_flag(hm_opts_t *o, const struct flag *f, const char *val, char *
     case F_BOOL:
     case F_NOT:
         if (val && bool_word(val, &b) < 0) {
-            seterr(err, errlen, "invalid boolean value \"%s\" for flag %s", val, fl);
+            hm_seterr(err, errlen, "invalid boolean value \"%s\" for flag %s", val, fl);
             return -1;
         }
         if (f->kind == F_NOT)
@@ -167,7 +155,7 @@ static int serf_flag(hm_opts_t *o, const struct flag *f, const char *val, char *
         const char *eq = strchr(val, '=');
         char key[256];
         if (eq == NULL || eq == val || (size_t)(eq - val) >= sizeof(key)) {
-            seterr(err, errlen, "Invalid tag: '%s'", val);
+            hm_seterr(err, errlen, "Invalid tag: '%s'", val);
             return -1;
         }
         memcpy(key, val, (size_t)(eq - val));
@@ -193,7 +181,7 @@ int hm_opts_parse(hm_opts_t *o, int argc, char **argv, char *err, size_t errlen)
         const struct flag *f = NULL;
 
         if (a[0] != '-' || a[1] == '\0') {
-            seterr(err, errlen, "unexpected argument: %s", a);
+            hm_seterr(err, errlen, "unexpected argument: %s", a);
             return -1;
         }
         /* hamletd's own short options */
@@ -215,7 +203,7 @@ int hm_opts_parse(hm_opts_t *o, int argc, char **argv, char *err, size_t errlen)
         }
         if (strcmp(a, "-c") == 0) {
             if (i + 1 >= argc) {
-                seterr(err, errlen, "flag needs an argument: -c");
+                hm_seterr(err, errlen, "flag needs an argument: -c");
                 return -1;
             }
             o->conf_file = argv[++i];
@@ -231,12 +219,12 @@ int hm_opts_parse(hm_opts_t *o, int argc, char **argv, char *err, size_t errlen)
             if (strcmp(flags[k].name, nm) == 0)
                 f = &flags[k];
         if (f == NULL) {
-            seterr(err, errlen, "flag provided but not defined: -%s", nm);
+            hm_seterr(err, errlen, "flag provided but not defined: -%s", nm);
             return -1;
         }
         if (val == NULL && f->kind != F_BOOL && f->kind != F_NOT) {
             if (i + 1 >= argc) {
-                seterr(err, errlen, "flag needs an argument: -%s", nm);
+                hm_seterr(err, errlen, "flag needs an argument: -%s", nm);
                 return -1;
             }
             val = argv[++i];
@@ -344,8 +332,8 @@ static int json_key(const char *file, const struct jkey *k, json_t *v, hm_conf_n
 #define WANT(cond, what)                                                                           \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            seterr(err, errlen, "%s: %s: expected %s, got %s", file, k->name, what,                \
-                   jtype_name(v));                                                                 \
+            hm_seterr(err, errlen, "%s: %s: expected %s, got %s", file, k->name, what,             \
+                      jtype_name(v));                                                              \
             return -1;                                                                             \
         }                                                                                          \
     } while (0)
@@ -378,8 +366,8 @@ static int json_key(const char *file, const struct jkey *k, json_t *v, hm_conf_n
         json_array_foreach(v, i, e)
         {
             if (!json_is_string(e)) {
-                seterr(err, errlen, "%s: %s[%zu]: expected a string, got %s", file, k->name, i,
-                       jtype_name(e));
+                hm_seterr(err, errlen, "%s: %s[%zu]: expected a string, got %s", file, k->name, i,
+                          jtype_name(e));
                 return -1;
             }
             hm_conf_append_path(root, k->path, json_string_value(e), file);
@@ -390,8 +378,8 @@ static int json_key(const char *file, const struct jkey *k, json_t *v, hm_conf_n
         json_object_foreach(v, key, e)
         {
             if (!json_is_string(e)) {
-                seterr(err, errlen, "%s: tags.%s: expected a string, got %s", file, key,
-                       jtype_name(e));
+                hm_seterr(err, errlen, "%s: tags.%s: expected a string, got %s", file, key,
+                          jtype_name(e));
                 return -1;
             }
             hm_conf_map_path(root, "tags", key, json_string_value(e), file);
@@ -422,13 +410,13 @@ int hm_json_apply(const char *file, hm_conf_node_t *root, char *err, size_t errl
 
     if (obj == NULL) {
         if (je.line > 0)
-            seterr(err, errlen, "%s:%d:%d: JSON error: %s", file, je.line, je.column, je.text);
+            hm_seterr(err, errlen, "%s:%d:%d: JSON error: %s", file, je.line, je.column, je.text);
         else
-            seterr(err, errlen, "%s: %s", file, je.text);
+            hm_seterr(err, errlen, "%s: %s", file, je.text);
         return -1;
     }
     if (!json_is_object(obj)) {
-        seterr(err, errlen, "%s: a Serf config file holds a JSON object", file);
+        hm_seterr(err, errlen, "%s: a Serf config file holds a JSON object", file);
         json_decref(obj);
         return -1;
     }
@@ -439,7 +427,7 @@ int hm_json_apply(const char *file, hm_conf_node_t *root, char *err, size_t errl
             if (strcmp(jkeys[i].name, key) == 0)
                 k = &jkeys[i];
         if (k == NULL) {
-            seterr(err, errlen, "%s: %s: unknown key (not a Serf agent config key)", file, key);
+            hm_seterr(err, errlen, "%s: %s: unknown key (not a Serf agent config key)", file, key);
             r = -1;
             break;
         }
@@ -462,7 +450,7 @@ static int json_dir_apply(const char *dir, hm_conf_node_t *root, char *err, size
     int n = scandir(dir, &list, json_filter, alphasort), r = 0;
 
     if (n < 0) {
-        seterr(err, errlen, "Error reading '%s': %s", dir, strerror(errno));
+        hm_seterr(err, errlen, "Error reading '%s': %s", dir, strerror(errno));
         return -1;
     }
     for (int i = 0; i < n; i++) {
@@ -504,8 +492,8 @@ int hm_opts_apply(const hm_opts_t *o, hm_conf_node_t *root, char *err, size_t er
             break;
         }
         if (r < 0) {
-            seterr(err, errlen, "%s: %s: conflicts with the type of that key in the file", where,
-                   s->path);
+            hm_seterr(err, errlen, "%s: %s: conflicts with the type of that key in the file", where,
+                      s->path);
             return -1;
         }
     }

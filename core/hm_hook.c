@@ -29,6 +29,11 @@ enum {
     K_COUNT
 };
 
+/* Indexed by the K_ constants above. */
+static const char *const kind_names[K_COUNT] = {
+    "packet_out", "packet_in", "stream_out", "stream_in", "member_event", "user_event", "query",
+    "filter",     "rpc",       "http",       "metrics",   "log",          "tick"};
+
 typedef union hook_fn {
     hm_packet_fn packet;
     hm_stream_out_fn stream_out;
@@ -112,6 +117,14 @@ void hm_hooks_forget(hm_hooks_t *hs, hm_ctx_t *ctx)
 static hm_hooks_t *table(struct hm_daemon *d)
 {
     return d ? d->hooks : NULL;
+}
+
+int hm_hooks_count(struct hm_daemon *d, const char *kind)
+{
+    for (int k = 0; k < K_COUNT; k++)
+        if (strcmp(kind, kind_names[k]) == 0)
+            return d && d->hooks ? (int)d->hooks->n[k] : 0;
+    return -1;
 }
 
 static hook_t *add(hm_ctx_t *ctx, int kind, const char *name, void *ud)

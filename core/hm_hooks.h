@@ -66,6 +66,12 @@ void hm_run_metrics(struct hm_daemon *d, hm_metric_emit_fn emit, void *ud);
 void hm_run_log(struct hm_daemon *d, hm_log_level_t lvl, const char *line);
 bool hm_hooks_have_log(struct hm_daemon *d);
 
+/* Introspection (tests, state dumps): how many hooks of `kind` ("packet_out",
+ * "packet_in", "stream_out", "stream_in", "member_event", "user_event",
+ * "query", "filter", "rpc", "http", "metrics", "log", "tick") are registered;
+ * -1 for an unknown kind. */
+int hm_hooks_count(struct hm_daemon *d, const char *kind);
+
 /* Named handlers: first registered for the name that does not decline wins.
  * HM_DECLINED when none takes it. */
 int hm_run_rpc(struct hm_daemon *d, const char *command, void *request);

@@ -187,3 +187,13 @@ void hm_log(hm_ctx_t *ctx, hm_log_level_t level, const char *fmt, ...)
     hm_vlog(ctx, level, fmt, ap);
     va_end(ap);
 }
+
+void hm_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}

@@ -39,4 +39,10 @@ void hm_log_attach(struct hm_daemon *d);
 size_t hm_log_format(char *buf, size_t len, hm_log_level_t lvl, const char *subsys, const char *fmt,
                      va_list ap);
 
+/* Formats an error message into err[errlen] (nothing when err is NULL or
+ * errlen 0): the "char *err, size_t errlen" convention of the core's
+ * parsers and loaders. */
+void hm_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

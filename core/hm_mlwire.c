@@ -172,15 +172,77 @@ static int get_addr_ip(hm_mp_reader_t *r, hm_addr_t *a)
     return hm_ml_addr_from_raw(a, p, n, a->port);
 }
 
+typedef struct fields_ctx {
+    const hm_ml_field_t *f;
+    uint8_t *m;
+} fields_ctx_t;
+
+static int table_field(hm_mp_reader_t *r, int idx, void *vc)
+{
+    fields_ctx_t *c = vc;
+    const hm_ml_field_t *f = &c->f[idx];
+    uint8_t *at = c->m + f->off, *at2 = c->m + f->off2;
+    uint32_t v;
+
+    switch (f->type) {
+    case HM_MLF_U8:
+        return hm_ml_get_u8(r, at);
+    case HM_MLF_U16:
+        return hm_ml_get_u16(r, (uint16_t *)at);
+    case HM_MLF_U32:
+        return hm_ml_get_u32(r, (uint32_t *)at);
+    case HM_MLF_U64:
+        return hm_ml_get_u64(r, (uint64_t *)at);
+    case HM_MLF_I64:
+        return hm_mp_get_int(r, (int64_t *)at);
+    case HM_MLF_DOUBLE:
+        return hm_mp_get_double(r, (double *)at);
+    case HM_MLF_LEN:
+        return get_len(r, (uint32_t *)at);
+    case HM_MLF_LEN8:
+        if (get_len(r, &v) < 0 || v > UINT8_MAX)
+            return -1;
+        *at = (uint8_t)v;
+        return 0;
+    case HM_MLF_BOOL:
+        return hm_mp_get_bool(r, (bool *)at);
+    case HM_MLF_STR:
+        return hm_ml_get_str(r, (hm_ml_str_t *)at);
+    case HM_MLF_BYTES:
+        return hm_ml_get_bytes(r, (const uint8_t **)at, (size_t *)at2);
+    case HM_MLF_IP:
+        return get_addr_ip(r, (hm_addr_t *)at);
+    case HM_MLF_VSN:
+        return get_vsn(r, at, (bool *)at2);
+    case HM_MLF_FN:
+        return f->fn(r, c->m);
+    default:
+        return -1;
+    }
+}
+
+int hm_ml_get_fields(hm_mp_reader_t *r, const hm_ml_field_t *f, int nf, void *m)
+{
+    const char *names[HM_ML_MAX_FIELDS];
+    fields_ctx_t c = {f, m};
+
+    if (nf > HM_ML_MAX_FIELDS)
+        return -1;
+    for (int i = 0; i < nf; i++)
+        names[i] = f[i].name;
+    return hm_ml_get_struct(r, names, nf, table_field, &c);
+}
+
+#define NFIELDS(t) ((int)(sizeof(t) / sizeof((t)[0])))
+
 /* Whole body must be one struct; trailing bytes are tolerated (Go reads
  * from a stream and ignores what follows). */
-static int decode_body(const uint8_t *p, size_t n, const char *const *fields, int nf,
-                       hm_ml_field_fn fn, void *m)
+static int decode_body(const uint8_t *p, size_t n, const hm_ml_field_t *f, int nf, void *m)
 {
     hm_mp_reader_t r;
 
     hm_mp_reader_init(&r, p, n);
-    return hm_ml_get_struct(&r, fields, nf, fn, m);
+    return hm_ml_get_fields(&r, f, nf, m);
 }
 
 /* ---- encoding helpers -------------------------------------------------- */
@@ -242,31 +304,18 @@ int hm_ml_put_ping(hm_buf_t *b, const hm_ml_ping_t *m)
 }
 
 /* Go declaration order, for the struct-as-array form. */
-static const char *const ping_fields[] = {"SeqNo", "Node", "SourceAddr", "SourcePort",
-                                          "SourceNode"};
-
-static int ping_field(hm_mp_reader_t *r, int idx, void *vm)
-{
-    hm_ml_ping_t *m = vm;
-
-    switch (idx) {
-    case 0:
-        return hm_ml_get_u32(r, &m->seq_no);
-    case 1:
-        return hm_ml_get_str(r, &m->node);
-    case 2:
-        return get_addr_ip(r, &m->source);
-    case 3:
-        return hm_ml_get_u16(r, &m->source.port);
-    default:
-        return hm_ml_get_str(r, &m->source_node);
-    }
-}
+static const hm_ml_field_t ping_fields[] = {
+    HM_MLF(hm_ml_ping_t, "SeqNo", HM_MLF_U32, seq_no),
+    HM_MLF(hm_ml_ping_t, "Node", HM_MLF_STR, node),
+    HM_MLF(hm_ml_ping_t, "SourceAddr", HM_MLF_IP, source),
+    HM_MLF(hm_ml_ping_t, "SourcePort", HM_MLF_U16, source.port),
+    HM_MLF(hm_ml_ping_t, "SourceNode", HM_MLF_STR, source_node),
+};
 
 int hm_ml_get_ping(const uint8_t *p, size_t n, hm_ml_ping_t *m)
 {
     memset(m, 0, sizeof(*m));
-    return decode_body(p, n, ping_fields, 5, ping_field, m);
+    return decode_body(p, n, ping_fields, NFIELDS(ping_fields), m);
 }
 
 /* ---- indirectPing (1) -------------------------------------------------- */
@@ -291,37 +340,21 @@ int hm_ml_put_indirect_ping(hm_buf_t *b, const hm_ml_indirect_ping_t *m)
     return rc;
 }
 
-static const char *const iping_fields[] = {"SeqNo", "Target",     "Port",       "Node",
-                                           "Nack",  "SourceAddr", "SourcePort", "SourceNode"};
-
-static int iping_field(hm_mp_reader_t *r, int idx, void *vm)
-{
-    hm_ml_indirect_ping_t *m = vm;
-
-    switch (idx) {
-    case 0:
-        return hm_ml_get_u32(r, &m->seq_no);
-    case 1:
-        return get_addr_ip(r, &m->target);
-    case 2:
-        return hm_ml_get_u16(r, &m->target.port);
-    case 3:
-        return hm_ml_get_str(r, &m->node);
-    case 4:
-        return hm_mp_get_bool(r, &m->nack);
-    case 5:
-        return get_addr_ip(r, &m->source);
-    case 6:
-        return hm_ml_get_u16(r, &m->source.port);
-    default:
-        return hm_ml_get_str(r, &m->source_node);
-    }
-}
+static const hm_ml_field_t iping_fields[] = {
+    HM_MLF(hm_ml_indirect_ping_t, "SeqNo", HM_MLF_U32, seq_no),
+    HM_MLF(hm_ml_indirect_ping_t, "Target", HM_MLF_IP, target),
+    HM_MLF(hm_ml_indirect_ping_t, "Port", HM_MLF_U16, target.port),
+    HM_MLF(hm_ml_indirect_ping_t, "Node", HM_MLF_STR, node),
+    HM_MLF(hm_ml_indirect_ping_t, "Nack", HM_MLF_BOOL, nack),
+    HM_MLF(hm_ml_indirect_ping_t, "SourceAddr", HM_MLF_IP, source),
+    HM_MLF(hm_ml_indirect_ping_t, "SourcePort", HM_MLF_U16, source.port),
+    HM_MLF(hm_ml_indirect_ping_t, "SourceNode", HM_MLF_STR, source_node),
+};
 
 int hm_ml_get_indirect_ping(const uint8_t *p, size_t n, hm_ml_indirect_ping_t *m)
 {
     memset(m, 0, sizeof(*m));
-    return decode_body(p, n, iping_fields, 8, iping_field, m);
+    return decode_body(p, n, iping_fields, NFIELDS(iping_fields), m);
 }
 
 /* ---- ackResp (2), nackResp (11) ---------------------------------------- */
@@ -336,21 +369,15 @@ int hm_ml_put_ack(hm_buf_t *b, const hm_ml_ack_t *m)
     return rc;
 }
 
-static const char *const ack_fields[] = {"SeqNo", "Payload"};
-
-static int ack_field(hm_mp_reader_t *r, int idx, void *vm)
-{
-    hm_ml_ack_t *m = vm;
-
-    if (idx == 0)
-        return hm_ml_get_u32(r, &m->seq_no);
-    return hm_ml_get_bytes(r, &m->payload, &m->payload_len);
-}
+static const hm_ml_field_t ack_fields[] = {
+    HM_MLF(hm_ml_ack_t, "SeqNo", HM_MLF_U32, seq_no),
+    HM_MLF2(hm_ml_ack_t, "Payload", HM_MLF_BYTES, payload, payload_len),
+};
 
 int hm_ml_get_ack(const uint8_t *p, size_t n, hm_ml_ack_t *m)
 {
     memset(m, 0, sizeof(*m));
-    return decode_body(p, n, ack_fields, 2, ack_field, m);
+    return decode_body(p, n, ack_fields, NFIELDS(ack_fields), m);
 }
 
 int hm_ml_put_nack(hm_buf_t *b, const hm_ml_nack_t *m)
@@ -358,20 +385,12 @@ int hm_ml_put_nack(hm_buf_t *b, const hm_ml_nack_t *m)
     return put_type(b, HM_ML_NACK) | hm_mp_put_map(b, 1) | put_kv_uint(b, "SeqNo", m->seq_no);
 }
 
-static const char *const nack_fields[] = {"SeqNo"};
-
-static int nack_field(hm_mp_reader_t *r, int idx, void *vm)
-{
-    hm_ml_nack_t *m = vm;
-
-    (void)idx;
-    return hm_ml_get_u32(r, &m->seq_no);
-}
+static const hm_ml_field_t nack_fields[] = {HM_MLF(hm_ml_nack_t, "SeqNo", HM_MLF_U32, seq_no)};
 
 int hm_ml_get_nack(const uint8_t *p, size_t n, hm_ml_nack_t *m)
 {
     memset(m, 0, sizeof(*m));
-    return decode_body(p, n, nack_fields, 1, nack_field, m);
+    return decode_body(p, n, nack_fields, NFIELDS(nack_fields), m);
 }
 
 /* ---- suspect (3), dead (5) --------------------------------------------- */
@@ -397,21 +416,16 @@ int hm_ml_put_dead(hm_buf_t *b, const hm_ml_accuse_t *m)
     return put_accuse(b, HM_ML_DEAD, m);
 }
 
-static const char *const accuse_fields[] = {"Incarnation", "Node", "From"};
-
-static int accuse_field(hm_mp_reader_t *r, int idx, void *vm)
-{
-    hm_ml_accuse_t *m = vm;
-
-    if (idx == 0)
-        return hm_ml_get_u32(r, &m->incarnation);
-    return hm_ml_get_str(r, idx == 1 ? &m->node : &m->from);
-}
+static const hm_ml_field_t accuse_fields[] = {
+    HM_MLF(hm_ml_accuse_t, "Incarnation", HM_MLF_U32, incarnation),
+    HM_MLF(hm_ml_accuse_t, "Node", HM_MLF_STR, node),
+    HM_MLF(hm_ml_accuse_t, "From", HM_MLF_STR, from),
+};
 
 int hm_ml_get_accuse(const uint8_t *p, size_t n, hm_ml_accuse_t *m)
 {
     memset(m, 0, sizeof(*m));
-    return decode_body(p, n, accuse_fields, 3, accuse_field, m);
+    return decode_body(p, n, accuse_fields, NFIELDS(accuse_fields), m);
 }
 
 /* ---- alive (4) ---------------------------------------------------------- */
@@ -430,32 +444,19 @@ int hm_ml_put_alive(hm_buf_t *b, const hm_ml_alive_t *m)
     return rc;
 }
 
-static const char *const alive_fields[] = {"Incarnation", "Node", "Addr", "Port", "Meta", "Vsn"};
-
-static int alive_field(hm_mp_reader_t *r, int idx, void *vm)
-{
-    hm_ml_alive_t *m = vm;
-
-    switch (idx) {
-    case 0:
-        return hm_ml_get_u32(r, &m->incarnation);
-    case 1:
-        return hm_ml_get_str(r, &m->node);
-    case 2:
-        return get_addr_ip(r, &m->addr);
-    case 3:
-        return hm_ml_get_u16(r, &m->addr.port);
-    case 4:
-        return hm_ml_get_bytes(r, &m->meta, &m->meta_len);
-    default:
-        return get_vsn(r, m->vsn, &m->has_vsn);
-    }
-}
+static const hm_ml_field_t alive_fields[] = {
+    HM_MLF(hm_ml_alive_t, "Incarnation", HM_MLF_U32, incarnation),
+    HM_MLF(hm_ml_alive_t, "Node", HM_MLF_STR, node),
+    HM_MLF(hm_ml_alive_t, "Addr", HM_MLF_IP, addr),
+    HM_MLF(hm_ml_alive_t, "Port", HM_MLF_U16, addr.port),
+    HM_MLF2(hm_ml_alive_t, "Meta", HM_MLF_BYTES, meta, meta_len),
+    HM_MLF2(hm_ml_alive_t, "Vsn", HM_MLF_VSN, vsn, has_vsn),
+};
 
 int hm_ml_get_alive(const uint8_t *p, size_t n, hm_ml_alive_t *m)
 {
     memset(m, 0, sizeof(*m));
-    return decode_body(p, n, alive_fields, 6, alive_field, m);
+    return decode_body(p, n, alive_fields, NFIELDS(alive_fields), m);
 }
 
 /* ---- user (8), err (13) ------------------------------------------------- */
@@ -471,18 +472,12 @@ int hm_ml_put_err(hm_buf_t *b, const char *msg)
            hm_mp_put_str(b, msg);
 }
 
-static const char *const err_fields[] = {"Error"};
-
-static int err_field(hm_mp_reader_t *r, int idx, void *vm)
-{
-    (void)idx;
-    return hm_ml_get_str(r, vm);
-}
+static const hm_ml_field_t err_fields[] = {{.name = "Error", .type = HM_MLF_STR}};
 
 int hm_ml_get_err(const uint8_t *p, size_t n, hm_ml_str_t *msg)
 {
     memset(msg, 0, sizeof(*msg));
-    return decode_body(p, n, err_fields, 1, err_field, msg);
+    return decode_body(p, n, err_fields, 1, msg);
 }
 
 /* Reliable user message on a stream: [8]{UserMsgLen}[bytes]. */
@@ -492,13 +487,7 @@ int hm_ml_put_user_stream(hm_buf_t *b, const void *p, size_t n)
            hm_mp_put_uint(b, n) | hm_buf_append(b, p, n);
 }
 
-static const char *const umh_fields[] = {"UserMsgLen"};
-
-static int umh_field(hm_mp_reader_t *r, int idx, void *vm)
-{
-    (void)idx;
-    return get_len(r, vm);
-}
+static const hm_ml_field_t umh_fields[] = {{.name = "UserMsgLen", .type = HM_MLF_LEN}};
 
 int hm_ml_get_user_stream(const uint8_t *p, size_t n, const uint8_t **msg, size_t *len,
                           size_t *used)
@@ -512,7 +501,7 @@ int hm_ml_get_user_stream(const uint8_t *p, size_t n, const uint8_t **msg, size_
     rc = hm_mp_complete(&r, &hl);
     if (rc <= 0)
         return rc < 0 ? -1 : 1;
-    if (hm_ml_get_struct(&r, umh_fields, 1, umh_field, &ulen) < 0)
+    if (hm_ml_get_fields(&r, umh_fields, 1, &ulen) < 0)
         return -1;
     if (n - hl < ulen)
         return 1;
@@ -633,16 +622,10 @@ typedef struct {
     size_t len;
 } compress_t;
 
-static const char *const compress_fields[] = {"Algo", "Buf"};
-
-static int compress_field(hm_mp_reader_t *r, int idx, void *vm)
-{
-    compress_t *m = vm;
-
-    if (idx == 0)
-        return hm_ml_get_u8(r, &m->algo);
-    return hm_ml_get_bytes(r, &m->buf, &m->len);
-}
+static const hm_ml_field_t compress_fields[] = {
+    HM_MLF(compress_t, "Algo", HM_MLF_U8, algo),
+    HM_MLF2(compress_t, "Buf", HM_MLF_BYTES, buf, len),
+};
 
 int hm_ml_get_compress(const uint8_t *body, size_t n, hm_buf_t *out, size_t *used)
 {
@@ -650,7 +633,7 @@ int hm_ml_get_compress(const uint8_t *body, size_t n, hm_buf_t *out, size_t *use
     compress_t m = {0};
 
     hm_mp_reader_init(&r, body, n);
-    if (hm_ml_get_struct(&r, compress_fields, 2, compress_field, &m) < 0)
+    if (hm_ml_get_fields(&r, compress_fields, 2, &m) < 0)
         return -1;
     if (m.algo != 0)
         return -1; /* only LZW exists */
@@ -703,54 +686,24 @@ int hm_ml_put_push_pull(hm_buf_t *b, bool join, const hm_ml_push_node_t *nodes, 
     return rc;
 }
 
-static const char *const pph_fields[] = {"Nodes", "UserStateLen", "Join"};
+static const hm_ml_field_t pph_fields[] = {
+    HM_MLF(hm_ml_push_header_t, "Nodes", HM_MLF_LEN, nodes),
+    HM_MLF(hm_ml_push_header_t, "UserStateLen", HM_MLF_LEN, user_state_len),
+    HM_MLF(hm_ml_push_header_t, "Join", HM_MLF_BOOL, join),
+};
 
-static int pph_field(hm_mp_reader_t *r, int idx, void *vm)
-{
-    hm_ml_push_header_t *h = vm;
-
-    switch (idx) {
-    case 0:
-        return get_len(r, &h->nodes);
-    case 1:
-        return get_len(r, &h->user_state_len);
-    default:
-        return hm_mp_get_bool(r, &h->join);
-    }
-}
-
-static const char *const pns_fields[] = {"Name",        "Addr",  "Port", "Meta",
-                                         "Incarnation", "State", "Vsn"};
-
-static int pns_field(hm_mp_reader_t *r, int idx, void *vm)
-{
-    hm_ml_push_node_t *s = vm;
-    uint32_t st;
-
-    switch (idx) {
-    case 0:
-        return hm_ml_get_str(r, &s->name);
-    case 1:
-        return get_addr_ip(r, &s->addr);
-    case 2:
-        return hm_ml_get_u16(r, &s->addr.port);
-    case 3:
-        return hm_ml_get_bytes(r, &s->meta, &s->meta_len);
-    case 4:
-        return hm_ml_get_u32(r, &s->incarnation);
-    case 5:
-        if (get_len(r, &st) < 0 || st > 255)
-            return -1;
-        s->state = (uint8_t)st;
-        return 0;
-    default:
-        return get_vsn(r, s->vsn, &s->has_vsn);
-    }
-}
+static const hm_ml_field_t pns_fields[] = {
+    HM_MLF(hm_ml_push_node_t, "Name", HM_MLF_STR, name),
+    HM_MLF(hm_ml_push_node_t, "Addr", HM_MLF_IP, addr),
+    HM_MLF(hm_ml_push_node_t, "Port", HM_MLF_U16, addr.port),
+    HM_MLF2(hm_ml_push_node_t, "Meta", HM_MLF_BYTES, meta, meta_len),
+    HM_MLF(hm_ml_push_node_t, "Incarnation", HM_MLF_U32, incarnation),
+    HM_MLF(hm_ml_push_node_t, "State", HM_MLF_LEN8, state),
+    HM_MLF2(hm_ml_push_node_t, "Vsn", HM_MLF_VSN, vsn, has_vsn),
+};
 
 /* Decode one complete struct at the cursor: 1 need more, 0 ok, -1 bad. */
-static int get_complete_struct(hm_mp_reader_t *r, const char *const *fields, int nf,
-                               hm_ml_field_fn fn, void *m)
+static int get_complete_struct(hm_mp_reader_t *r, const hm_ml_field_t *fields, int nf, void *m)
 {
     size_t used;
     hm_mp_reader_t sub;
@@ -759,7 +712,7 @@ static int get_complete_struct(hm_mp_reader_t *r, const char *const *fields, int
     if (rc <= 0)
         return rc == 0 ? 1 : -1;
     hm_mp_reader_init(&sub, r->p, used);
-    if (hm_ml_get_struct(&sub, fields, nf, fn, m) < 0)
+    if (hm_ml_get_fields(&sub, fields, nf, m) < 0)
         return -1;
     r->p += used;
     return 0;
@@ -775,12 +728,12 @@ static int parse_push_pull(const uint8_t *p, size_t n, hm_ml_push_header_t *hdr,
 
     hm_mp_reader_init(&r, p, n);
     memset(hdr, 0, sizeof(*hdr));
-    rc = get_complete_struct(&r, pph_fields, 3, pph_field, hdr);
+    rc = get_complete_struct(&r, pph_fields, NFIELDS(pph_fields), hdr);
     if (rc != 0)
         return rc;
     for (i = 0; i < hdr->nodes; i++) {
         memset(&node, 0, sizeof(node));
-        rc = get_complete_struct(&r, pns_fields, 7, pns_field, &node);
+        rc = get_complete_struct(&r, pns_fields, NFIELDS(pns_fields), &node);
         if (rc != 0)
             return rc;
         if (fn && fn(ud, &node) < 0)

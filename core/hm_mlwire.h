@@ -9,6 +9,8 @@
 #ifndef HM_MLWIRE_H
 #define HM_MLWIRE_H
 
+#include <stddef.h>
+
 #include <hamlet/types.h>
 
 #include "hm_mpack.h"
@@ -184,6 +186,49 @@ int hm_ml_msg_complete(const uint8_t *p, size_t n, size_t *used);
 typedef int (*hm_ml_field_fn)(hm_mp_reader_t *r, int idx, void *m);
 int hm_ml_get_struct(hm_mp_reader_t *r, const char *const *fields, int nf, hm_ml_field_fn fn,
                      void *m);
+/*
+ * Table-driven decoding on top of hm_ml_get_struct: one row per Go field, in
+ * declaration order; the value is read according to `type` into the C struct
+ * at offset `off` (BYTES: the pointer at off, its size_t length at off2;
+ * VSN: uint8_t[6] at off, bool "has" at off2; FN: fn(r, struct) reads it).
+ */
+enum {
+    HM_MLF_U8,
+    HM_MLF_U16,
+    HM_MLF_U32,
+    HM_MLF_U64,
+    HM_MLF_I64,
+    HM_MLF_DOUBLE,
+    HM_MLF_LEN,  /* Go int, 0..UINT32_MAX, into uint32_t */
+    HM_MLF_LEN8, /* Go int, 0..255, into uint8_t */
+    HM_MLF_BOOL,
+    HM_MLF_STR,   /* hm_ml_str_t */
+    HM_MLF_BYTES, /* const uint8_t * + size_t */
+    HM_MLF_IP,    /* the address bytes of an hm_addr_t (its port stays) */
+    HM_MLF_VSN,   /* []uint8 of 6 protocol versions */
+    HM_MLF_FN,    /* anything else */
+};
+#define HM_ML_MAX_FIELDS 16
+typedef struct hm_ml_field {
+    const char *name;
+    uint8_t type;
+    uint16_t off, off2;
+    int (*fn)(hm_mp_reader_t *r, void *m);
+} hm_ml_field_t;
+#define HM_MLF(T, name_, type_, member)                                                            \
+    {                                                                                              \
+        .name = name_, .type = type_, .off = offsetof(T, member)                                   \
+    }
+#define HM_MLF2(T, name_, type_, member, member2)                                                  \
+    {                                                                                              \
+        .name = name_, .type = type_, .off = offsetof(T, member), .off2 = offsetof(T, member2)     \
+    }
+#define HM_MLF_CUSTOM(name_, fn_)                                                                  \
+    {                                                                                              \
+        .name = name_, .type = HM_MLF_FN, .fn = fn_                                                \
+    }
+int hm_ml_get_fields(hm_mp_reader_t *r, const hm_ml_field_t *f, int nf, void *m);
+
 /* Range-checked integer readers and raw readers for field callbacks. */
 int hm_ml_get_u64(hm_mp_reader_t *r, uint64_t *v);
 int hm_ml_get_u32(hm_mp_reader_t *r, uint32_t *v);

@@ -18,18 +18,6 @@
 
 #define MAX_DIRS 32
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- contexts and the daemon shell -------------------------------------- */
 
 hm_ctx_t *hm_ctx_new(struct hm_daemon *d, const char *name)
@@ -224,51 +212,52 @@ static void *open_module(const hm_conf_node_t *root, const char *name, const hm_
     const hm_module_t *m;
 
     if (!valid_name(name)) {
-        seterr(err, errlen, "module %s: bad module name (use a-z, 0-9, _)", name);
+        hm_seterr(err, errlen, "module %s: bad module name (use a-z, 0-9, _)", name);
         return NULL;
     }
     if (hm_module_find(root, name, path, sizeof(path)) < 0) {
         path_list(root, dirs, sizeof(dirs));
-        seterr(err, errlen, "module %s: mod_%s.so not found in module path %s", name, name, dirs);
+        hm_seterr(err, errlen, "module %s: mod_%s.so not found in module path %s", name, name,
+                  dirs);
         return NULL;
     }
     dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (dl == NULL) {
-        seterr(err, errlen, "module %s: cannot load %s: %s", name, path, dlerror());
+        hm_seterr(err, errlen, "module %s: cannot load %s: %s", name, path, dlerror());
         return NULL;
     }
     sym = dlsym(dl, HM_MODULE_SYMBOL);
     if (sym == NULL) {
-        seterr(err, errlen, "module %s: %s does not export the symbol '%s'", name, path,
-               HM_MODULE_SYMBOL);
+        hm_seterr(err, errlen, "module %s: %s does not export the symbol '%s'", name, path,
+                  HM_MODULE_SYMBOL);
         goto fail;
     }
     /* abi_major is the only field whose place is fixed forever: read it
      * alone, before trusting the rest of the layout */
     memcpy(&major, sym, sizeof(major));
     if (major != HM_ABI_MAJOR) {
-        seterr(err, errlen, "module %s: ABI version %u, hamletd needs %u (rebuild the module)",
-               name, (unsigned)major, (unsigned)HM_ABI_MAJOR);
+        hm_seterr(err, errlen, "module %s: ABI version %u, hamletd needs %u (rebuild the module)",
+                  name, (unsigned)major, (unsigned)HM_ABI_MAJOR);
         goto fail;
     }
     m = sym;
     if (m->magic != HM_MODULE_MAGIC) {
-        seterr(err, errlen, "module %s: %s is not a hamlet module (bad magic)", name, path);
+        hm_seterr(err, errlen, "module %s: %s is not a hamlet module (bad magic)", name, path);
         goto fail;
     }
     if (m->abi_minor > HM_ABI_MINOR) {
-        seterr(err, errlen, "module %s: built for ABI %u.%u, hamletd provides %u.%u", name,
-               (unsigned)m->abi_major, (unsigned)m->abi_minor, (unsigned)HM_ABI_MAJOR,
-               (unsigned)HM_ABI_MINOR);
+        hm_seterr(err, errlen, "module %s: built for ABI %u.%u, hamletd provides %u.%u", name,
+                  (unsigned)m->abi_major, (unsigned)m->abi_minor, (unsigned)HM_ABI_MAJOR,
+                  (unsigned)HM_ABI_MINOR);
         goto fail;
     }
     if (m->name == NULL || strcmp(m->name, name) != 0) {
-        seterr(err, errlen, "module %s: %s calls itself '%s'", name, path,
-               m->name ? m->name : "(null)");
+        hm_seterr(err, errlen, "module %s: %s calls itself '%s'", name, path,
+                  m->name ? m->name : "(null)");
         goto fail;
     }
     if (m->init == NULL) {
-        seterr(err, errlen, "module %s: no init function", name);
+        hm_seterr(err, errlen, "module %s: no init function", name);
         goto fail;
     }
     *out = m;
@@ -292,7 +281,7 @@ static int check_section(hm_conf_node_t *root, const hm_module_t *m, const char 
         hm_conf_put(root, name, sec);
     }
     if (hm_conf_validate(sec, m->keys, name, false, e, sizeof(e)) < 0) {
-        seterr(err, errlen, "module %s: %s", name, e);
+        hm_seterr(err, errlen, "module %s: %s", name, e);
         return -1;
     }
     return 0;
@@ -309,10 +298,10 @@ static int check_foreign(hm_conf_node_t *root, hm_conf_node_t *kid, char *err, s
     int r;
 
     if (!valid_name(kid->key) || hm_module_find(root, kid->key, e, sizeof(e)) < 0) {
-        seterr(err, errlen, "%s: %s: unknown key%s%s%s", kid->key_where, kid->key,
-               valid_name(kid->key) ? " (not a core key, and no mod_" : "",
-               valid_name(kid->key) ? kid->key : "",
-               valid_name(kid->key) ? ".so on the module path)" : "");
+        hm_seterr(err, errlen, "%s: %s: unknown key%s%s%s", kid->key_where, kid->key,
+                  valid_name(kid->key) ? " (not a core key, and no mod_" : "",
+                  valid_name(kid->key) ? kid->key : "",
+                  valid_name(kid->key) ? ".so on the module path)" : "");
         return -1;
     }
     dl = open_module(root, kid->key, &m, NULL, err, errlen);
@@ -345,8 +334,8 @@ static int add_module(struct hm_daemon *d, hm_conf_node_t *root, const char *nam
         /* a module named after a core key (tags) works on that key's value,
          * which the core schema validates: it may not declare keys itself */
         if (m->keys && m->keys[0].name) {
-            seterr(err, errlen, "module %s: '%s' is a core key, the module cannot declare keys",
-                   name, name);
+            hm_seterr(err, errlen, "module %s: '%s' is a core key, the module cannot declare keys",
+                      name, name);
             goto fail;
         }
     } else if (check_section(root, m, name, err, errlen) < 0) {
@@ -406,7 +395,7 @@ int hm_modules_load(struct hm_daemon *d, hm_conf_node_t *root, char *err, size_t
 
     for (size_t i = 0; i < n; i++) {
         if (in_list(names, i, names[i])) {
-            seterr(err, errlen, "module %s: listed twice in modules", names[i]);
+            hm_seterr(err, errlen, "module %s: listed twice in modules", names[i]);
             return -1;
         }
     }
@@ -448,7 +437,7 @@ int hm_modules_init(struct hm_daemon *d, char *err, size_t errlen)
         hm_core_log(HM_LOG_DEBUG, "agent", "module %s %s from %s", c->name,
                     c->mod->version ? c->mod->version : "", c->path);
         if (c->mod->init(c, c->conf) != HM_OK) {
-            seterr(err, errlen, "module %s: init failed", c->name);
+            hm_seterr(err, errlen, "module %s: init failed", c->name);
             hm_hooks_forget(d->hooks, c);
             return -1;
         }
@@ -484,7 +473,7 @@ int hm_modules_reload(struct hm_daemon *d, const hm_conf_node_t *root, char *err
         hm_ctx_t *c = d->mods[i];
         const hm_conf_node_t *sec = hm_conf_get(root, c->name);
         if (c->mod->reload && c->mod->reload(c, sec) != HM_OK) {
-            seterr(err, errlen, "module %s: reload failed", c->name);
+            hm_seterr(err, errlen, "module %s: reload failed", c->name);
             return -1;
         }
         c->conf = sec;

@@ -1,8 +1,8 @@
 /*
  * Serf 0.9.4 message codecs (see hm_serfwire.h, shared/spec/serf-wire.md).
  * Struct maps are written with keys in bytewise order as go-msgpack does;
- * decoding goes through hm_ml_get_struct (any key order, unknown keys
- * skipped, struct-as-array in Go declaration order).
+ * decoding goes through field tables and hm_ml_get_fields (any key order,
+ * unknown keys skipped, struct-as-array in Go declaration order).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -61,10 +61,16 @@ static int decode(const uint8_t *p, size_t n, const char *const *f, int nf, hm_m
     return hm_ml_get_struct(&r, f, nf, fn, m);
 }
 
-static int get_i64(hm_mp_reader_t *r, int64_t *v)
+/* One whole body, decoded from a field table (see hm_ml_get_fields). */
+static int decode_fields(const uint8_t *p, size_t n, const hm_ml_field_t *f, int nf, void *m)
 {
-    return hm_mp_get_int(r, v);
+    hm_mp_reader_t r;
+
+    hm_mp_reader_init(&r, p, n);
+    return hm_ml_get_fields(&r, f, nf, m);
 }
+
+#define NFIELDS(t) ((int)(sizeof(t) / sizeof((t)[0])))
 
 /*
  * Reads an array (or nil) whose elements must each pass `check`, recording
@@ -153,26 +159,16 @@ int hm_serf_put_leave(hm_buf_t *b, uint64_t ltime, const char *node, bool prune)
            kv_cstr(b, "Node", node) | kv_bool(b, "Prune", prune);
 }
 
-static const char *const intent_fields[] = {"LTime", "Node", "Prune"};
-
-static int intent_field(hm_mp_reader_t *r, int idx, void *vm)
-{
-    hm_serf_intent_t *m = vm;
-
-    switch (idx) {
-    case 0:
-        return hm_ml_get_u64(r, &m->ltime);
-    case 1:
-        return hm_ml_get_str(r, &m->node);
-    default:
-        return hm_mp_get_bool(r, &m->prune);
-    }
-}
+static const hm_ml_field_t intent_fields[] = {
+    HM_MLF(hm_serf_intent_t, "LTime", HM_MLF_U64, ltime),
+    HM_MLF(hm_serf_intent_t, "Node", HM_MLF_STR, node),
+    HM_MLF(hm_serf_intent_t, "Prune", HM_MLF_BOOL, prune),
+};
 
 int hm_serf_get_intent(const uint8_t *p, size_t n, hm_serf_intent_t *m)
 {
     memset(m, 0, sizeof(*m));
-    return decode(p, n, intent_fields, 3, intent_field, m);
+    return decode_fields(p, n, intent_fields, NFIELDS(intent_fields), m);
 }
 
 /* ---- user event ------------------------------------------------------------------ */
@@ -184,28 +180,17 @@ int hm_serf_put_user_event(hm_buf_t *b, const hm_serf_user_event_t *m)
            kv_bytes(b, "Payload", m->payload, m->payload_len);
 }
 
-static const char *const uev_fields[] = {"LTime", "Name", "Payload", "CC"};
-
-static int uev_field(hm_mp_reader_t *r, int idx, void *vm)
-{
-    hm_serf_user_event_t *m = vm;
-
-    switch (idx) {
-    case 0:
-        return hm_ml_get_u64(r, &m->ltime);
-    case 1:
-        return hm_ml_get_str(r, &m->name);
-    case 2:
-        return hm_ml_get_bytes(r, &m->payload, &m->payload_len);
-    default:
-        return hm_mp_get_bool(r, &m->cc);
-    }
-}
+static const hm_ml_field_t uev_fields[] = {
+    HM_MLF(hm_serf_user_event_t, "LTime", HM_MLF_U64, ltime),
+    HM_MLF(hm_serf_user_event_t, "Name", HM_MLF_STR, name),
+    HM_MLF2(hm_serf_user_event_t, "Payload", HM_MLF_BYTES, payload, payload_len),
+    HM_MLF(hm_serf_user_event_t, "CC", HM_MLF_BOOL, cc),
+};
 
 int hm_serf_get_user_event(const uint8_t *p, size_t n, hm_serf_user_event_t *m)
 {
     memset(m, 0, sizeof(*m));
-    return decode(p, n, uev_fields, 4, uev_field, m);
+    return decode_fields(p, n, uev_fields, NFIELDS(uev_fields), m);
 }
 
 /* ---- query ------------------------------------------------------------------------- */
@@ -232,48 +217,29 @@ int hm_serf_put_query(hm_buf_t *b, const hm_serf_query_t *m)
     return rc;
 }
 
-static const char *const query_fields[] = {"LTime",      "ID",      "Addr",   "Port",
-                                           "SourceNode", "Filters", "Flags",  "RelayFactor",
-                                           "Timeout",    "Name",    "Payload"};
-
-static int query_field(hm_mp_reader_t *r, int idx, void *vm)
+static int query_filters(hm_mp_reader_t *r, void *m)
 {
-    hm_serf_query_t *m = vm;
-    const uint8_t *p;
-    size_t n;
-
-    switch (idx) {
-    case 0:
-        return hm_ml_get_u64(r, &m->ltime);
-    case 1:
-        return hm_ml_get_u32(r, &m->id);
-    case 2:
-        if (hm_mp_get_raw(r, &p, &n) < 0)
-            return -1;
-        return hm_ml_addr_from_raw(&m->addr, p, n, m->addr.port);
-    case 3:
-        return hm_ml_get_u16(r, &m->addr.port);
-    case 4:
-        return hm_ml_get_str(r, &m->source_node);
-    case 5:
-        return get_seq(r, &m->filters, false, check_raw);
-    case 6:
-        return hm_ml_get_u32(r, &m->flags);
-    case 7:
-        return hm_ml_get_u8(r, &m->relay_factor);
-    case 8:
-        return get_i64(r, &m->timeout_ns);
-    case 9:
-        return hm_ml_get_str(r, &m->name);
-    default:
-        return hm_ml_get_bytes(r, &m->payload, &m->payload_len);
-    }
+    return get_seq(r, &((hm_serf_query_t *)m)->filters, false, check_raw);
 }
+
+static const hm_ml_field_t query_fields[] = {
+    HM_MLF(hm_serf_query_t, "LTime", HM_MLF_U64, ltime),
+    HM_MLF(hm_serf_query_t, "ID", HM_MLF_U32, id),
+    HM_MLF(hm_serf_query_t, "Addr", HM_MLF_IP, addr),
+    HM_MLF(hm_serf_query_t, "Port", HM_MLF_U16, addr.port),
+    HM_MLF(hm_serf_query_t, "SourceNode", HM_MLF_STR, source_node),
+    HM_MLF_CUSTOM("Filters", query_filters),
+    HM_MLF(hm_serf_query_t, "Flags", HM_MLF_U32, flags),
+    HM_MLF(hm_serf_query_t, "RelayFactor", HM_MLF_U8, relay_factor),
+    HM_MLF(hm_serf_query_t, "Timeout", HM_MLF_I64, timeout_ns),
+    HM_MLF(hm_serf_query_t, "Name", HM_MLF_STR, name),
+    HM_MLF2(hm_serf_query_t, "Payload", HM_MLF_BYTES, payload, payload_len),
+};
 
 int hm_serf_get_query(const uint8_t *p, size_t n, hm_serf_query_t *m)
 {
     memset(m, 0, sizeof(*m));
-    return decode(p, n, query_fields, 11, query_field, m);
+    return decode_fields(p, n, query_fields, NFIELDS(query_fields), m);
 }
 
 /* ---- filters ------------------------------------------------------------------------ */
@@ -319,14 +285,10 @@ int hm_serf_add_tag_filter(hm_buf_t *elems, uint32_t *count, const char *tag, co
     return add_filter_elem(elems, count, &f, hm_serf_put_tag_filter(&f, tag, expr));
 }
 
-static const char *const tagf_fields[] = {"Tag", "Expr"};
-
-static int tagf_field(hm_mp_reader_t *r, int idx, void *vm)
-{
-    hm_serf_filter_t *f = vm;
-
-    return hm_ml_get_str(r, idx == 0 ? &f->tag : &f->expr);
-}
+static const hm_ml_field_t tagf_fields[] = {
+    HM_MLF(hm_serf_filter_t, "Tag", HM_MLF_STR, tag),
+    HM_MLF(hm_serf_filter_t, "Expr", HM_MLF_STR, expr),
+};
 
 int hm_serf_get_filter(const uint8_t *p, size_t n, hm_serf_filter_t *f)
 {
@@ -341,7 +303,7 @@ int hm_serf_get_filter(const uint8_t *p, size_t n, hm_serf_filter_t *f)
     case HM_SERF_FILTER_NODE:
         return get_seq(&r, &f->nodes, false, check_raw);
     case HM_SERF_FILTER_TAG:
-        return hm_ml_get_struct(&r, tagf_fields, 2, tagf_field, f);
+        return hm_ml_get_fields(&r, tagf_fields, NFIELDS(tagf_fields), f);
     default:
         return -1;
     }
@@ -374,30 +336,18 @@ int hm_serf_put_query_response(hm_buf_t *b, const hm_serf_query_response_t *m)
            kv_uint(b, "LTime", m->ltime) | kv_bytes(b, "Payload", m->payload, m->payload_len);
 }
 
-static const char *const qr_fields[] = {"LTime", "ID", "From", "Flags", "Payload"};
-
-static int qr_field(hm_mp_reader_t *r, int idx, void *vm)
-{
-    hm_serf_query_response_t *m = vm;
-
-    switch (idx) {
-    case 0:
-        return hm_ml_get_u64(r, &m->ltime);
-    case 1:
-        return hm_ml_get_u32(r, &m->id);
-    case 2:
-        return hm_ml_get_str(r, &m->from);
-    case 3:
-        return hm_ml_get_u32(r, &m->flags);
-    default:
-        return hm_ml_get_bytes(r, &m->payload, &m->payload_len);
-    }
-}
+static const hm_ml_field_t qr_fields[] = {
+    HM_MLF(hm_serf_query_response_t, "LTime", HM_MLF_U64, ltime),
+    HM_MLF(hm_serf_query_response_t, "ID", HM_MLF_U32, id),
+    HM_MLF(hm_serf_query_response_t, "From", HM_MLF_STR, from),
+    HM_MLF(hm_serf_query_response_t, "Flags", HM_MLF_U32, flags),
+    HM_MLF2(hm_serf_query_response_t, "Payload", HM_MLF_BYTES, payload, payload_len),
+};
 
 int hm_serf_get_query_response(const uint8_t *p, size_t n, hm_serf_query_response_t *m)
 {
     memset(m, 0, sizeof(*m));
-    return decode(p, n, qr_fields, 5, qr_field, m);
+    return decode_fields(p, n, qr_fields, NFIELDS(qr_fields), m);
 }
 
 /* ---- relay --------------------------------------------------------------------------- */
@@ -529,16 +479,10 @@ int hm_serf_put_push_pull(hm_buf_t *b, const hm_serf_push_pull_t *m)
 }
 
 /* userEvent {Name, Payload} */
-static const char *const ev_fields[] = {"Name", "Payload"};
-
-static int ev_field(hm_mp_reader_t *r, int idx, void *vm)
-{
-    hm_serf_event_t *e = vm;
-
-    if (idx == 0)
-        return hm_ml_get_str(r, &e->name);
-    return hm_ml_get_bytes(r, &e->payload, &e->payload_len);
-}
+static const hm_ml_field_t ev_fields[] = {
+    HM_MLF(hm_serf_event_t, "Name", HM_MLF_STR, name),
+    HM_MLF2(hm_serf_event_t, "Payload", HM_MLF_BYTES, payload, payload_len),
+};
 
 /* userEvents {LTime, Events}: collects the events array region. */
 typedef struct {
@@ -551,50 +495,50 @@ static int check_event(hm_mp_reader_t *r)
     hm_serf_event_t e;
 
     memset(&e, 0, sizeof(e));
-    return hm_ml_get_struct(r, ev_fields, 2, ev_field, &e);
+    return hm_ml_get_fields(r, ev_fields, NFIELDS(ev_fields), &e);
 }
 
-static const char *const slot_fields[] = {"LTime", "Events"};
-
-static int slot_field(hm_mp_reader_t *r, int idx, void *vm)
+static int slot_events(hm_mp_reader_t *r, void *m)
 {
-    slot_view_t *s = vm;
-
-    if (idx == 0)
-        return hm_ml_get_u64(r, &s->ltime);
-    return get_seq(r, &s->events, false, check_event);
+    return get_seq(r, &((slot_view_t *)m)->events, false, check_event);
 }
+
+static const hm_ml_field_t slot_fields[] = {
+    HM_MLF(slot_view_t, "LTime", HM_MLF_U64, ltime),
+    HM_MLF_CUSTOM("Events", slot_events),
+};
 
 static int check_slot(hm_mp_reader_t *r)
 {
     slot_view_t s;
 
     memset(&s, 0, sizeof(s));
-    return hm_ml_get_struct(r, slot_fields, 2, slot_field, &s);
+    return hm_ml_get_fields(r, slot_fields, NFIELDS(slot_fields), &s);
 }
 
-static const char *const pp_fields[] = {"LTime",      "StatusLTimes", "LeftMembers",
-                                        "EventLTime", "Events",       "QueryLTime"};
-
-static int pp_field(hm_mp_reader_t *r, int idx, void *vm)
+static int pp_status(hm_mp_reader_t *r, void *m)
 {
-    hm_serf_push_pull_view_t *v = vm;
-
-    switch (idx) {
-    case 0:
-        return hm_ml_get_u64(r, &v->ltime);
-    case 1:
-        return get_seq(r, &v->status, true, check_ltime_pair);
-    case 2:
-        return get_seq(r, &v->left, false, check_raw);
-    case 3:
-        return hm_ml_get_u64(r, &v->event_ltime);
-    case 4:
-        return get_seq(r, &v->events, false, check_slot);
-    default:
-        return hm_ml_get_u64(r, &v->query_ltime);
-    }
+    return get_seq(r, &((hm_serf_push_pull_view_t *)m)->status, true, check_ltime_pair);
 }
+
+static int pp_left(hm_mp_reader_t *r, void *m)
+{
+    return get_seq(r, &((hm_serf_push_pull_view_t *)m)->left, false, check_raw);
+}
+
+static int pp_events(hm_mp_reader_t *r, void *m)
+{
+    return get_seq(r, &((hm_serf_push_pull_view_t *)m)->events, false, check_slot);
+}
+
+static const hm_ml_field_t pp_fields[] = {
+    HM_MLF(hm_serf_push_pull_view_t, "LTime", HM_MLF_U64, ltime),
+    HM_MLF_CUSTOM("StatusLTimes", pp_status),
+    HM_MLF_CUSTOM("LeftMembers", pp_left),
+    HM_MLF(hm_serf_push_pull_view_t, "EventLTime", HM_MLF_U64, event_ltime),
+    HM_MLF_CUSTOM("Events", pp_events),
+    HM_MLF(hm_serf_push_pull_view_t, "QueryLTime", HM_MLF_U64, query_ltime),
+};
 
 int hm_serf_get_push_pull(const uint8_t *p, size_t n, hm_serf_push_pull_view_t *v)
 {
@@ -604,7 +548,7 @@ int hm_serf_get_push_pull(const uint8_t *p, size_t n, hm_serf_push_pull_view_t *
     uint32_t i;
 
     memset(v, 0, sizeof(*v));
-    if (decode(p, n, pp_fields, 6, pp_field, v) < 0)
+    if (decode_fields(p, n, pp_fields, NFIELDS(pp_fields), v) < 0)
         return -1;
     /* StatusLTimes keys must be strings (the check above let keys and values
      * each be either); re-walk it strictly. */
@@ -629,12 +573,13 @@ int hm_serf_pp_events(const hm_serf_push_pull_view_t *v, hm_serf_event_fn fn, vo
             it.p++;
             continue;
         }
-        if (hm_ml_get_struct(&it, slot_fields, 2, slot_field, &s) < 0)
+        if (hm_ml_get_fields(&it, slot_fields, NFIELDS(slot_fields), &s) < 0)
             return -1;
         hm_mp_reader_init(&eit, s.events.p, s.events.n);
         for (j = 0; j < s.events.count; j++) {
             memset(&e, 0, sizeof(e));
-            if (hm_ml_get_struct(&eit, ev_fields, 2, ev_field, &e) < 0 || fn(ud, s.ltime, &e) < 0)
+            if (hm_ml_get_fields(&eit, ev_fields, NFIELDS(ev_fields), &e) < 0 ||
+                fn(ud, s.ltime, &e) < 0)
                 return -1;
         }
     }
@@ -776,26 +721,18 @@ int hm_serf_put_key_request(hm_buf_t *b, const uint8_t *key, size_t n)
            kv_bytes(b, "Key", key ? key : (const uint8_t *)"", n);
 }
 
-static const char *const keyreq_fields[] = {"Key"};
-
 typedef struct {
     const uint8_t *p;
     size_t n;
 } bytes_t;
 
-static int keyreq_field(hm_mp_reader_t *r, int idx, void *vm)
-{
-    bytes_t *k = vm;
-
-    (void)idx;
-    return hm_ml_get_bytes(r, &k->p, &k->n);
-}
+static const hm_ml_field_t keyreq_fields[] = {HM_MLF2(bytes_t, "Key", HM_MLF_BYTES, p, n)};
 
 int hm_serf_get_key_request(const uint8_t *p, size_t n, const uint8_t **key, size_t *len)
 {
     bytes_t k = {0};
 
-    if (decode(p, n, keyreq_fields, 1, keyreq_field, &k) < 0)
+    if (decode_fields(p, n, keyreq_fields, 1, &k) < 0)
         return -1;
     *key = k.p;
     *len = k.n;
@@ -821,28 +758,22 @@ int hm_serf_put_key_response(hm_buf_t *b, bool result, const char *message, cons
     return rc;
 }
 
-static const char *const keyresp_fields[] = {"Result", "Message", "Keys", "PrimaryKey"};
-
-static int keyresp_field(hm_mp_reader_t *r, int idx, void *vm)
+static int keyresp_keys(hm_mp_reader_t *r, void *m)
 {
-    hm_serf_key_response_t *m = vm;
-
-    switch (idx) {
-    case 0:
-        return hm_mp_get_bool(r, &m->result);
-    case 1:
-        return hm_ml_get_str(r, &m->message);
-    case 2:
-        return get_seq(r, &m->keys, false, check_raw);
-    default:
-        return hm_ml_get_str(r, &m->primary_key);
-    }
+    return get_seq(r, &((hm_serf_key_response_t *)m)->keys, false, check_raw);
 }
+
+static const hm_ml_field_t keyresp_fields[] = {
+    HM_MLF(hm_serf_key_response_t, "Result", HM_MLF_BOOL, result),
+    HM_MLF(hm_serf_key_response_t, "Message", HM_MLF_STR, message),
+    HM_MLF_CUSTOM("Keys", keyresp_keys),
+    HM_MLF(hm_serf_key_response_t, "PrimaryKey", HM_MLF_STR, primary_key),
+};
 
 int hm_serf_get_key_response(const uint8_t *p, size_t n, hm_serf_key_response_t *m)
 {
     memset(m, 0, sizeof(*m));
-    return decode(p, n, keyresp_fields, 4, keyresp_field, m);
+    return decode_fields(p, n, keyresp_fields, NFIELDS(keyresp_fields), m);
 }
 
 /* ---- conflict response (Member) ----------------------------------------------------------- */
@@ -868,38 +799,25 @@ int hm_serf_put_conflict_response(hm_buf_t *b, const hm_member_t *m)
     return rc;
 }
 
-static const char *const member_fields[] = {
-    "Name",        "Addr",        "Port",        "Tags",        "Status",     "ProtocolMin",
-    "ProtocolMax", "ProtocolCur", "DelegateMin", "DelegateMax", "DelegateCur"};
-
-static int member_field(hm_mp_reader_t *r, int idx, void *vm)
+static int member_tags(hm_mp_reader_t *r, void *m)
 {
-    hm_serf_member_t *m = vm;
-    const uint8_t *p;
-    size_t n;
-    int64_t st;
-    /* ProtocolMin.. DelegateCur (idx 5..10) -> vsn[0..5] */
-
-    switch (idx) {
-    case 0:
-        return hm_ml_get_str(r, &m->name);
-    case 1:
-        if (hm_mp_get_raw(r, &p, &n) < 0)
-            return -1;
-        return hm_ml_addr_from_raw(&m->addr, p, n, m->addr.port);
-    case 2:
-        return hm_ml_get_u16(r, &m->addr.port);
-    case 3:
-        return check_str_map(r, &m->tags);
-    case 4:
-        if (hm_mp_get_int(r, &st) < 0 || st < 0 || st > 255)
-            return -1;
-        m->status = (uint8_t)st;
-        return 0;
-    default:
-        return hm_ml_get_u8(r, &m->vsn[idx - 5]);
-    }
+    return check_str_map(r, &((hm_serf_member_t *)m)->tags);
 }
+
+/* ProtocolMin .. DelegateCur -> vsn[0..5] */
+static const hm_ml_field_t member_fields[] = {
+    HM_MLF(hm_serf_member_t, "Name", HM_MLF_STR, name),
+    HM_MLF(hm_serf_member_t, "Addr", HM_MLF_IP, addr),
+    HM_MLF(hm_serf_member_t, "Port", HM_MLF_U16, addr.port),
+    HM_MLF_CUSTOM("Tags", member_tags),
+    HM_MLF(hm_serf_member_t, "Status", HM_MLF_LEN8, status),
+    HM_MLF(hm_serf_member_t, "ProtocolMin", HM_MLF_U8, vsn[0]),
+    HM_MLF(hm_serf_member_t, "ProtocolMax", HM_MLF_U8, vsn[1]),
+    HM_MLF(hm_serf_member_t, "ProtocolCur", HM_MLF_U8, vsn[2]),
+    HM_MLF(hm_serf_member_t, "DelegateMin", HM_MLF_U8, vsn[3]),
+    HM_MLF(hm_serf_member_t, "DelegateMax", HM_MLF_U8, vsn[4]),
+    HM_MLF(hm_serf_member_t, "DelegateCur", HM_MLF_U8, vsn[5]),
+};
 
 int hm_serf_get_conflict_response(const uint8_t *p, size_t n, hm_serf_member_t *m)
 {
@@ -909,7 +827,7 @@ int hm_serf_get_conflict_response(const uint8_t *p, size_t n, hm_serf_member_t *
     hm_mp_reader_init(&r, p, n);
     if (hm_mp_peek(&r) == HM_MP_NIL)
         return 0; /* present stays false */
-    if (hm_ml_get_struct(&r, member_fields, 11, member_field, m) < 0)
+    if (hm_ml_get_fields(&r, member_fields, NFIELDS(member_fields), m) < 0)
         return -1;
     m->present = true;
     return 0;

@@ -207,6 +207,8 @@ int main(void)
     hm_hook_query(c, "deploy", q_ok, "d3");
     hm_hook_query(c, "other", q_ok, "o");
     hm_hook_query(b, NULL, q_decline, "*2");
+    is_int(hm_hooks_count(d, "query"), 6, "hm_hooks_count: six query hooks");
+    is_int(hm_hooks_count(d, "bogus"), -1, "hm_hooks_count: unknown kind");
     r = hm_run_query(d, &q, true);
     is_int(r, HM_OK, "query handled");
     is_str(trace, "d1d2*1*2", "query: named in order until handled, then every catch-all");

@@ -1,4 +1,4 @@
-/* mod_crypto as the daemon drives it (through a fake core): keys from the
+/* mod_crypto as the daemon drives it (through the real core, t/fakecore.c): keys from the
  * config, the transforms it registers, Serf's keyring queries answered
  * byte-compatibly with the keyring file rewritten, the origin side of a key
  * operation, and the RPC commands when <hamlet/rpc.h> is there. */
@@ -90,7 +90,7 @@ int main(void)
        "Serf's message");
     hm_module.fini(fc_ctx());
     fc_free(conf);
-    memset(&fc, 0, sizeof(fc));
+    fc_reset();
     fc.self.name = "c1";
     fc.members = 2;
 
@@ -98,11 +98,12 @@ int main(void)
     fc_set(conf, "keyring_file", ring);
     fc_defaults(conf, hm_module.keys);
     is_int(hm_module.init(fc_ctx(), conf), HM_OK, "init with a keyring file");
-    ok(fc.packet_out && fc.packet_in && fc.stream_out && fc.stream_in,
+    ok(fc_hooks("packet_out") == 1 && fc_hooks("packet_in") == 1 && fc_hooks("stream_out") == 1 &&
+           fc_hooks("stream_in") == 1,
        "packet and stream transforms registered");
-    is_int(fc.overhead, 29, "packet overhead 29 (version 1)");
-    is_int(fc.nqueries, 4, "four keyring queries registered");
-    is_int(fc.nrpcs, 4, "four RPC commands registered");
+    is_int(hm_hooks_packet_overhead(fc_daemon()), 29, "packet overhead 29 (version 1)");
+    is_int(fc_hooks("query"), 4, "four keyring queries registered");
+    is_int(fc_hooks("rpc"), 4, "four RPC commands registered");
 
     r = ask("_serf_list-keys", "");
     ok(r && r->result && r->nkeys == 1 && strcmp(r->keys[0], K1) == 0 &&
@@ -141,12 +142,12 @@ int main(void)
     {
         hm_buf_t out = {0};
         static const uint8_t ping[] = {0, 0x80};
-        ok(fc.packet_in(fc.transform_ud, ping, 2, &out) == HM_DROP, "plaintext dropped");
+        ok(hm_run_packet_in(fc_daemon(), ping, 2, &out) == HM_DROP, "plaintext dropped");
         is_int(fc_metric("crypto.packets_bad"), 1, "drop counted in the metrics");
-        ok(fc.packet_out(fc.transform_ud, ping, 2, &out) == HM_OK && out.len == 31,
+        ok(hm_run_packet_out(fc_daemon(), ping, 2, &out) == HM_OK && out.len == 31,
            "outgoing packet sealed");
         hm_buf_t back = {0};
-        ok(fc.packet_in(fc.transform_ud, out.data, out.len, &back) == HM_OK && back.len == 2,
+        ok(hm_run_packet_in(fc_daemon(), out.data, out.len, &back) == HM_OK && back.len == 2,
            "and opened again");
         hm_buf_free(&out);
         hm_buf_free(&back);
@@ -190,12 +191,12 @@ int main(void)
     fc_free(conf);
 
     /* No key at all: the queries answer as an unencrypted Serf does. */
-    memset(&fc, 0, sizeof(fc));
+    fc_reset();
     fc.self.name = "c1";
     conf = fc_map();
     fc_defaults(conf, hm_module.keys);
     is_int(hm_module.init(fc_ctx(), conf), HM_OK, "init without keys");
-    is_int(fc.overhead, 0, "no overhead without a key");
+    is_int(hm_hooks_packet_overhead(fc_daemon()), 0, "no overhead without a key");
     r = ask("_serf_install-key", K1);
     ok(r && !r->result && strcmp(r->message, "No keyring to modify (encryption not enabled)") == 0,
        "install without keyring: Serf's message");

@@ -1,5 +1,5 @@
-/* mod_handlers as the daemon drives it (through a fake core and a real
- * libevent loop): specs from the config, member/user/query events run in
+/* mod_handlers as the daemon drives it (through the real core, t/fakecore.c,
+ * and a real libevent loop): specs from the config, member/user/query events run in
  * order, the query answered with the output, exit status and timeouts
  * logged as Serf does, bad specs refused. */
 #include <signal.h>
@@ -52,7 +52,7 @@ static void user(const char *name, uint64_t ltime, const char *payload)
                          .name = name,
                          .payload = (const uint8_t *)payload,
                          .len = payload ? strlen(payload) : 0};
-    fc.user_fn(fc.user_ud, &e);
+    hm_run_user_event(fc_daemon(), &e);
 }
 
 int main(void)
@@ -95,11 +95,8 @@ int main(void)
     fc_defaults(s, hm_module.keys[1].children);
     fc_defaults(conf, hm_module.keys);
     is_int(hm_module.init(fc_ctx(), conf), HM_OK, "init");
-    ok(fc.member_fn && fc.user_fn, "member and user event hooks");
-    {
-        void *ud;
-        ok(fc_named_fn(fc.queries, fc.nqueries, NULL, &ud) != NULL, "catch-all query hook");
-    }
+    ok(fc_hooks("member_event") == 1 && fc_hooks("user_event") == 1, "member and user event hooks");
+    is_int(fc_hooks("query"), 1, "a (catch-all) query hook");
 
     /* A member join with two members: one stdin line each. */
     {
@@ -107,7 +104,7 @@ int main(void)
         hm_member_t b = {.name = "n2", .addr = {{127, 0, 0, 2}, 4, 1}};
         const hm_member_t *ms[] = {&a, &b};
         hm_member_event_t ev = {HM_EVENT_MEMBER_JOIN, ms, 2};
-        fc.member_fn(fc.member_ud, &ev);
+        hm_run_member_event(fc_daemon(), &ev);
         ok(settle(), "member-join handled");
         is_str(slurp(log), "member-join web  n1\t127.0.0.1\t\t|n2\t127.0.0.2\t\t|\n",
                "env and stdin of a member event");
@@ -146,7 +143,7 @@ int main(void)
     /* Exit status and timeout. */
     user("fail", 10, NULL);
     settle();
-    ok(strstr(fc.logs, "[ERR] Error invoking script 'exit 3': exit status 3") != NULL,
+    ok(strstr(fc.logs, "[ERR] handlers: Error invoking script 'exit 3': exit status 3") != NULL,
        "non-zero exit logged as Serf");
     {
         long long t0 = now_ms();
@@ -156,9 +153,9 @@ int main(void)
         is_int(fc_metric("handlers.timed_out"), 1, "timeout counted");
         ok(strstr(fc.logs, "killed after 200ms timeout") != NULL, "timeout logged");
     }
-    ok(strstr(fc.logs, "[INFO] Received event: user-event: deploy") != NULL &&
-           strstr(fc.logs, "[INFO] Received event: query: ask") != NULL &&
-           strstr(fc.logs, "[INFO] Received event: member-join") != NULL,
+    ok(strstr(fc.logs, "[INFO] handlers: Received event: user-event: deploy") != NULL &&
+           strstr(fc.logs, "[INFO] handlers: Received event: query: ask") != NULL &&
+           strstr(fc.logs, "[INFO] handlers: Received event: member-join") != NULL,
        "per-event log lines as Serf's");
 
     /* SIGHUP: a new handler list applies to the next events. */
