@@ -84,7 +84,11 @@ hamlet_start() {
     pid=$!
     PIDS="$PIDS $pid"
     eval "${n}_port=$p ${n}_rpc=$r ${n}_pid=$pid"
+    # Return once the gossip port is bound (the next agent may join it at
+    # once) or the daemon has exited (tests of refused starts).
+    wait_for 10 hamlet_bound "$n" "$pid" || :
 }
+hamlet_bound() { grep -q 'agent: Serf agent starting' "$W/$1.log" || ! kill -0 "$2" 2>/dev/null; }
 
 # wait_for SECONDS cmd...: polls every 100 ms until cmd succeeds.
 wait_for() {
