@@ -26,6 +26,8 @@
  *   reconnect_interval (30s), reconnect_timeout (24h), tombstone_timeout (24h)
  *   user_event_size_limit (size, 512), query_size_limit (1024),
  *   query_response_size_limit (1024), disable_coordinates (bool, false)
+ *   interface (string, "")                      -iface
+ *   disable_name_resolution (bool, false)
  *   log_level (enum trace|debug|info|warn|err, "info"), syslog, syslog_facility
  *   module_path (list), modules (list)
  */
@@ -42,7 +44,9 @@ typedef struct hm_agent hm_agent_t;
 hm_agent_t *hm_agent_new(struct event_base *base, const hm_conf_node_t *root, char *err,
                          size_t errlen);
 /* Binds UDP+TCP, starts the engine, runs -join (failing if none succeed,
- * as serf agent does) and schedules retry_join.  0 or -1 with err. */
+ * as serf agent does) and schedules retry_join.  0 or -1 with err.
+ * Joins (here and hm_join) run their TCP push/pulls with blocking I/O,
+ * each bounded by the profile's TCP timeout, before returning. */
 int hm_agent_start(hm_agent_t *a, char *err, size_t errlen);
 /* SIGHUP: new validated root (tags, log level, ...). */
 int hm_agent_reload(hm_agent_t *a, const hm_conf_node_t *root, char *err, size_t errlen);

@@ -61,7 +61,10 @@ int hm_hook_stream_out(hm_ctx_t *ctx, hm_stream_out_fn fn, void *ud);
 int hm_hook_stream_in(hm_ctx_t *ctx, hm_stream_in_fn fn, void *ud);
 int hm_hook_member_event(hm_ctx_t *ctx, hm_member_event_fn fn, void *ud);
 int hm_hook_user_event(hm_ctx_t *ctx, hm_user_event_fn fn, void *ud);
-/* name NULL: every query (handlers' "query" spec); else exact name. */
+/* name: queries of exactly that name (first hook that does not decline
+ * answers).  name NULL: every query, after the named hooks; all of these run
+ * (handlers' "query" scripts, RPC streams).  Internal "_serf_*" queries only
+ * reach hooks registered for their exact name. */
 int hm_hook_query(hm_ctx_t *ctx, const char *name, hm_query_fn fn, void *ud);
 int hm_hook_filter(hm_ctx_t *ctx, const char *name, hm_filter_fn fn, void *ud);
 int hm_hook_rpc(hm_ctx_t *ctx, const char *command, hm_rpc_fn fn, void *ud);
@@ -69,6 +72,14 @@ int hm_hook_http(hm_ctx_t *ctx, const char *path, hm_http_fn fn, void *ud);
 int hm_hook_metrics(hm_ctx_t *ctx, hm_metrics_fn fn, void *ud);
 int hm_hook_log(hm_ctx_t *ctx, hm_log_fn fn, void *ud);
 int hm_hook_tick(hm_ctx_t *ctx, uint32_t interval_ms, hm_tick_fn fn, void *ud);
+
+/* For the modules that serve RPC and HTTP (rpc, http): run the command or
+ * route registered under that name by any module (first that does not
+ * decline wins); HM_DECLINED when nobody serves it. */
+int hm_rpc_dispatch(hm_ctx_t *ctx, const char *command, void *request);
+int hm_http_dispatch(hm_ctx_t *ctx, const char *path, void *request);
+/* Every published figure: hm_metric_add() counters, then the metrics hooks. */
+void hm_metrics_collect(hm_ctx_t *ctx, hm_metric_emit_fn emit, void *emit_ud);
 
 /* Bytes the packet-out transforms add (e.g. 29 for AES-GCM v1), so the
  * gossip engine can budget piggybacked broadcasts. */

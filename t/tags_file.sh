@@ -1,0 +1,69 @@
+#!/bin/sh
+# -tags-file under serf and under hamletd: the same `serf tags` changes
+# leave files with the same JSON object (mode 0600), and hamletd restores
+# its tags from the file at the next start.  Byte identity with Go's
+# encoder (HTML-safe escapes; modules/tags/tagsfile.c writes them) is
+# checked too, as TODO until the core writes the file that way.
+: "${top_builddir:=.}"
+HAMLETD="$top_builddir/core/hamletd"
+MODS="$top_builddir/modules"
+PY=/usr/bin/python3
+dir=$(mktemp -d /tmp/hm-tags-file-XXXXXX)
+port=$((28000 + $$ % 9000))
+rpc=$((port + 1))
+pids=
+cleanup() {
+    for p in $pids; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    [ -n "$KEEP" ] || rm -rf "$dir"
+}
+trap cleanup EXIT
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+notok() { n=$((n + 1)); echo "not ok $n - $*"; }
+check() { if [ "$1" = 0 ]; then shift; ok "$@"; else shift; notok "$@"; fi; }
+bail() { notok "$*"; echo "1..$n"; exit 1; }
+until_ok() {
+    i=0
+    until "$@" >/dev/null 2>&1; do
+        i=$((i + 1)); [ $i -gt 400 ] && return 1; sleep 0.05
+    done
+}
+S1="127.0.71.1:$rpc"
+H1="127.0.71.2:$rpc"
+same_json() { "$PY" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))' "$1" "$2"; }
+
+serf agent -node=s1 -bind="127.0.71.1:$port" -rpc-addr="$S1" -tags-file="$dir/s1.tags" \
+    >"$dir/s1.log" 2>&1 &
+pids="$pids $!"
+until_ok serf members -rpc-addr="$S1" || bail "serf up"
+"$HAMLETD" -node=h1 -bind="127.0.71.2:$port" -rpc-addr="$H1" -module-path="$MODS" \
+    -tags-file="$dir/h1.tags" >"$dir/h1.log" 2>&1 &
+h1=$!
+pids="$pids $h1"
+until_ok serf members -rpc-addr="$H1" || bail "hamletd up"
+
+for a in "$S1" "$H1"; do
+    serf tags -rpc-addr="$a" -set role=web -set 'x=<a&b> "q"' -set dc=east >/dev/null 2>&1
+    serf tags -rpc-addr="$a" -delete dc >/dev/null 2>&1
+done
+until_ok test -s "$dir/h1.tags"
+same_json "$dir/s1.tags" "$dir/h1.tags"
+check $? "same JSON object in both files"
+[ "$(stat -c %a "$dir/h1.tags")" = 600 ]
+check $? "mode 0600"
+if cmp -s "$dir/s1.tags" "$dir/h1.tags"; then ok "byte-identical to serf's file"
+else notok "byte-identical to serf's file # TODO core writes without Go's HTML escapes"; fi
+
+kill "$h1"
+wait "$h1" 2>/dev/null
+"$HAMLETD" -node=h1 -bind="127.0.71.2:$port" -rpc-addr="$H1" -module-path="$MODS" \
+    -tags-file="$dir/h1.tags" >"$dir/h1b.log" 2>&1 &
+h1=$!
+pids="$pids $h1"
+until_ok serf members -rpc-addr="$H1" || bail "hamletd restarted"
+serf members -rpc-addr="$H1" -format=json >"$dir/m.json" 2>&1
+"$PY" -c 'import json,sys
+m = [x for x in json.load(open(sys.argv[1]))["members"] if x["name"] == "h1"][0]
+sys.exit(m["tags"] != {"role": "web", "x": "<a&b> \"q\""})' "$dir/m.json"
+check $? "tags restored from the file at restart"
+echo "1..$n"
