@@ -1246,9 +1246,19 @@ static void handle_alive_decoded(hm_swim_t *s, hm_ml_alive_t *a)
     hm_swim_alive(s, a, false, NULL, NULL);
 }
 
-/* A compound of gossip is mostly alive messages about nodes spread over
- * the whole table: decode them first and prefetch their hash slots and
- * records, then handle every part in order. */
+static bool queued_type(uint8_t t)
+{
+    return t == HM_ML_SUSPECT || t == HM_ML_DEAD || t == HM_ML_USER;
+}
+
+/* memberlist handles ping, ack and the like inline, but hands alive,
+ * suspect, dead and user messages to a goroutine through two LIFO queues
+ * (net.go handleCommand, getNextMessage): alive messages first, newest
+ * first, then the others, newest first.  A compound is pushed whole before
+ * that goroutine runs, so its parts are handled in that order here: inline
+ * ones as they come, then the alive ones backwards, then the rest
+ * backwards.  The alive messages are decoded first to prefetch their hash
+ * slots and records (they are spread over the whole table). */
 static void handle_compound(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, size_t n,
                             int depth)
 {
@@ -1277,13 +1287,17 @@ static void handle_compound(hm_swim_t *s, const hm_addr_t *from, const uint8_t *
         if (decoded[i] == 1)
             prefetch_rec(s, hash[i]);
     for (i = 0; i < k; i++) {
-        if (decoded[i] == 1)
-            handle_alive_decoded(s, &alive[i]);
-        else if (decoded[i] == -1)
+        if (decoded[i] == -1)
             hm_swim_malformed(s, "alive message");
-        else
+        else if (decoded[i] == 0 && (lens[i] == 0 || !queued_type(parts[i][0])))
             handle_command(s, from, parts[i], lens[i], depth + 1);
     }
+    for (i = k - 1; i >= 0; i--)
+        if (decoded[i] == 1)
+            handle_alive_decoded(s, &alive[i]);
+    for (i = k - 1; i >= 0; i--)
+        if (decoded[i] == 0 && lens[i] > 0 && queued_type(parts[i][0]))
+            handle_command(s, from, parts[i], lens[i], depth + 1);
 }
 
 static void handle_compressed(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, size_t n,
