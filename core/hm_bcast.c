@@ -43,6 +43,10 @@ struct hm_bcast_queue {
     hm_bcast_drop_fn drop;
     void *hook_ud;
     hm_buf_t scratch;
+    /* linked items per transmit tier, so a get skips empty tiers without
+     * a tree descent; items at tier >= BQ_TIERS are counted in `high` */
+#define BQ_TIERS 64
+    uint32_t tier_cnt[BQ_TIERS], high;
 };
 
 static uint32_t prio_of(uint32_t id)
@@ -133,15 +137,38 @@ static uint32_t tree_delete(hm_bcast_queue_t *q, uint32_t t, uint32_t x)
     return t;
 }
 
+static void count_tier(hm_bcast_queue_t *q, uint32_t x, int d)
+{
+    uint16_t t = q->items[x].transmits;
+
+    if (t < BQ_TIERS)
+        q->tier_cnt[t] += (uint32_t)d;
+    else
+        q->high += (uint32_t)d;
+}
+
 static void link_item(hm_bcast_queue_t *q, uint32_t x)
 {
     q->items[x].l = q->items[x].r = 0;
     q->root = tree_insert(q, q->root, x);
+    count_tier(q, x, 1);
 }
 
 static void unlink_item(hm_bcast_queue_t *q, uint32_t x)
 {
     q->root = tree_delete(q, q->root, x);
+    count_tier(q, x, -1);
+}
+
+/* The lowest tier >= t holding a linked item (t itself when the counts
+ * cannot tell, i.e. items sit above BQ_TIERS). */
+static uint32_t next_tier(const hm_bcast_queue_t *q, uint32_t t)
+{
+    if (q->high)
+        return t;
+    while (t < BQ_TIERS && q->tier_cnt[t] == 0)
+        t++;
+    return t;
 }
 
 static uint32_t name_hash(const char *s)
@@ -409,13 +436,22 @@ size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size
     if (q->count == 0 || max_parts == 0)
         return 0;
     tlimit = hm_bcast_retransmit_limit(q->mult, num_nodes);
-    t = q->items[extreme(q, false)].transmits;
-    tmax = q->items[extreme(q, true)].transmits;
+    if (q->high) {
+        t = q->items[extreme(q, false)].transmits;
+        tmax = q->items[extreme(q, true)].transmits;
+    } else {
+        t = next_tier(q, 0);
+        for (tmax = BQ_TIERS - 1; tmax > t && q->tier_cnt[tmax] == 0; tmax--)
+            ;
+    }
     while (t <= tmax && k < max_parts) {
         uint32_t x;
         bq_item_t *it;
 
         if (limit <= used + overhead)
+            break;
+        t = next_tier(q, t);
+        if (t > tmax)
             break;
         x = lower_bound(q, t,
                         (uint32_t)(limit - used - overhead > UINT32_MAX ? UINT32_MAX

@@ -12,13 +12,41 @@
 
 /* ---- decoding helpers shared with hm_serfwire.c ------------------------ */
 
+/* Key k equals the NUL-terminated field name f (no strlen: most keys
+ * differ at the first byte). */
+static bool key_is(const uint8_t *k, size_t kl, const char *f)
+{
+    size_t i;
+
+    for (i = 0; i < kl; i++)
+        if (f[i] == 0 || (uint8_t)f[i] != k[i])
+            return false;
+    return f[kl] == 0;
+}
+
+/* Index of key k in fields, nf if absent.  The search starts at `hint`,
+ * the field after the previous key: senders write the fields in one fixed
+ * order, so the first candidate usually matches. */
+static int field_index(const uint8_t *k, size_t kl, const char *const *fields, int nf, int hint)
+{
+    int j, idx = hint;
+
+    for (j = 0; j < nf; j++, idx++) {
+        if (idx >= nf)
+            idx = 0;
+        if (key_is(k, kl, fields[idx]))
+            return idx;
+    }
+    return nf;
+}
+
 int hm_ml_get_struct(hm_mp_reader_t *r, const char *const *fields, int nf, hm_ml_field_fn fn,
                      void *m)
 {
     uint32_t n, i;
     const uint8_t *k;
     size_t kl;
-    int idx;
+    int idx, hint = 0;
 
     if (hm_mp_peek(r) == HM_MP_NIL)
         return hm_mp_get_nil(r); /* Go decodes nil into a zero struct */
@@ -42,9 +70,8 @@ int hm_ml_get_struct(hm_mp_reader_t *r, const char *const *fields, int nf, hm_ml
     for (i = 0; i < n; i++) {
         if (hm_mp_peek(r) != HM_MP_RAW || hm_mp_get_raw(r, &k, &kl) < 0)
             return -1;
-        for (idx = 0; idx < nf; idx++)
-            if (hm_mp_raw_eq(k, kl, fields[idx]))
-                break;
+        idx = field_index(k, kl, fields, nf, hint);
+        hint = idx + 1 < nf ? idx + 1 : 0;
         if (idx == nf) {
             if (hm_mp_skip(r) < 0)
                 return -1;

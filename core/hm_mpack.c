@@ -148,44 +148,21 @@ static uint64_t be(const uint8_t *p, int nbytes)
     return v;
 }
 
+/* The type of every first byte (peek is on every decoder's path). */
+static const uint8_t mp_types[256] = {
+    [0x00 ... 0x7f] = HM_MP_UINT,  [0x80 ... 0x8f] = HM_MP_MAP,   [0x90 ... 0x9f] = HM_MP_ARRAY,
+    [0xa0 ... 0xbf] = HM_MP_RAW,   [0xc0] = HM_MP_NIL,            [0xc1] = HM_MP_INVALID,
+    [0xc2 ... 0xc3] = HM_MP_BOOL,  [0xc4 ... 0xc6] = HM_MP_RAW,   [0xc7 ... 0xc9] = HM_MP_EXT,
+    [0xca ... 0xcb] = HM_MP_FLOAT, [0xcc ... 0xcf] = HM_MP_UINT,  [0xd0 ... 0xd3] = HM_MP_INT,
+    [0xd4 ... 0xd8] = HM_MP_EXT,   [0xd9 ... 0xdb] = HM_MP_RAW,   [0xdc ... 0xdd] = HM_MP_ARRAY,
+    [0xde ... 0xdf] = HM_MP_MAP,   [0xe0 ... 0xff] = HM_MP_INT,
+};
+
 hm_mp_type_t hm_mp_peek(const hm_mp_reader_t *r)
 {
-    uint8_t c;
-
     if (r->p >= r->end)
         return HM_MP_INVALID;
-    c = *r->p;
-    if (c <= 0x7f || c == 0xcc || c == 0xcd || c == 0xce || c == 0xcf)
-        return HM_MP_UINT;
-    if (c >= 0xe0 || (c >= 0xd0 && c <= 0xd3))
-        return HM_MP_INT;
-    if (c <= 0x8f || c == 0xde || c == 0xdf)
-        return HM_MP_MAP;
-    if (c <= 0x9f || c == 0xdc || c == 0xdd)
-        return HM_MP_ARRAY;
-    if (c <= 0xbf || (c >= 0xd9 && c <= 0xdb) || (c >= 0xc4 && c <= 0xc6))
-        return HM_MP_RAW;
-    switch (c) {
-    case 0xc0:
-        return HM_MP_NIL;
-    case 0xc2:
-    case 0xc3:
-        return HM_MP_BOOL;
-    case 0xca:
-    case 0xcb:
-        return HM_MP_FLOAT;
-    case 0xc7:
-    case 0xc8:
-    case 0xc9:
-    case 0xd4:
-    case 0xd5:
-    case 0xd6:
-    case 0xd7:
-    case 0xd8:
-        return HM_MP_EXT;
-    default:
-        return HM_MP_INVALID; /* 0xc1 */
-    }
+    return (hm_mp_type_t)mp_types[*r->p];
 }
 
 int hm_mp_get_nil(hm_mp_reader_t *r)

@@ -537,19 +537,102 @@ static bool rec_has_vsn(const hm_rec_t *r)
     return r->vsn[0] || r->vsn[1];
 }
 
+static size_t alive_len(const hm_rec_t *r);
+
+/* go-msgpack's raw header (fixraw, raw16, raw32) and unsigned forms,
+ * written at w; return the new end. */
+static uint8_t *w_be(uint8_t *w, uint8_t tag, uint64_t v, int n)
+{
+    *w++ = tag;
+    while (n-- > 0)
+        *w++ = (uint8_t)(v >> (8 * n));
+    return w;
+}
+
+static uint8_t *w_raw(uint8_t *w, const void *p, size_t n)
+{
+    if (n <= 31)
+        *w++ = (uint8_t)(0xa0 | n);
+    else
+        w = n <= 0xffff ? w_be(w, 0xda, n, 2) : w_be(w, 0xdb, n, 4);
+    if (n)
+        memcpy(w, p, n);
+    return w + n;
+}
+
+static uint8_t *w_uint(uint8_t *w, uint64_t v)
+{
+    if (v <= 0x7f) {
+        *w++ = (uint8_t)v;
+        return w;
+    }
+    return v <= 0xff     ? w_be(w, 0xcc, v, 1)
+           : v <= 0xffff ? w_be(w, 0xcd, v, 2)
+           : v <= 0xffffffffu ? w_be(w, 0xce, v, 4)
+                              : w_be(w, 0xcf, v, 8);
+}
+
+static uint8_t *w_key(uint8_t *w, const char *k, size_t n)
+{
+    *w++ = (uint8_t)(0xa0 | n);
+    memcpy(w, k, n);
+    return w + n;
+}
+
+/* The bytes of hm_ml_put_alive() for this record, written in one go: a
+ * queued alive is encoded again each of its (up to 20) transmissions. */
 static int encode_alive_rec(hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out)
 {
-    hm_ml_alive_t a = {0};
+    size_t len = alive_len(r);
+    uint8_t *w, *start;
 
-    a.incarnation = r->inc;
-    a.node.p = REC_NAME(r);
-    a.node.n = r->name_len;
-    hm_swim_rec_addr(s, r, &a.addr);
-    a.meta = r->meta;
-    a.meta_len = r->meta_len;
-    memcpy(a.vsn, r->vsn, 6);
-    a.has_vsn = rec_has_vsn(r);
-    return hm_ml_put_alive(out, &a);
+    if (hm_buf_reserve(out, len) < 0)
+        return -1;
+    start = w = out->data + out->len;
+    *w++ = HM_ML_ALIVE;
+    *w++ = 0x86;
+    w = w_key(w, "Addr", 4);
+    if (r->alen == 0)
+        *w++ = 0xc0;
+    else
+        w = w_raw(w, r->alen == 16 ? s->v6[r - s->recs] : r->ip4, r->alen);
+    w = w_key(w, "Incarnation", 11);
+    w = w_uint(w, r->inc);
+    w = w_key(w, "Meta", 4);
+    if (r->meta == NULL)
+        *w++ = 0xc0;
+    else
+        w = w_raw(w, r->meta, r->meta_len);
+    w = w_key(w, "Node", 4);
+    w = w_raw(w, REC_NAME(r), r->name_len);
+    w = w_key(w, "Port", 4);
+    w = w_uint(w, r->port);
+    w = w_key(w, "Vsn", 3);
+    if (!rec_has_vsn(r))
+        *w++ = 0xc0;
+    else
+        w = w_raw(w, r->vsn, 6);
+    out->len += (size_t)(w - start);
+#ifdef HM_SWIM_CHECK_LEN
+    {
+        hm_ml_alive_t a = {0};
+        hm_buf_t ref = {0};
+
+        a.incarnation = r->inc;
+        a.node.p = REC_NAME(r);
+        a.node.n = r->name_len;
+        hm_swim_rec_addr(s, r, &a.addr);
+        a.meta = r->meta;
+        a.meta_len = r->meta_len;
+        memcpy(a.vsn, r->vsn, 6);
+        a.has_vsn = rec_has_vsn(r);
+        if (hm_ml_put_alive(&ref, &a) < 0 || ref.len != (size_t)(w - start) ||
+            memcmp(ref.data, start, ref.len) != 0)
+            abort();
+        hm_buf_free(&ref);
+    }
+#endif
+    return (size_t)(w - start) == len ? 0 : -1;
 }
 
 static int bq_encode(void *ud, uint32_t key, hm_buf_t *out)
@@ -1246,9 +1329,19 @@ static void handle_alive_decoded(hm_swim_t *s, hm_ml_alive_t *a)
     hm_swim_alive(s, a, false, NULL, NULL);
 }
 
-/* A compound of gossip is mostly alive messages about nodes spread over
- * the whole table: decode them first and prefetch their hash slots and
- * records, then handle every part in order. */
+static bool queued_type(uint8_t t)
+{
+    return t == HM_ML_SUSPECT || t == HM_ML_DEAD || t == HM_ML_USER;
+}
+
+/* memberlist handles ping, ack and the like inline, but hands alive,
+ * suspect, dead and user messages to a goroutine through two LIFO queues
+ * (net.go handleCommand, getNextMessage): alive messages first, newest
+ * first, then the others, newest first.  A compound is pushed whole before
+ * that goroutine runs, so its parts are handled in that order here: inline
+ * ones as they come, then the alive ones backwards, then the rest
+ * backwards.  The alive messages are decoded first to prefetch their hash
+ * slots and records (they are spread over the whole table). */
 static void handle_compound(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, size_t n,
                             int depth)
 {
@@ -1277,13 +1370,17 @@ static void handle_compound(hm_swim_t *s, const hm_addr_t *from, const uint8_t *
         if (decoded[i] == 1)
             prefetch_rec(s, hash[i]);
     for (i = 0; i < k; i++) {
-        if (decoded[i] == 1)
-            handle_alive_decoded(s, &alive[i]);
-        else if (decoded[i] == -1)
+        if (decoded[i] == -1)
             hm_swim_malformed(s, "alive message");
-        else
+        else if (decoded[i] == 0 && (lens[i] == 0 || !queued_type(parts[i][0])))
             handle_command(s, from, parts[i], lens[i], depth + 1);
     }
+    for (i = k - 1; i >= 0; i--)
+        if (decoded[i] == 1)
+            handle_alive_decoded(s, &alive[i]);
+    for (i = k - 1; i >= 0; i--)
+        if (decoded[i] == 0 && lens[i] > 0 && queued_type(parts[i][0]))
+            handle_command(s, from, parts[i], lens[i], depth + 1);
 }
 
 static void handle_compressed(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, size_t n,

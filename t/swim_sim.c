@@ -239,10 +239,74 @@ static uint32_t site_latency(void *ud, uint32_t from, uint32_t to, uint64_t rnd)
     return 30 + (uint32_t)(rnd % 31);
 }
 
+/* Every refutation of every node (time, incarnation it refuted from), and
+ * every false failure checked against them: was the refutation that beat
+ * the dead message's incarnation already out, and for how long? */
+#define MAXREF 512
+typedef struct refutes {
+    hm_sim_t *sim;
+    uint32_t n[MAXN];
+    uint64_t at[MAXN][MAXREF];
+    uint32_t from_inc[MAXN][MAXREF];
+    uint64_t ff, missed, min_age, others_knew;
+} refutes_t;
+
+static void on_refute_log(void *ud, uint32_t node, uint64_t now, hm_log_level_t level,
+                          const char *msg)
+{
+    refutes_t *r = ud;
+    const hm_swim_node_t *me;
+    char name[16];
+
+    (void)level;
+    if (node >= MAXN || strncmp(msg, "Refuting", 8) != 0 || r->n[node] >= MAXREF)
+        return;
+    /* logged before the bump: this is the incarnation being refuted */
+    snprintf(name, sizeof(name), "n%u", node);
+    me = hm_swim_find(hm_sim_engine(r->sim, node), name);
+    r->at[node][r->n[node]] = now;
+    r->from_inc[node][r->n[node]++] = me ? me->incarnation : 0;
+}
+
+static void on_false_failure(void *ud, uint32_t observer, hm_sim_event_t ev,
+                             const hm_swim_node_t *n, uint64_t now)
+{
+    refutes_t *r = ud;
+    int v = atoi(n->name + 1);
+    uint32_t i, knew = 0;
+    uint64_t age;
+
+    if (ev != HM_SIM_LEAVE || n->state != HM_ML_STATE_DEAD || v < 0 || v >= MAXN ||
+        !hm_sim_is_up(r->sim, (uint32_t)v))
+        return;
+    r->ff++;
+    /* the first refutation that lifted the victim above the dead message */
+    for (i = 0; i < r->n[v]; i++)
+        if (r->from_inc[v][i] >= n->incarnation)
+            break;
+    if (i == r->n[v])
+        return; /* not a missed refutation: counted as a failure of the check */
+    r->missed++;
+    age = now - r->at[v][i];
+    if (r->min_age == 0 || age < r->min_age)
+        r->min_age = age;
+    for (i = 0; i < hm_sim_size(r->sim); i++) {
+        const hm_swim_node_t *x = hm_sim_engine(r->sim, i) && i != observer && i != (uint32_t)v
+                                      ? hm_swim_find(hm_sim_engine(r->sim, i), n->name)
+                                      : NULL;
+        knew += x && x->incarnation > n->incarnation;
+    }
+    r->others_knew += knew;
+    diag("false failure at %llu ms: n%u declared %s dead at incarnation %u, refuted %llu ms "
+         "before; %u other nodes had the refutation",
+         (unsigned long long)now, observer, n->name, n->incarnation,
+         (unsigned long long)age, knew);
+}
+
 /* Runs 10 minutes with the cut; returns false failures, sets suspicions
  * (distinct suspicion episodes, i.e. transitions / nodes). */
 static uint64_t three_sites(uint32_t sa, uint32_t sb, uint32_t sc, uint64_t seed,
-                            uint64_t *episodes)
+                            uint64_t *episodes, refutes_t *refs)
 {
     hm_sim_t *sim;
     uint64_t suspects = 0, ff;
@@ -254,6 +318,12 @@ static uint64_t three_sites(uint32_t sa, uint32_t sb, uint32_t sc, uint64_t seed
     hm_sim_set_latency_fn(sim, site_latency, NULL);
     hm_sim_run_until(sim, 20000);
     is_int(count_seeing(sim, n), n, "%u+%u+%u nodes in 3 sites converged", sa, sb, sc);
+    if (refs) {
+        memset(refs, 0, sizeof(*refs));
+        refs->sim = sim;
+        hm_sim_set_log_fn(sim, on_refute_log, refs);
+        hm_sim_set_event_fn(sim, on_false_failure, refs);
+    }
     hm_sim_set_link_fn(sim, cut_a_c, NULL);
     hm_sim_run_until(sim, 20000 + 600000);
     for (i = 0; i < n; i++)
@@ -269,27 +339,65 @@ static uint64_t three_sites(uint32_t sa, uint32_t sb, uint32_t sc, uint64_t seed
 
 static void test_three_sites(void)
 {
-    uint64_t ep, ff;
+    static refutes_t refs;
+    static const uint64_t seeds[] = {22, 1, 2, 3};
+    uint64_t ep, ff, all_ep = 0, all_ff = 0, missed = 0, min_age = 0, knew = 0;
+    size_t i;
 
     /* one node per site: A's indirect probe of C always goes through B */
-    ff = three_sites(1, 1, 1, 21, &ep);
+    ff = three_sites(1, 1, 1, 21, &ep, NULL);
     is_int(ff, 0, "1+1+1, A-/->C for 10 min: zero false failures (%llu suspicions refuted)",
            (unsigned long long)ep);
     /* B is the majority: 3 indirect checks always include a B node */
-    ff = three_sites(2, 6, 2, 23, &ep);
+    ff = three_sites(2, 6, 2, 23, &ep, NULL);
     is_int(ff, 0, "2+6+2, 10 min: zero false failures (%llu suspicions)", (unsigned long long)ep);
     /* 4+4+4: an A node probing a C node picks 3 helpers among 10 with no B
      * node 1 time in 6 (C(6,3)/C(10,3)), so A and C suspect each other
-     * every few seconds and the suspect must refute through B within the
-     * minimum suspicion timeout (4 * log10(12) * 1 s = 4.3 s); the other C
-     * nodes share the cut, so their "independent" confirmations shorten
-     * the timeout to that minimum.  memberlist loses a few of these races
-     * (the refutation is gossiped only 8 times per node): false failures
-     * stay rare and every victim refutes its death and comes back. */
-    ff = three_sites(4, 4, 4, 22, &ep);
-    ok(ep > 50, "4+4+4: %llu suspicion episodes in 10 min", (unsigned long long)ep);
-    ok(ff * 100 <= ep * 3, "4+4+4: false failures (%llu) stay under 3%% of the suspicions",
-       (unsigned long long)ff);
+     * every few seconds and the suspect refutes through B.
+     *
+     * Zero false failures is not what memberlist gives here, and this
+     * engine follows memberlist: what remains is memberlist's own
+     * dissemination gap, checked below for every false failure.  A
+     * refutation is one burst: each node that learns it sends it in
+     * retransmitLimit = 4 * ceil(log10(13)) = 8 packets (queue.go
+     * GetBroadcasts drops it after that), gossip goes out only while there
+     * are broadcasts (state.go gossip returns on an empty queue), and an A
+     * node hears only from the 7 nodes of A and B: on average about 5 of
+     * those packets are addressed to a given A node, so now and then one
+     * misses the burst altogether (Poisson e^-5 = 0.7% per suspicion and
+     * observer at most; measured: 4 false failures in 910 suspicions over
+     * the 4 seeds, each seen by ~4 observers, i.e. ~0.1%).  Nothing repairs that before the timer fires: a probe of
+     * the suspect carries suspect{old incarnation}, which the suspect
+     * ignores (state.go suspectNode: "Ignore old incarnation numbers"), a
+     * successful ack does not clear a suspicion (only aliveNode does), and
+     * push/pull comes every 30 s, after the 25.9 s maximum suspicion
+     * timeout.  So the check: every false failure is declared at an
+     * incarnation the victim had refuted seconds before and that the other
+     * nodes already had; and they stay that rare. */
+    for (i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+        ff = three_sites(4, 4, 4, seeds[i], &ep, &refs);
+        all_ep += ep;
+        all_ff += ff;
+        missed += refs.missed;
+        knew += refs.others_knew;
+        if (refs.min_age && (min_age == 0 || refs.min_age < min_age))
+            min_age = refs.min_age;
+        is_int(refs.ff, ff, "4+4+4 seed %llu: %llu false failures in %llu suspicions",
+               (unsigned long long)seeds[i], (unsigned long long)ff, (unsigned long long)ep);
+    }
+    ok(all_ep > 200 * 4, "4+4+4: %llu suspicion episodes in 4 x 10 min",
+       (unsigned long long)all_ep);
+    is_int(missed, all_ff, "4+4+4: every false failure (%llu) was a refutation its observer "
+           "missed", (unsigned long long)all_ff);
+    ok(all_ff == 0 || min_age >= 4300,
+       "4+4+4: each missed refutation was out longer than the minimum suspicion timeout "
+       "(min %llu ms)",
+       (unsigned long long)min_age);
+    ok(all_ff == 0 || knew >= all_ff * 8,
+       "4+4+4: (nearly) all other nodes had it (%llu of %llu)", (unsigned long long)knew,
+       (unsigned long long)(all_ff * 10));
+    ok(all_ff * 100 <= all_ep, "4+4+4: false failures (%llu) stay under 1%% of the suspicions",
+       (unsigned long long)all_ff);
 }
 
 /* 10% random loss on every datagram, 50 nodes, 10 minutes. */

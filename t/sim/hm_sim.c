@@ -84,12 +84,21 @@ static void trace(hm_sim_t *s, uint64_t v)
     s->st.trace_hash = (s->st.trace_hash ^ v) * 0x100000001b3ull;
 }
 
+/* Eight bytes per step (the byte-wise FNV loop was a tenth of the
+ * benchmark's time): any change of a delivered byte still changes it. */
 static void trace_bytes(hm_sim_t *s, const uint8_t *p, size_t n)
 {
-    uint64_t h = s->st.trace_hash;
-    while (n--)
-        h = (h ^ *p++) * 0x100000001b3ull;
-    s->st.trace_hash = h;
+    uint64_t h = s->st.trace_hash ^ n, w;
+
+    for (; n >= 8; n -= 8, p += 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+    s->st.trace_hash = h ^ (h >> 29);
 }
 
 /* ---- addresses --------------------------------------------------------- */
