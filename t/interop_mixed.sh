@@ -76,7 +76,11 @@ tagged() { "$SERF" members -rpc-addr=127.0.0.1:$s1_rpc -tag role=web | awk '{pri
 check "serf members -tag role=web lists h3 and s3" wait_for 10 tagged
 "$SERF" tags -rpc-addr=127.0.0.1:$hrpc1 -set dc=east >/dev/null 2>&1
 newtag() { "$SERF" members -rpc-addr=127.0.0.1:$s3_rpc -tag dc=east | grep -q '^h1 '; }
-check "a tag set at run time on hamletd reaches serf" wait_for 10 newtag
+# The update is an alive message relayed by gossip with a small retransmit
+# limit (local profile: RetransmitMult 2 per relaying node), so in a
+# 6-node cluster one node can miss every copy; Serf then converges on the
+# next push/pull (PushPullInterval 15 s in the local profile).
+check "a tag set at run time on hamletd reaches serf" wait_for 30 newtag
 
 # coordinates: serf rtt between kinds
 rtt_ok() { "$SERF" rtt -rpc-addr=127.0.0.1:$s1_rpc s1 "$1" 2>&1 | grep -Eq "rtt: [0-9.]+ ms"; }

@@ -46,6 +46,7 @@ sleep 2 # give a wrong re-join the time it would need (it took ~100 ms above)
 check "after a leave, a restart does not rejoin" serf_sees $s1_rpc h1 left
 check "... while it runs, alone" sh -c "alive() { kill -0 $h1_pid; }; alive && '$SERF' members -rpc-addr=127.0.0.1:$h1_rpc | grep -c alive | grep -qx 1"
 kill -9 $h1_pid
+wait $h1_pid 2>/dev/null # its ports must be free before the restart binds them
 restart_h1 -rejoin
 check "with -rejoin it does" wait_for 15 serf_sees $s1_rpc h1 alive
 
@@ -58,6 +59,7 @@ hamlet_start h2 -profile=local -config-file="$W/h2.json"
 serf_start s2 -profile=local -join=127.0.0.1:$h2_port
 check "s2 joins through h2" wait_for 10 hamlet_sees h2 s2 alive
 kill -9 $s2_pid
+wait $s2_pid 2>/dev/null # its ports are taken again below
 check "h2 marks the killed s2 failed" wait_for 30 hamlet_sees h2 s2 failed
 # s2 comes back alone, same name and address, no -join: only a reconnect
 # from the cluster can bring it back in
