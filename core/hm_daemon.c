@@ -219,7 +219,7 @@ static int run(daemon_state_t *s)
                 hm_conf_str(s->root, "bind"), s->d->nmods);
     s->exit_code = 0;
     event_base_dispatch(base);
-    return s->exit_code;
+    return hm_agent_exit_code(s->agent) ? 1 : s->exit_code;
 }
 
 static void cleanup(daemon_state_t *s)

@@ -67,8 +67,7 @@ s4_pid=$!
 PIDS="$PIDS $s4_pid"
 wait_for 15 sh -c "! kill -0 $s4_pid 2>/dev/null"
 wait $s4_pid; s4_rc=$?
-# (TODO until core/hm_daemon.c's run() returns hm_agent_exit_code())
-check_todo "hm_daemon.c ignores hm_agent_exit_code" "... with serf's exit status ($h4_rc, serf $s4_rc)" \
+check "... with serf's exit status ($h4_rc, serf $s4_rc)" \
     test "$h4_rc" = "$s4_rc" -a "$s4_rc" = 1
 nfail() { grep -c 'Join failed: ' "$1"; }
 check "... after as many attempts ($(nfail "$W/h4.log"), serf $(nfail "$W/s4.log"))" \

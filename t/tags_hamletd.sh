@@ -46,19 +46,15 @@ acks() {
         sed -n "s/^Ack from '\(.*\)'$/\1/p" | sort | tr '\n' ' '
 }
 
-# Members rows using RE2-only syntax (\d \w \s (?:) (?i)) go through POSIX
-# regcomp outside mod_tags today (mod_rpc compiles locally before asking the
-# "tags" filter): their mismatches are reported as TODO.  Query rows (the
-# Serf layer's filter, core/hm_regex.c) and every other row must agree.
-todo() {
-    case "$1" in *'\d'*|*'\w'*|*'\s'*|*'(?'*) echo " # TODO RE2 syntax not routed through mod_tags" ;; esac
-}
+# Every row must agree with serf: member filters go through mod_tags, query
+# filters through the Serf layer's core/hm_regex.c (both translate Go's RE2
+# syntax to POSIX).
 
 while IFS='	' read -r key re; do
     want=$(names "$S1" "$key" "$re")
     got=$(names "$H1" "$key" "$re")
     if [ "$want" = "$got" ]; then ok "members -tag '$key=$re' through h1: [$got]"
-    else notok "members -tag '$key=$re' through h1: [$got], serf: [$want]$(todo "$re")"; fi
+    else notok "members -tag '$key=$re' through h1: [$got], serf: [$want]"; fi
     a=$(acks "$key" "$re" 300ms)
     case "$a" in "h1 s1 "|"") ;; *) a=$(acks "$key" "$re" 2s) ;; esac
     if [ "$a" = "h1 s1 " ] || [ "$a" = "" ]; then
