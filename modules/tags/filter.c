@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "filter.h"
-#include "regex.h"
+#include "hm_regex.h"
 
 const char *tags_get(const hm_tags_t *t, const char *key)
 {
@@ -23,7 +23,7 @@ static int serf_one(const char *f, size_t len, const hm_member_t *m, bool anchor
 {
     char *s = strndup(f, len), *eq;
     const char *v;
-    tags_re_t re;
+    hm_re_t re;
     int rc;
 
     if (s == NULL) {
@@ -36,13 +36,13 @@ static int serf_one(const char *f, size_t len, const hm_member_t *m, bool anchor
         return -1;
     }
     *eq = 0;
-    if (tags_re_compile(&re, eq + 1, anchored, err) < 0) {
+    if (hm_re_compile(&re, eq + 1, anchored, err) < 0) {
         free(s);
         return -1;
     }
     v = tags_get(&m->tags, s);
-    rc = tags_re_match(&re, v ? v : "");
-    tags_re_free(&re);
+    rc = hm_re_match(&re, v ? v : "");
+    hm_re_free(&re);
     free(s);
     return rc;
 }
@@ -78,7 +78,7 @@ typedef struct term {
     char *key;
     char **vals; /* OP_EQ/OP_NE alternatives */
     size_t nvals;
-    tags_re_t re;
+    hm_re_t re;
     double num;
 } term_t;
 
@@ -203,7 +203,7 @@ static int parse_term(lex_t *l, term_t *t)
     if ((v = read_value(l, false)) == NULL)
         return -1;
     if (t->op == OP_RE || t->op == OP_NRE) {
-        int rc = tags_re_compile(&t->re, v, true, &l->err);
+        int rc = hm_re_compile(&t->re, v, true, &l->err);
         free(v);
         return rc;
     }
@@ -226,7 +226,7 @@ void tags_expr_free(tags_expr_t *e)
         for (size_t j = 0; j < e->t[i].nvals; j++)
             free(e->t[i].vals[j]);
         free(e->t[i].vals);
-        tags_re_free(&e->t[i].re);
+        hm_re_free(&e->t[i].re);
     }
     free(e->t);
     free(e);
@@ -305,7 +305,7 @@ static bool term_eval(const term_t *t, const hm_member_t *m)
         break;
     case OP_RE:
     case OP_NRE:
-        r = tags_re_match(&t->re, v ? v : "");
+        r = hm_re_match(&t->re, v ? v : "");
         if (t->op == OP_NRE)
             r = !r;
         break;

@@ -5,7 +5,7 @@
  *   "expr"       the targeting expression (filter.h)
  * The module declares no keys: its name is also the core's `tags` map.
  * The tags file (core key `tags_file`, `-tags-file`) is Serf's JSON object,
- * read and written by tagsfile.c, which the core links for that key.
+ * read and written by the core (core/hm_tagsfile.c) for that key.
  */
 #include <stdlib.h>
 #include <string.h>
