@@ -141,43 +141,12 @@ int sw_put_conflict_member(hm_buf_t *b, const hm_member_t *m)
 
 int sw_put_node_filter(hm_buf_t *b, const char *const *names, size_t n)
 {
-    /* hm_serfwire appends the filter as a raw element; we want its bytes. */
-    hm_buf_t e = {0};
-    uint32_t count = 0;
-    hm_mp_reader_t r;
-    const uint8_t *p;
-    size_t len;
-    int rc = -1;
-
-    if (hm_serf_add_node_filter(&e, &count, names, n) < 0)
-        goto out;
-    hm_mp_reader_init(&r, e.data, e.len);
-    if (hm_mp_get_raw(&r, &p, &len) < 0)
-        goto out;
-    rc = hm_buf_append(b, p, len);
-out:
-    hm_buf_free(&e);
-    return rc;
+    return hm_serf_put_node_filter(b, names, n);
 }
 
 int sw_put_tag_filter(hm_buf_t *b, const char *tag, const char *expr)
 {
-    hm_buf_t e = {0};
-    uint32_t count = 0;
-    hm_mp_reader_t r;
-    const uint8_t *p;
-    size_t len;
-    int rc = -1;
-
-    if (hm_serf_add_tag_filter(&e, &count, tag, expr) < 0)
-        goto out;
-    hm_mp_reader_init(&r, e.data, e.len);
-    if (hm_mp_get_raw(&r, &p, &len) < 0)
-        goto out;
-    rc = hm_buf_append(b, p, len);
-out:
-    hm_buf_free(&e);
-    return rc;
+    return hm_serf_put_tag_filter(b, tag, expr);
 }
 
 int sw_put_tags(hm_buf_t *b, const hm_tags_t *tags)
