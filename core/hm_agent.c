@@ -72,19 +72,6 @@ struct hm_agent {
  * tests (and early calls) through this. */
 static hm_agent_t *g_agent;
 
-static void fmt_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fmt_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static hm_agent_t *agent_of(hm_ctx_t *ctx)
 {
     struct hm_daemon *d = ctx ? hm_ctx_daemon(ctx) : NULL;
@@ -201,11 +188,11 @@ static int apply_interface(hm_agent_t *a, const char *ifname, char *err, size_t 
     char ip[INET6_ADDRSTRLEN];
 
     if (if_nametoindex(ifname) == 0) {
-        fmt_err(err, errlen, "Invalid network interface: %s", strerror(errno));
+        hm_seterr(err, errlen, "Invalid network interface: %s", strerror(errno));
         return -1;
     }
     if (getifaddrs(&ifs) < 0) {
-        fmt_err(err, errlen, "Failed to get interface addresses: %s", strerror(errno));
+        hm_seterr(err, errlen, "Failed to get interface addresses: %s", strerror(errno));
         return -1;
     }
     sa_to_addr(&a->bind_sa, &bind);
@@ -238,15 +225,15 @@ static int apply_interface(hm_agent_t *a, const char *ifname, char *err, size_t 
     }
     freeifaddrs(ifs);
     if (!has) {
-        fmt_err(err, errlen, "Interface '%s' has no addresses", ifname);
+        hm_seterr(err, errlen, "Interface '%s' has no addresses", ifname);
         return -1;
     }
     if (!found) {
         inet_ntop(bind.len == 16 ? AF_INET6 : AF_INET, bind.ip, ip, sizeof(ip));
         if (any)
-            fmt_err(err, errlen, "Failed to find usable address for interface '%s'", ifname);
+            hm_seterr(err, errlen, "Failed to find usable address for interface '%s'", ifname);
         else
-            fmt_err(err, errlen, "Interface '%s' has no '%s' address", ifname, ip);
+            hm_seterr(err, errlen, "Interface '%s' has no '%s' address", ifname, ip);
         return -1;
     }
     return 0;
@@ -461,7 +448,7 @@ static int build_serf_config(hm_agent_t *a, const hm_conf_node_t *root, hm_serf_
     const char *snap = hm_conf_str(root, "snapshot_path");
 
     if (hm_serf_config_default(c, profile && profile[0] ? profile : "lan") < 0) {
-        fmt_err(err, errlen, "Unknown profile: %s", profile);
+        hm_seterr(err, errlen, "Unknown profile: %s", profile);
         return -1;
     }
     sa_to_addr(&a->bind_sa, &a->advertise);
@@ -470,7 +457,7 @@ static int build_serf_config(hm_agent_t *a, const hm_conf_node_t *root, hm_serf_
         socklen_t len;
         /* serf: an advertise address without a port means port 7946 */
         if (resolve(adv, 7946, &ss, &len) < 0) {
-            fmt_err(err, errlen, "Failed to parse advertise address: %s", adv);
+            hm_seterr(err, errlen, "Failed to parse advertise address: %s", adv);
             return -1;
         }
         sa_to_addr(&ss, &a->advertise);
@@ -523,7 +510,7 @@ hm_agent_t *hm_agent_new(struct event_base *base, const hm_conf_node_t *root, ch
     char host[256];
 
     if (a == NULL) {
-        fmt_err(err, errlen, "out of memory");
+        hm_seterr(err, errlen, "out of memory");
         return NULL;
     }
     a->base = base;
@@ -537,7 +524,7 @@ hm_agent_t *hm_agent_new(struct event_base *base, const hm_conf_node_t *root, ch
     }
     snprintf(a->bind_str, sizeof(a->bind_str), "%s", bind && bind[0] ? bind : "0.0.0.0:7946");
     if (a->name == NULL || resolve(a->bind_str, 7946, &a->bind_sa, &a->bind_len) < 0) {
-        fmt_err(err, errlen, "Failed to parse bind address: %s", a->bind_str);
+        hm_seterr(err, errlen, "Failed to parse bind address: %s", a->bind_str);
         goto fail;
     }
     {
@@ -549,7 +536,7 @@ hm_agent_t *hm_agent_new(struct event_base *base, const hm_conf_node_t *root, ch
         goto oom;
     if (tf && tf[0]) {
         if (a->tags.n) {
-            fmt_err(err, errlen, "Tags config not allowed while using tag files");
+            hm_seterr(err, errlen, "Tags config not allowed while using tag files");
             goto fail;
         }
         a->tags_file = strdup(tf);
@@ -592,7 +579,7 @@ hm_agent_t *hm_agent_new(struct event_base *base, const hm_conf_node_t *root, ch
     g_agent = a;
     return a;
 oom:
-    fmt_err(err, errlen, "out of memory");
+    hm_seterr(err, errlen, "out of memory");
 fail:
     hm_agent_free(a);
     return NULL;
@@ -613,7 +600,7 @@ static int join_addrs(hm_agent_t *a, char *const *specs, size_t n, bool ignore_o
 
     *joined = 0;
     if (addrs == NULL) {
-        fmt_err(err, errlen, "out of memory");
+        hm_seterr(err, errlen, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -627,7 +614,7 @@ static int join_addrs(hm_agent_t *a, char *const *specs, size_t n, bool ignore_o
     }
     if (k == 0) {
         free(addrs);
-        fmt_err(err, errlen, "no address could be resolved");
+        hm_seterr(err, errlen, "no address could be resolved");
         return -1;
     }
     a->join_finished = false;
@@ -640,12 +627,12 @@ static int join_addrs(hm_agent_t *a, char *const *specs, size_t n, bool ignore_o
     hm_net_kick(a->net);
     free(addrs);
     if (!a->join_finished) {
-        fmt_err(err, errlen, "join did not complete");
+        hm_seterr(err, errlen, "join did not complete");
         return -1;
     }
     *joined = a->join_ok;
     if (a->join_ok == 0) {
-        fmt_err(err, errlen, "%s", a->join_err[0] ? a->join_err : "no node answered");
+        hm_seterr(err, errlen, "%s", a->join_err[0] ? a->join_err : "no node answered");
         return -1;
     }
     return 0;
@@ -713,7 +700,7 @@ int hm_agent_start(hm_agent_t *a, char *err, size_t errlen)
                     a->replay ? "true" : "false");
         char why[512];
         if (join_addrs(a, a->join, a->njoin, !a->replay, &n, why, sizeof(why)) < 0) {
-            fmt_err(err, errlen, "Error joining the cluster: %s", why);
+            hm_seterr(err, errlen, "Error joining the cluster: %s", why);
             return -1;
         }
         hm_core_log(HM_LOG_INFO, "agent", "Join completed. Synced with %zu initial agents", n);
@@ -736,7 +723,7 @@ int hm_agent_reload(hm_agent_t *a, const hm_conf_node_t *root, char *err, size_t
     if (a->tags_file)
         return 0;
     if (tags_from_conf(&t, root) < 0) {
-        fmt_err(err, errlen, "out of memory");
+        hm_seterr(err, errlen, "out of memory");
         return -1;
     }
     same = t.n == a->tags.n;
@@ -980,7 +967,7 @@ int hm_join(hm_ctx_t *ctx, const char *const *addrs, size_t n, bool replay, size
     if (joined)
         *joined = 0;
     if (a == NULL) {
-        fmt_err(err, errlen, "no agent");
+        hm_seterr(err, errlen, "no agent");
         return HM_ERROR;
     }
     r = join_addrs(a, (char *const *)addrs, n, !replay, &j, err, errlen);

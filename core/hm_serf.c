@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hm_log.h"
 #include "hm_serf_int.h"
 
 #define META_MAX 512
@@ -892,19 +893,6 @@ int hm_serf_config_default(hm_serf_config_t *c, const char *profile)
     return 0;
 }
 
-static void fmt_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fmt_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int tags_meta_len(const hm_tags_t *t)
 {
     hm_buf_t b = {0};
@@ -947,12 +935,12 @@ hm_serf_t *hm_serf_new(const hm_serf_config_t *cfg, const hm_serf_callbacks_t *c
     hm_swim_config_t sc;
 
     if (cfg->protocol < 2 || cfg->protocol > 5) {
-        fmt_err(err, errlen, "Protocol version '%d' too %s. Must be in range: [2, 5]",
+        hm_seterr(err, errlen, "Protocol version '%d' too %s. Must be in range: [2, 5]",
                 cfg->protocol, cfg->protocol < 2 ? "low" : "high");
         return NULL;
     }
     if (cfg->user_event_size_limit > 9216) {
-        fmt_err(err, errlen, "user event size limit exceeds limit of 9216 bytes");
+        hm_seterr(err, errlen, "user event size limit exceeds limit of 9216 bytes");
         return NULL;
     }
     s = calloc(1, sizeof(*s));
@@ -970,7 +958,7 @@ hm_serf_t *hm_serf_new(const hm_serf_config_t *cfg, const hm_serf_callbacks_t *c
     if (s->name == NULL || tags_copy(&s->tags, cfg->tags) < 0)
         goto oom;
     if (tags_meta_len(&s->tags) < 0) {
-        fmt_err(err, errlen, "Encoded length of tags exceeds limit of %d bytes", META_MAX);
+        hm_seterr(err, errlen, "Encoded length of tags exceeds limit of %d bytes", META_MAX);
         goto fail;
     }
     hm_coord_client_init(&s->coord, serf_rand(s));
@@ -1023,7 +1011,7 @@ hm_serf_t *hm_serf_new(const hm_serf_config_t *cfg, const hm_serf_callbacks_t *c
     d.stream_done = d_stream_done;
     s->swim = hm_swim_new(&sc, &d, now);
     if (s->swim == NULL) {
-        fmt_err(err, errlen, "Failed to create memberlist");
+        hm_seterr(err, errlen, "Failed to create memberlist");
         goto fail;
     }
     add_self_if_missing(s);
@@ -1035,7 +1023,7 @@ hm_serf_t *hm_serf_new(const hm_serf_config_t *cfg, const hm_serf_callbacks_t *c
         snapshot_restore(s);
     return s;
 oom:
-    fmt_err(err, errlen, "out of memory");
+    hm_seterr(err, errlen, "out of memory");
 fail:
     hm_serf_free(s);
     return NULL;
@@ -1401,11 +1389,11 @@ int hm_serf_leave(hm_serf_t *s, uint64_t now, char *err, size_t errlen)
     if (s->state == HM_SERF_LEFT)
         return 0;
     if (s->state == HM_SERF_LEAVING) {
-        fmt_err(err, errlen, "Leave already in progress");
+        hm_seterr(err, errlen, "Leave already in progress");
         return -1;
     }
     if (s->state == HM_SERF_SHUTDOWN) {
-        fmt_err(err, errlen, "Leave called after Shutdown");
+        hm_seterr(err, errlen, "Leave called after Shutdown");
         return -1;
     }
     s->state = HM_SERF_LEAVING;
@@ -1462,11 +1450,11 @@ int hm_serf_set_tags(hm_serf_t *s, uint64_t now, const hm_tags_t *tags, char *er
 
     s->now = now;
     if (tags_meta_len(tags) < 0) {
-        fmt_err(err, errlen, "Encoded length of tags exceeds limit of %d bytes", META_MAX);
+        hm_seterr(err, errlen, "Encoded length of tags exceeds limit of %d bytes", META_MAX);
         return -1;
     }
     if (tags_copy(&t, tags) < 0) {
-        fmt_err(err, errlen, "out of memory");
+        hm_seterr(err, errlen, "out of memory");
         return -1;
     }
     tags_free(&s->tags);
