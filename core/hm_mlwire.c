@@ -480,8 +480,59 @@ static const hm_ml_field_t alive_fields[] = {
     HM_MLF2(hm_ml_alive_t, "Vsn", HM_MLF_VSN, vsn, has_vsn),
 };
 
+/* Consume the key k (a fixstr, header byte included) if it comes next. */
+static bool take_key(hm_mp_reader_t *r, const char *k, size_t kl)
+{
+    if ((size_t)(r->end - r->p) < kl || memcmp(r->p, k, kl) != 0)
+        return false;
+    r->p += kl;
+    return true;
+}
+
+#define TAKE_KEY(r, k) take_key(r, k, sizeof(k) - 1)
+
+/* The form every memberlist and hamlet sender writes: a fixmap of the six
+ * keys in go-msgpack's sorted order.  Alive messages are most of what a
+ * busy node decodes (a 10,000-node simulation spends a sixth of its time
+ * here), so this checks the key bytes in place instead of searching the
+ * field table; any other form (keys reordered, unknown keys, the array
+ * form) returns -1 and takes the general decoder. */
+static int alive_fast(const uint8_t *p, size_t n, hm_ml_alive_t *m)
+{
+    hm_mp_reader_t r;
+    const uint8_t *ip;
+    size_t iplen;
+
+    if (n < 1 || p[0] != 0x86)
+        return -1;
+    hm_mp_reader_init(&r, p + 1, n - 1);
+    if (!TAKE_KEY(&r, "\xa4"
+                      "Addr") ||
+        hm_mp_get_raw(&r, &ip, &iplen) < 0 ||
+        !TAKE_KEY(&r, "\xab"
+                      "Incarnation") ||
+        hm_ml_get_u32(&r, &m->incarnation) < 0 ||
+        !TAKE_KEY(&r, "\xa4"
+                      "Meta") ||
+        hm_mp_get_raw(&r, &m->meta, &m->meta_len) < 0 ||
+        !TAKE_KEY(&r, "\xa4"
+                      "Node") ||
+        hm_ml_get_str(&r, &m->node) < 0 ||
+        !TAKE_KEY(&r, "\xa4"
+                      "Port") ||
+        hm_ml_get_u16(&r, &m->addr.port) < 0 ||
+        !TAKE_KEY(&r, "\xa3"
+                      "Vsn") ||
+        get_vsn(&r, m->vsn, &m->has_vsn) < 0)
+        return -1;
+    return hm_ml_addr_from_raw(&m->addr, ip, iplen, m->addr.port);
+}
+
 int hm_ml_get_alive(const uint8_t *p, size_t n, hm_ml_alive_t *m)
 {
+    memset(m, 0, sizeof(*m));
+    if (alive_fast(p, n, m) == 0)
+        return 0;
     memset(m, 0, sizeof(*m));
     return decode_body(p, n, alive_fields, NFIELDS(alive_fields), m);
 }
@@ -745,6 +796,48 @@ static int get_complete_struct(hm_mp_reader_t *r, const hm_ml_field_t *fields, i
     return 0;
 }
 
+/* The node state as memberlist and hamlet write it (a fixmap of seven keys
+ * in sorted order), decoded in place; -1 sends the caller to the general
+ * path (which also tells an incomplete struct from a bad one).  A join
+ * into a 10,000-node cluster reads 10,000 of these, twice. */
+static int push_node_fast(hm_mp_reader_t *r, hm_ml_push_node_t *m)
+{
+    hm_mp_reader_t c = *r;
+    const uint8_t *ip;
+    size_t iplen;
+    uint32_t state;
+
+    if (c.p >= c.end || *c.p != 0x87)
+        return -1;
+    c.p++;
+    if (!TAKE_KEY(&c, "\xa4"
+                      "Addr") ||
+        hm_mp_get_raw(&c, &ip, &iplen) < 0 ||
+        !TAKE_KEY(&c, "\xab"
+                      "Incarnation") ||
+        hm_ml_get_u32(&c, &m->incarnation) < 0 ||
+        !TAKE_KEY(&c, "\xa4"
+                      "Meta") ||
+        hm_mp_get_raw(&c, &m->meta, &m->meta_len) < 0 ||
+        !TAKE_KEY(&c, "\xa4"
+                      "Name") ||
+        hm_ml_get_str(&c, &m->name) < 0 ||
+        !TAKE_KEY(&c, "\xa4"
+                      "Port") ||
+        hm_ml_get_u16(&c, &m->addr.port) < 0 ||
+        !TAKE_KEY(&c, "\xa5"
+                      "State") ||
+        get_len(&c, &state) < 0 || state > UINT8_MAX ||
+        !TAKE_KEY(&c, "\xa3"
+                      "Vsn") ||
+        get_vsn(&c, m->vsn, &m->has_vsn) < 0 ||
+        hm_ml_addr_from_raw(&m->addr, ip, iplen, m->addr.port) < 0)
+        return -1;
+    m->state = (uint8_t)state;
+    *r = c;
+    return 0;
+}
+
 static int parse_push_pull(const uint8_t *p, size_t n, hm_ml_push_header_t *hdr, hm_ml_node_fn fn,
                            void *ud, const uint8_t **user_state, size_t *used)
 {
@@ -760,9 +853,12 @@ static int parse_push_pull(const uint8_t *p, size_t n, hm_ml_push_header_t *hdr,
         return rc;
     for (i = 0; i < hdr->nodes; i++) {
         memset(&node, 0, sizeof(node));
-        rc = get_complete_struct(&r, pns_fields, NFIELDS(pns_fields), &node);
-        if (rc != 0)
-            return rc;
+        if (push_node_fast(&r, &node) < 0) {
+            memset(&node, 0, sizeof(node));
+            rc = get_complete_struct(&r, pns_fields, NFIELDS(pns_fields), &node);
+            if (rc != 0)
+                return rc;
+        }
         if (fn && fn(ud, &node) < 0)
             return -1;
     }

@@ -172,6 +172,16 @@ static void prefetch_rec(const hm_swim_t *s, uint32_t h)
         __builtin_prefetch(&s->recs[SLOT_IDX(x)]);
 }
 
+void hm_swim_prefetch(const hm_swim_t *s, const char *name, size_t len, bool rec)
+{
+    uint32_t h = hash_name(name, len);
+
+    if (rec)
+        prefetch_rec(s, h);
+    else
+        prefetch_slot(s, h);
+}
+
 static void htab_put(hm_swim_t *s, uint32_t r)
 {
     uint32_t h = hash_name(REC_NAME(&s->recs[r]), s->recs[r].name_len), mask = s->hcap - 1;
@@ -566,8 +576,8 @@ static uint8_t *w_uint(uint8_t *w, uint64_t v)
         *w++ = (uint8_t)v;
         return w;
     }
-    return v <= 0xff     ? w_be(w, 0xcc, v, 1)
-           : v <= 0xffff ? w_be(w, 0xcd, v, 2)
+    return v <= 0xff          ? w_be(w, 0xcc, v, 1)
+           : v <= 0xffff      ? w_be(w, 0xcd, v, 2)
            : v <= 0xffffffffu ? w_be(w, 0xce, v, 4)
                               : w_be(w, 0xcf, v, 8);
 }

@@ -237,6 +237,11 @@ static int merge_remote(hm_swim_t *s, const nodes_acc_t *rem, const uint8_t *use
         return -1;
     for (i = 0; i < rem->n; i++) {
         const hm_ml_push_node_t *n = &rem->v[i];
+        /* the names are spread over the whole table: overlap the misses */
+        if (i + 16 < rem->n)
+            hm_swim_prefetch(s, rem->v[i + 16].name.p, rem->v[i + 16].name.n, false);
+        if (i + 8 < rem->n)
+            hm_swim_prefetch(s, rem->v[i + 8].name.p, rem->v[i + 8].name.n, true);
         switch (n->state) {
         case HM_ML_STATE_ALIVE: {
             hm_ml_alive_t a = {0};
