@@ -4,6 +4,7 @@
  * packet path.  Probing is in hm_swim_probe.c, streams (push/pull, TCP
  * ping) in hm_swim_stream.c.
  */
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -508,6 +509,8 @@ static void raw_send(hm_swim_t *s, const hm_addr_t *to, hm_buf_t *msg, const hm_
             hm_buf_append(msg, s->tmp3.data, s->tmp3.len);
         }
     }
+    if (hm_buf_reserve(&out, msg->len + 5) < 0) /* one allocation, not a grow per part */
+        return;
     if (node && node->vsn[1] >= 5) {
         if (hm_ml_put_crc(&out, msg->data, msg->len) < 0)
             return;
@@ -519,12 +522,36 @@ static void raw_send(hm_swim_t *s, const hm_addr_t *to, hm_buf_t *msg, const hm_
     hm_swim_out_push(s, HM_SWIM_SEND_PACKET, to, 0, 0, &out);
 }
 
+/* memberlist rawSendMsgPacket, sending to a bare address, looks the
+ * destination up by its IP as a node name (which only finds nodes named
+ * by their IP) to know whether it takes a CRC. */
+static const hm_rec_t *node_named_by_ip(const hm_swim_t *s, const hm_addr_t *to)
+{
+    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    char ip[INET6_ADDRSTRLEN];
+    const uint8_t *p = to->ip;
+    int af = AF_INET;
+
+    if (to->len == 16 && memcmp(to->ip, v4mapped, 12) == 0)
+        p += 12; /* Go prints an IPv4-mapped address as IPv4 */
+    else if (to->len == 16)
+        af = AF_INET6;
+    else if (to->len != 4)
+        return NULL;
+    if (inet_ntop(af, p, ip, sizeof(ip)) == NULL)
+        return NULL;
+    return hm_swim_lookup(s, ip, strlen(ip));
+}
+
 /* A direct send (ping, ack, nack, indirect ping, user): piggyback what
  * fits in the rest of the UDP budget. */
 void hm_swim_send(hm_swim_t *s, const hm_addr_t *to, hm_buf_t *msg, const hm_rec_t *node,
                   bool piggyback)
 {
     size_t budget = s->cfg.udp_buffer_size, k = 0;
+
+    if (node == NULL)
+        node = node_named_by_ip(s, to);
 
     if (piggyback && budget > msg->len + 2 + s->cfg.packet_overhead)
         k = get_broadcasts(s, 2, budget - msg->len - 2 - s->cfg.packet_overhead, 1);

@@ -65,10 +65,15 @@ typedef struct hm_helper {
 
 enum hm_stream_kind { ST_FREE, ST_PUSH_PULL, ST_PING, ST_IN };
 
+/* memberlist maxPushPullRequests: an inbound push/pull is refused while
+ * this many, itself included, are being read. */
+#define HM_SWIM_MAX_PUSH_PULL_IN 128
+
 typedef struct hm_stream {
     uint32_t id;
     uint8_t kind;
     bool join;
+    bool pp_in;   /* inbound push/pull being read: counted in pp_pending */
     uint32_t seq; /* fallback ping */
 } hm_stream_t;
 
@@ -123,6 +128,7 @@ struct hm_swim {
 
     hm_stream_t *streams;
     size_t nstreams, streams_cap;
+    uint32_t pp_pending; /* inbound push/pulls partly read */
     uint32_t next_stream_id;
 
     hm_swim_out_t *outq;

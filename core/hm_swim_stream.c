@@ -50,6 +50,9 @@ static hm_stream_t *stream_new(hm_swim_t *s, uint8_t kind)
 
 static void stream_end(hm_swim_t *s, hm_stream_t *st)
 {
+    if (st->pp_in && s->pp_pending)
+        s->pp_pending--;
+    st->pp_in = false;
     st->kind = ST_FREE;
     while (s->nstreams && s->streams[s->nstreams - 1].kind == ST_FREE)
         s->nstreams--;
@@ -349,6 +352,18 @@ static int inbound(hm_swim_t *s, hm_stream_t *st, const uint8_t *m, size_t n, bo
 
     switch (m[0]) {
     case HM_ML_PUSH_PULL:
+        /* memberlist counts a push/pull from its type byte until it is
+         * handled and refuses the 128th at once, before reading it */
+        if (!st->pp_in) {
+            if (s->pp_pending + 1 >= HM_SWIM_MAX_PUSH_PULL_IN) {
+                s->stats.dropped_other++;
+                hm_swim_log(s, HM_LOG_ERR, "Too many pending push/pull requests");
+                hm_swim_out_push(s, HM_SWIM_STREAM_CLOSE, NULL, st->id, 0, NULL);
+                return HM_OK;
+            }
+            st->pp_in = true;
+            s->pp_pending++;
+        }
         rc = read_push_pull(s, m + 1, n - 1, complete, &acc, &hdr, &user);
         if (rc == HM_OK) {
             s->stats.push_pulls++;

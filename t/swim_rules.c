@@ -719,6 +719,98 @@ static void test_fuzz(void)
     hm_swim_free(b);
 }
 
+/* The first byte of the first datagram addressed to `ip` (0: none). */
+static uint8_t first_byte_to(hm_swim_t *s, int ip)
+{
+    hm_swim_out_t o;
+    uint8_t b = 0;
+
+    while (hm_swim_poll(s, &o)) {
+        if (b == 0 && o.type == HM_SWIM_SEND_PACKET && o.to.ip[3] == ip && o.data.len)
+            b = o.data.data[0];
+        hm_buf_free(&o.data);
+    }
+    return b;
+}
+
+/* A reply to a bare address gets a CRC when the address's IP names a
+ * known node speaking protocol 5 (memberlist looks the IP up as a node
+ * name), and none otherwise. */
+static void test_crc_by_ip(void)
+{
+    hm_swim_t *s = mk(0);
+    hm_buf_t b = {0};
+    hm_ml_ping_t ping = {0};
+    hm_addr_t from = addr_of(5);
+
+    alive(s, 1, "10.0.0.7", 7, 1, NULL);
+    drain(s);
+    ping.node.p = "self";
+    ping.node.n = 4;
+    ping.seq_no = 43;
+    ping.source = addr_of(7);
+    hm_ml_put_ping(&b, &ping);
+    hm_swim_packet(s, 10, &from, b.data, b.len);
+    is_int(first_byte_to(s, 7), HM_ML_HAS_CRC, "ack to 10.0.0.7 (a node of that name): CRC");
+    hm_buf_reset(&b);
+    ping.source = addr_of(8);
+    hm_ml_put_ping(&b, &ping);
+    hm_swim_packet(s, 20, &from, b.data, b.len);
+    ok(first_byte_to(s, 8) != HM_ML_HAS_CRC, "ack to 10.0.0.8 (no node of that name): no CRC");
+    hm_buf_free(&b);
+    hm_swim_free(s);
+}
+
+/* memberlist maxPushPullRequests: while 127 inbound push/pulls are being
+ * read, the next is refused (closed, logged, counted); one finishing or
+ * failing makes room again. */
+static void test_push_pull_cap(void)
+{
+    hm_swim_t *s = mk_cfg(0, false, 0);
+    hm_ml_push_node_t node;
+    hm_buf_t b = {0};
+    hm_addr_t from = addr_of(2);
+    hm_swim_out_t o;
+    uint32_t ids[127], id;
+    int i, again = 0, closed = 0;
+    uint64_t dropped = hm_swim_stats(s)->dropped_other;
+
+    memset(&node, 0, sizeof(node));
+    node.name.p = "r0";
+    node.name.n = 2;
+    node.addr = addr_of(2);
+    node.incarnation = 1;
+    hm_ml_put_push_pull(&b, false, &node, 1, NULL, 0);
+    for (i = 0; i < 127; i++) {
+        ids[i] = hm_swim_stream_accept(s, 10, &from);
+        again += hm_swim_stream_data(s, 10, ids[i], b.data, b.len - 1) == HM_AGAIN;
+    }
+    is_int(again, 127, "127 push/pulls partly read are waited on");
+    drain(s);
+    log_lines = 0;
+    id = hm_swim_stream_accept(s, 11, &from);
+    is_int(hm_swim_stream_data(s, 11, id, b.data, b.len - 1), HM_OK, "the 128th is done with");
+    while (hm_swim_poll(s, &o)) {
+        closed += o.type == HM_SWIM_STREAM_CLOSE && o.stream_id == id;
+        hm_buf_free(&o.data);
+    }
+    is_int(closed, 1, "... closed at once");
+    is_str(last_log, "Too many pending push/pull requests", "... and logged as memberlist does");
+    is_int(hm_swim_stats(s)->dropped_other, dropped + 1, "... and counted");
+    is_int(hm_swim_stream_data(s, 12, ids[0], b.data, b.len), HM_OK, "a pending one completes");
+    hm_swim_stream_failed(s, 12, ids[1], "reset");
+    drain(s);
+    id = hm_swim_stream_accept(s, 13, &from);
+    is_int(hm_swim_stream_data(s, 13, id, b.data, b.len - 1), HM_AGAIN, "room again: read on");
+    id = hm_swim_stream_accept(s, 13, &from);
+    is_int(hm_swim_stream_data(s, 13, id, b.data, b.len - 1), HM_AGAIN, "and for a second one");
+    id = hm_swim_stream_accept(s, 13, &from);
+    is_int(hm_swim_stream_data(s, 13, id, b.data, b.len - 1), HM_OK, "then full again");
+    drain(s);
+    hm_buf_free(&b);
+    hm_swim_free(s);
+}
+
 int main(void)
 {
     test_profiles();
@@ -734,6 +826,8 @@ int main(void)
     test_reclaim();
     test_no_vsn();
     test_gossip_to_the_dead();
+    test_push_pull_cap();
+    test_crc_by_ip();
     test_fuzz();
     return done_testing();
 }
