@@ -126,6 +126,9 @@ static int local_state(hm_swim_t *s, bool join, hm_buf_t *out)
     }
     if (s->d.local_state)
         s->d.local_state(s->d.ud, join, &user);
+    /* ~90 bytes a node: one allocation instead of doubling through a
+     * megabyte at 10,000 nodes (a hint: the encoder grows it if short) */
+    hm_buf_reserve(out, (size_t)s->norder * 96 + user.len + 64);
     rc = hm_ml_put_push_pull(out, join, nodes, s->norder, user.data, user.len);
     hm_buf_free(&user);
     free(nodes);
