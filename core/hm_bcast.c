@@ -2,18 +2,19 @@
  * The transmit-limited broadcast queue (memberlist queue.go).
  *
  * Items are ordered by (transmits ascending, length descending, id
- * descending).  GetBroadcasts needs "the first item of tier t whose length
- * fits in the free space", a lower-bound search in that order, as
- * memberlist does with its btree.  At 10,000 nodes every engine holds
- * ~10,000 items and the simulator hops between engines, so the queue is
- * cache-cold on every get: the order lives in a B+tree of wide nodes
- * (height 1-2 at that size) whose leaves hold the whole order key packed
- * into 64 bits next to the item index, so a search touches a few
- * contiguous nodes and no item.  Items themselves are 16 bytes in a pool
- * addressed by 32-bit index (the handle); bytes, callbacks and names sit
- * in an optional side block.  Messages longer than 65535 bytes do not fit
- * the packed key; they are kept in a small sorted side list instead (no
- * caller queues such messages: they exceed any packet).
+ * descending).  GetBroadcasts takes, tier by tier from the fewest
+ * transmits, "the first item of the tier whose length fits in the free
+ * space", i.e. the longest fitting length, newest first.  So each tier
+ * (transmit count) keeps one bucket per length, found through a bitmap of
+ * the lengths present ("longest length <= free" is a scan of one or two
+ * words), and each bucket keeps its items sorted by id in an array with
+ * room at both ends: a get pops the newest, a push appends the newest,
+ * and an item sent moves to the next tier, where it mostly lands at one
+ * end too.  At 10,000 nodes every engine holds ~10,000 items and the
+ * simulator hops between engines, so the queue is cache-cold on every get:
+ * this touches a few cache lines per item where a search tree touched
+ * dozens.  Items are 16 bytes in a pool addressed by 32-bit index (the
+ * handle); bytes, callbacks and names sit in an optional side block.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -31,62 +32,50 @@ typedef struct bq_ext {
     uint8_t msg[];
 } bq_ext_t;
 
-/* The order key: tier << 48 | (BQ_BIGLEN - len) << 32 | ~id, so that
- * ascending keys are the queue order.  Ids are never 0, so no live key is
- * BQ_FREE. */
+/* An item's place: tier << 48 | (BQ_BIGLEN - len) << 32 | ~id (the
+ * length clamped to BQ_BIGLEN: longer items have an ext block holding
+ * it).  Ids are never 0, so no live item's k is BQ_FREE. */
 #define BQ_BIGLEN 0xffffu
 #define BQ_FREE UINT64_MAX
 
 typedef struct bq_item {
-    uint64_t k;   /* order key; BQ_FREE when the slot is free */
+    uint64_t k;   /* BQ_FREE when the slot is free */
     uint32_t key; /* keyed items: the owner's key (0 otherwise); free-list link when free */
     uint32_t ext; /* index in q->exts; 0 when none */
 } bq_item_t;
 
-/* B+tree nodes: a header, then the keys, then the leaf's item indices or
- * the inner node's children.  Leaves hold keys and item indices; inner
- * nodes hold each child's largest key, so a lower-bound descent never
- * backtracks.  Leaves are small (a cold leaf costs a few cache lines);
- * inner nodes are wider (there are few of them, and they stay warm
- * within a get). */
-#define BQ_LCAP 32
-#define BQ_ICAP 64
+/* The items of one tier and length, ascending by id, at e[lo..lo+n). */
+typedef struct bq_bucket {
+    uint64_t *e; /* (uint64_t)id << 32 | item */
+    uint32_t lo, n, cap, len;
+} bq_bucket_t;
 
-typedef struct bq_node {
-    uint16_t n, lo; /* entries; leaves: the first one is at key slot lo */
-    uint32_t pad;
-} bq_node_t;
+/* Lengths below BQ_LMAX are found through the bitmap; longer ones (no
+ * caller queues them: they exceed a packet) by a linear search. */
+#define BQ_LMAX 2048
+#define BQ_LWORDS (BQ_LMAX / 64)
 
-#define BQ_LEAF_SIZE (sizeof(bq_node_t) + BQ_LCAP * (sizeof(uint64_t) + sizeof(uint32_t)))
-#define BQ_INNER_SIZE (sizeof(bq_node_t) + BQ_ICAP * (sizeof(uint64_t) + sizeof(bq_node_t *)))
-
-static uint64_t *node_keys(const bq_node_t *nd)
-{
-    return (uint64_t *)(uintptr_t)(nd + 1);
-}
-
-static uint32_t node_cap(bool leaf)
-{
-    return leaf ? BQ_LCAP : BQ_ICAP;
-}
+typedef struct bq_tier {
+    uint32_t count;            /* items */
+    uint32_t nb, capb;         /* buckets */
+    uint32_t nlong;            /* b[0..nlong): lengths >= BQ_LMAX */
+    bq_bucket_t *b;            /* by length descending */
+    uint64_t bits[BQ_LWORDS];  /* lengths < BQ_LMAX that have a bucket */
+    uint16_t above[BQ_LWORDS]; /* how many of them are in the words above */
+} bq_tier_t;
 
 struct hm_bcast_queue {
     uint32_t mult;
     bq_item_t *items;                     /* items[0] unused */
     uint32_t cap, used, free_head, count; /* used: high-water mark */
     uint32_t id_gen;
-    bq_node_t *root; /* NULL when the tree is empty */
-    uint32_t height; /* 0: the root is a leaf */
-    /* spare nodes, so that an insertion never fails half-way */
-    bq_node_t *spare_leaf, *spare_inner;
-    uint32_t nspare_leaf, nspare_inner;
+    bq_tier_t **tiers; /* by transmit count; NULL until used */
+    uint64_t *tmask;   /* tiers holding items */
+    uint32_t ntiers;   /* a multiple of 64 */
     /* side blocks */
     bq_ext_t **exts; /* exts[0] unused */
     uint32_t *ext_free;
     uint32_t ext_cap, ext_used, ext_nfree;
-    /* items longer than BQ_BIGLEN, in queue order */
-    uint32_t *big;
-    uint32_t nbig, big_cap;
     /* items sent by the running get, re-inserted at its end */
     uint32_t *park;
     size_t npark, park_cap;
@@ -131,500 +120,318 @@ static uint32_t item_len(const hm_bcast_queue_t *q, uint32_t x)
     return e ? e->len : key_len(q->items[x].k);
 }
 
-static bool is_big(const hm_bcast_queue_t *q, uint32_t x)
+/* ---- buckets ------------------------------------------------------------ */
+
+/* First position in bk whose entry is >= v. */
+static uint32_t entry_lb(const bq_bucket_t *bk, uint64_t v)
 {
-    bq_ext_t *e = ext_of(q, x);
-    return e && e->len > BQ_BIGLEN;
-}
-
-/* ---- B+tree ------------------------------------------------------------- */
-
-/* Entry i of a node (leaves keep their entries at k[lo..lo+n), so that
- * both ends take insertions and deletions without moving the rest). */
-#define KEY(nd, i) (node_keys(nd)[(nd)->lo + (i)])
-#define VAL(nd, i) (((uint32_t *)(node_keys(nd) + BQ_LCAP))[(nd)->lo + (i)])
-#define CHILD(nd, i) (((bq_node_t **)(node_keys(nd) + BQ_ICAP))[i])
-
-/* First position in nd whose key is >= x (nd->n when none). */
-static uint32_t node_lb(const bq_node_t *nd, uint64_t x)
-{
-    const uint64_t *base = &KEY(nd, 0), *k = base;
-    uint32_t n = nd->n;
+    const uint64_t *base = &bk->e[bk->lo], *e = base;
+    uint32_t n = bk->n;
 
     while (n > 1) {
         uint32_t half = n / 2;
-        k += (k[half - 1] < x) * half; /* branch-free: the outcome is a coin toss */
+        e += (e[half - 1] < v) * half; /* branch-free: the outcome is a coin toss */
         n -= half;
     }
-    return (uint32_t)(k - base) + (n == 1 && k[0] < x);
+    return (uint32_t)(e - base) + (n == 1 && e[0] < v);
 }
 
-static uint64_t node_max(const bq_node_t *nd)
+/* Move the entries to a new array of ncap slots (ncap >= n), leaving
+ * `before` free slots in front. */
+static int bucket_realloc(bq_bucket_t *bk, uint32_t ncap, uint32_t before)
 {
-    return KEY(nd, nd->n - 1);
-}
+    uint64_t *e = malloc(ncap * sizeof(*e));
 
-/* Move cnt entries (keys and values or children) from src entry spos to
- * dst entry dpos. */
-static void node_move(bq_node_t *dst, uint32_t dpos, bq_node_t *src, uint32_t spos, uint32_t cnt,
-                      bool leaf)
-{
-    if (cnt == 0)
-        return;
-    memmove(&KEY(dst, dpos), &KEY(src, spos), cnt * sizeof(uint64_t));
-    if (leaf)
-        memmove(&VAL(dst, dpos), &VAL(src, spos), cnt * sizeof(uint32_t));
-    else
-        memmove(&CHILD(dst, dpos), &CHILD(src, spos), cnt * sizeof(bq_node_t *));
-}
-
-/* Entries back to k[0..n) (inner nodes always are). */
-static void node_compact(bq_node_t *nd, bool leaf)
-{
-    uint32_t lo = nd->lo;
-
-    if (lo == 0)
-        return;
-    nd->lo = 0;
-    node_move(nd, 0, nd, lo, nd->n, leaf);
-}
-
-/* Open a hole at entry i of a leaf that is not full, moving the shorter side. */
-static void leaf_open(bq_node_t *nd, uint32_t i)
-{
-    if (nd->lo > 0 && (i < nd->n / 2 || nd->lo + nd->n == BQ_LCAP)) {
-        nd->lo--;
-        node_move(nd, 0, nd, 1, i, true);
-    } else {
-        node_move(nd, i + 1, nd, i, nd->n - i, true);
-    }
-    nd->n++;
-}
-
-/* Close entry i of a leaf, moving the shorter side. */
-static void leaf_close(bq_node_t *nd, uint32_t i)
-{
-    if (i < nd->n / 2) {
-        node_move(nd, 1, nd, 0, i, true);
-        nd->lo++;
-    } else {
-        node_move(nd, i, nd, i + 1, nd->n - i - 1, true);
-    }
-    if (--nd->n == 0)
-        nd->lo = 0;
-}
-
-static bq_node_t **spare_list(hm_bcast_queue_t *q, bool leaf, uint32_t **count)
-{
-    *count = leaf ? &q->nspare_leaf : &q->nspare_inner;
-    return leaf ? &q->spare_leaf : &q->spare_inner;
-}
-
-/* Spare nodes are chained through their first key's memory. */
-static bq_node_t *node_get(hm_bcast_queue_t *q, bool leaf)
-{
-    uint32_t *cnt;
-    bq_node_t **head = spare_list(q, leaf, &cnt), *nd = *head;
-
-    memcpy(head, node_keys(nd), sizeof(*head));
-    (*cnt)--;
-    nd->n = 0;
-    nd->lo = 0;
-    return nd;
-}
-
-static void node_put(hm_bcast_queue_t *q, bq_node_t *nd, bool leaf)
-{
-    uint32_t *cnt;
-    bq_node_t **head = spare_list(q, leaf, &cnt);
-
-    if (*cnt >= (leaf ? 1 : q->height + 1)) {
-        free(nd);
-        return;
-    }
-    memcpy(node_keys(nd), head, sizeof(*head));
-    *head = nd;
-    (*cnt)++;
-}
-
-/* Enough spare nodes for one insertion: a leaf, an inner node per level
- * and a new root. */
-static int reserve_nodes(hm_bcast_queue_t *q)
-{
-    while (q->nspare_leaf < 1) {
-        bq_node_t *nd = malloc(BQ_LEAF_SIZE);
-        if (nd == NULL)
-            return -1;
-        node_put(q, nd, true);
-    }
-    while (q->nspare_inner < q->height + 1) {
-        bq_node_t *nd = malloc(BQ_INNER_SIZE);
-        if (nd == NULL)
-            return -1;
-        node_put(q, nd, false);
-    }
-    return 0;
-}
-
-static void free_spares(hm_bcast_queue_t *q, bool leaf)
-{
-    uint32_t *cnt;
-
-    spare_list(q, leaf, &cnt);
-    while (*cnt)
-        free(node_get(q, leaf));
-}
-
-/* Split a full node in halves; returns the right half. */
-static bq_node_t *node_split(hm_bcast_queue_t *q, bq_node_t *nd, bool leaf)
-{
-    bq_node_t *r = node_get(q, leaf);
-    uint32_t half = nd->n / 2;
-
-    node_move(r, 0, nd, half, nd->n - half, leaf);
-    r->n = nd->n - half;
-    nd->n = half;
-    return r;
-}
-
-/* Insert into the subtree nd of height h; returns the new right sibling
- * when nd had to split. */
-static bq_node_t *tree_ins(hm_bcast_queue_t *q, bq_node_t *nd, uint32_t h, uint64_t x, uint32_t v)
-{
-    uint32_t i = node_lb(nd, x);
-    bq_node_t *r = NULL, *into = nd, *cr;
-
-    if (h == 0) {
-        if (nd->n == BQ_LCAP) {
-            r = node_split(q, nd, true);
-            if (i > nd->n) {
-                into = r;
-                i -= nd->n;
-            }
-        }
-        leaf_open(into, i);
-        KEY(into, i) = x;
-        VAL(into, i) = v;
-        return r;
-    }
-    if (i == nd->n)
-        i--; /* beyond every key: the last child takes it */
-    cr = tree_ins(q, CHILD(nd, i), h - 1, x, v);
-    KEY(nd, i) = node_max(CHILD(nd, i));
-    if (cr == NULL)
-        return NULL;
-    i++; /* the new child goes right after its left half */
-    if (nd->n == BQ_ICAP) {
-        r = node_split(q, nd, false);
-        if (i > nd->n) {
-            into = r;
-            i -= nd->n;
-        }
-    }
-    node_move(into, i + 1, into, i, into->n - i, false);
-    into->n++;
-    KEY(into, i) = node_max(cr);
-    CHILD(into, i) = cr;
-    return r;
-}
-
-static int tree_insert(hm_bcast_queue_t *q, uint64_t x, uint32_t v)
-{
-    bq_node_t *r;
-
-    if (reserve_nodes(q) < 0)
+    if (e == NULL)
         return -1;
-    if (q->root == NULL) {
-        q->root = node_get(q, true);
-        q->height = 0;
-    }
-    r = tree_ins(q, q->root, q->height, x, v);
-    if (r) {
-        bq_node_t *nr = node_get(q, false);
-        nr->n = 2;
-        KEY(nr, 0) = node_max(q->root);
-        CHILD(nr, 0) = q->root;
-        KEY(nr, 1) = node_max(r);
-        CHILD(nr, 1) = r;
-        q->root = nr;
-        q->height++;
-    }
+    if (bk->n)
+        memcpy(&e[before], &bk->e[bk->lo], bk->n * sizeof(*e));
+    free(bk->e);
+    bk->e = e;
+    bk->cap = ncap;
+    bk->lo = before;
     return 0;
 }
 
-/* Child i of `in` (children at height ch) fell below a quarter full: merge it
- * with a sibling, or even the two out. */
-static void rebalance(hm_bcast_queue_t *q, bq_node_t *in, uint32_t i, uint32_t ch)
+/* Room for one more entry at the front (else the back) of bk. */
+static int bucket_room(bq_bucket_t *bk, bool front)
 {
-    bool leaf = ch == 0;
-    uint32_t a = i + 1 < in->n ? i : i - 1, total;
-    bq_node_t *A = CHILD(in, a), *B = CHILD(in, a + 1);
+    uint32_t spare, ncap;
 
-    node_compact(A, leaf);
-    node_compact(B, leaf);
-    total = A->n + B->n;
-    if (total <= node_cap(leaf) * 3 / 4) {
-        node_move(A, A->n, B, 0, B->n, leaf);
-        A->n = total;
-        node_put(q, B, leaf);
-        node_move(in, a + 1, in, a + 2, in->n - a - 2, false);
-        in->n--;
-    } else if (A->n < total / 2) {
-        uint32_t m = total / 2 - A->n;
-        node_move(A, A->n, B, 0, m, leaf);
-        node_move(B, 0, B, m, B->n - m, leaf);
-        A->n += m;
-        B->n -= m;
+    if (front ? bk->lo > 0 : bk->lo + bk->n < bk->cap)
+        return 0;
+    if (bk->n < bk->cap / 2) {
+        /* plenty of room at the other end: share it out */
+        spare = bk->cap - bk->n;
+        memmove(&bk->e[spare / 2], &bk->e[bk->lo], bk->n * sizeof(uint64_t));
+        bk->lo = spare / 2;
+        return 0;
+    }
+    ncap = bk->cap ? bk->cap * 2 : 4;
+    spare = ncap - bk->n;
+    /* a bucket only ever appended to (tier 0: pushes) keeps no front room */
+    return bucket_realloc(bk, ncap, front ? spare - spare / 4 : bk->lo ? spare / 4 : 0);
+}
+
+static int bucket_insert(bq_bucket_t *bk, uint64_t v)
+{
+    uint32_t i;
+    bool front;
+
+    if (bk->n == 0 || v > bk->e[bk->lo + bk->n - 1])
+        i = bk->n; /* the newest: the usual case */
+    else if (v < bk->e[bk->lo])
+        i = 0;
+    else
+        i = entry_lb(bk, v);
+    front = i < bk->n / 2 || (i == 0 && bk->n > 0);
+    if (bucket_room(bk, front) < 0)
+        return -1;
+    if (front) {
+        memmove(&bk->e[bk->lo - 1], &bk->e[bk->lo], i * sizeof(uint64_t));
+        bk->lo--;
     } else {
-        uint32_t m = A->n - total / 2;
-        node_move(B, m, B, 0, B->n, leaf);
-        node_move(B, 0, A, A->n - m, m, leaf);
-        A->n -= m;
-        B->n += m;
+        memmove(&bk->e[bk->lo + i + 1], &bk->e[bk->lo + i], (bk->n - i) * sizeof(uint64_t));
     }
-    KEY(in, a) = node_max(A);
+    bk->e[bk->lo + i] = v;
+    bk->n++;
+    return 0;
 }
 
-/* After a deletion below child i of inner node nd: drop the child if it
- * is empty, else refresh its largest key and keep it a quarter full. */
-static void fix_child(hm_bcast_queue_t *q, bq_node_t *nd, uint32_t h, uint32_t i)
+/* Remove entry i (relative), moving the shorter side; give back memory
+ * when the bucket has shrunk to a quarter of its array. */
+static void bucket_close(bq_bucket_t *bk, uint32_t i)
 {
-    bq_node_t *c = CHILD(nd, i);
-
-    if (c->n == 0) {
-        node_put(q, c, h == 1);
-        node_move(nd, i, nd, i + 1, nd->n - i - 1, false);
-        nd->n--;
-        return;
+    if (i < bk->n / 2) {
+        memmove(&bk->e[bk->lo + 1], &bk->e[bk->lo], i * sizeof(uint64_t));
+        bk->lo++;
+    } else {
+        memmove(&bk->e[bk->lo + i], &bk->e[bk->lo + i + 1], (bk->n - i - 1) * sizeof(uint64_t));
     }
-    KEY(nd, i) = node_max(c);
-    if (c->n < node_cap(h == 1) / 4 && nd->n > 1)
-        rebalance(q, nd, i, h - 1);
+    bk->n--;
+    if (bk->n > 0 && bk->cap > 16 && bk->n < bk->cap / 4)
+        bucket_realloc(bk, bk->cap / 2, (bk->cap / 2 - bk->n) / 2); /* failure: keep it */
 }
 
-/* Remove the first entry >= x of the subtree nd of height h if it is
- * below lim; its key and item go to *kout, *vout either way.  Returns
- * 0 when there is no entry >= x, 1 when one was found and left, 2 when
- * it was removed. */
-static int tree_take_rec(hm_bcast_queue_t *q, bq_node_t *nd, uint32_t h, uint64_t x, uint64_t lim,
-                         uint64_t *kout, uint32_t *vout)
+/* Index in tr->b of the bucket for a length < BQ_LMAX whose bit is set. */
+static uint32_t len_rank(const bq_tier_t *tr, uint32_t len)
 {
-    uint32_t i = node_lb(nd, x);
-    int r;
+    uint32_t w = len / 64;
+    return tr->nlong + tr->above[w] +
+           (uint32_t)__builtin_popcountll(tr->bits[w] >> (len % 64) >> 1);
+}
 
-    if (i == nd->n)
-        return 0;
-    if (h == 0) {
-        *kout = KEY(nd, i);
-        *vout = VAL(nd, i);
-        if (*kout >= lim)
-            return 1;
-        leaf_close(nd, i);
-        return 2;
+/* The bucket of length len in tr, -1 when none. */
+static int bucket_find(const bq_tier_t *tr, uint32_t len)
+{
+    uint32_t i;
+
+    if (len < BQ_LMAX)
+        return tr->bits[len / 64] >> (len % 64) & 1 ? (int)len_rank(tr, len) : -1;
+    for (i = 0; i < tr->nlong; i++)
+        if (tr->b[i].len == len)
+            return (int)i;
+    return -1;
+}
+
+/* The bucket with the longest length <= free_, -1 when none. */
+static int bucket_fit(const bq_tier_t *tr, size_t free_)
+{
+    uint32_t i, fl, w;
+    uint64_t m;
+
+    if (free_ >= BQ_LMAX) {
+        for (i = 0; i < tr->nlong; i++)
+            if (tr->b[i].len <= free_)
+                return (int)i;
+        fl = BQ_LMAX - 1;
+    } else {
+        fl = (uint32_t)free_;
     }
-    r = tree_take_rec(q, CHILD(nd, i), h - 1, x, lim, kout, vout);
-    if (r == 2)
-        fix_child(q, nd, h, i);
-    return r;
-}
-
-/* The root lost entries: drop levels with a single child, free it when empty. */
-static void fix_root(hm_bcast_queue_t *q)
-{
-    while (q->height > 0 && q->root->n == 1) {
-        bq_node_t *old = q->root;
-        q->root = CHILD(old, 0);
-        q->height--;
-        node_put(q, old, false);
-    }
-    if (q->root->n == 0) {
-        node_put(q, q->root, q->height == 0);
-        q->root = NULL;
-        q->height = 0;
-    }
-}
-
-static int tree_take(hm_bcast_queue_t *q, uint64_t x, uint64_t lim, uint64_t *kout, uint32_t *vout)
-{
-    int r;
-
-    if (q->root == NULL)
-        return 0;
-    r = tree_take_rec(q, q->root, q->height, x, lim, kout, vout);
-    if (r == 2)
-        fix_root(q);
-    return r;
-}
-
-/* Delete key x (no-op when absent). */
-static void tree_delete(hm_bcast_queue_t *q, uint64_t x)
-{
-    uint64_t k;
-    uint32_t v;
-
-    tree_take(q, x, x + 1, &k, &v);
-}
-
-/* The first entry >= x: its key and item, false when none. */
-static bool tree_lb(const hm_bcast_queue_t *q, uint64_t x, uint64_t *kout, uint32_t *vout)
-{
-    const bq_node_t *nd = q->root;
-    uint32_t h = q->height, i;
-
-    if (nd == NULL)
-        return false;
+    w = fl / 64;
+    m = tr->bits[w] & (fl % 64 == 63 ? UINT64_MAX : (UINT64_C(2) << (fl % 64)) - 1);
     for (;;) {
-        i = node_lb(nd, x);
-        if (i == nd->n)
-            return false;
-        if (h == 0)
-            break;
-        nd = CHILD(nd, i);
-        h--;
-    }
-    *kout = KEY(nd, i);
-    *vout = VAL(nd, i);
-    return true;
-}
-
-/* The first (last) entry of the tree. */
-static bool tree_end(const hm_bcast_queue_t *q, bool last, uint64_t *kout, uint32_t *vout)
-{
-    const bq_node_t *nd = q->root;
-    uint32_t h = q->height;
-
-    if (nd == NULL)
-        return false;
-    for (; h > 0; h--)
-        nd = CHILD(nd, last ? nd->n - 1 : 0);
-    *kout = KEY(nd, last ? nd->n - 1 : 0);
-    *vout = VAL(nd, last ? nd->n - 1 : 0);
-    return true;
-}
-
-static void tree_free(bq_node_t *nd, uint32_t h)
-{
-    uint32_t i;
-
-    if (h > 0)
-        for (i = 0; i < nd->n; i++)
-            tree_free(CHILD(nd, i), h - 1);
-    free(nd);
-}
-
-/* ---- the side list of long messages -------------------------------------- */
-
-/* -1 when item a comes before item b in queue order. */
-static int cmp_items(const hm_bcast_queue_t *q, uint32_t a, uint32_t b)
-{
-    uint32_t ta = key_tier(q->items[a].k), tb = key_tier(q->items[b].k);
-    uint32_t la = item_len(q, a), lb = item_len(q, b);
-    uint32_t ia = key_id(q->items[a].k), ib = key_id(q->items[b].k);
-
-    if (ta != tb)
-        return ta < tb ? -1 : 1;
-    if (la != lb)
-        return la > lb ? -1 : 1;
-    if (ia != ib)
-        return ia > ib ? -1 : 1;
-    return 0;
-}
-
-static int big_insert(hm_bcast_queue_t *q, uint32_t x)
-{
-    uint32_t i;
-
-    if (q->nbig == q->big_cap) {
-        uint32_t ncap = q->big_cap ? q->big_cap * 2 : 4;
-        uint32_t *n = realloc(q->big, ncap * sizeof(*n));
-        if (n == NULL)
+        if (m)
+            return (int)len_rank(tr, w * 64 + 63 - (uint32_t)__builtin_clzll(m));
+        if (w == 0)
             return -1;
-        q->big = n;
-        q->big_cap = ncap;
+        m = tr->bits[--w];
     }
-    for (i = q->nbig; i > 0 && cmp_items(q, x, q->big[i - 1]) < 0; i--)
-        q->big[i] = q->big[i - 1];
-    q->big[i] = x;
-    q->nbig++;
+}
+
+/* A new, empty bucket for length len (not yet in tr): its index, -1 when
+ * out of memory. */
+static int bucket_add(bq_tier_t *tr, uint32_t len)
+{
+    uint32_t i, w;
+
+    if (tr->nb == tr->capb) {
+        uint32_t ncap = tr->capb ? tr->capb * 2 : 8;
+        bq_bucket_t *nb = realloc(tr->b, ncap * sizeof(*nb));
+        if (nb == NULL)
+            return -1;
+        tr->b = nb;
+        tr->capb = ncap;
+    }
+    if (len < BQ_LMAX) {
+        w = len / 64;
+        tr->bits[w] |= UINT64_C(1) << (len % 64);
+        for (i = 0; i < w; i++)
+            tr->above[i]++;
+        i = len_rank(tr, len);
+    } else {
+        for (i = 0; i < tr->nlong && tr->b[i].len > len; i++)
+            ;
+        tr->nlong++;
+    }
+    memmove(&tr->b[i + 1], &tr->b[i], (tr->nb - i) * sizeof(bq_bucket_t));
+    tr->b[i] = (bq_bucket_t){.len = len};
+    tr->nb++;
+    return (int)i;
+}
+
+static void bucket_del(bq_tier_t *tr, uint32_t i)
+{
+    uint32_t len = tr->b[i].len, w, j;
+
+    free(tr->b[i].e);
+    memmove(&tr->b[i], &tr->b[i + 1], (tr->nb - i - 1) * sizeof(bq_bucket_t));
+    tr->nb--;
+    if (len < BQ_LMAX) {
+        w = len / 64;
+        tr->bits[w] &= ~(UINT64_C(1) << (len % 64));
+        for (j = 0; j < w; j++)
+            tr->above[j]--;
+    } else {
+        tr->nlong--;
+    }
+}
+
+/* ---- tiers -------------------------------------------------------------- */
+
+static bq_tier_t *tier_get(hm_bcast_queue_t *q, uint32_t t)
+{
+    if (t >= q->ntiers) {
+        uint32_t n = q->ntiers ? q->ntiers : 64;
+        bq_tier_t **tiers;
+        uint64_t *mask;
+
+        while (n <= t)
+            n *= 2;
+        tiers = realloc(q->tiers, n * sizeof(*tiers));
+        if (tiers == NULL)
+            return NULL;
+        q->tiers = tiers;
+        mask = realloc(q->tmask, n / 64 * sizeof(*mask));
+        if (mask == NULL)
+            return NULL;
+        q->tmask = mask;
+        memset(&q->tiers[q->ntiers], 0, (n - q->ntiers) * sizeof(*tiers));
+        memset(&q->tmask[q->ntiers / 64], 0, (n - q->ntiers) / 64 * sizeof(*mask));
+        q->ntiers = n;
+    }
+    if (q->tiers[t] == NULL)
+        q->tiers[t] = calloc(1, sizeof(bq_tier_t));
+    return q->tiers[t];
+}
+
+static void tier_count(hm_bcast_queue_t *q, bq_tier_t *tr, uint32_t t, int d)
+{
+    tr->count += (uint32_t)d;
+    if (tr->count == 0)
+        q->tmask[t / 64] &= ~(UINT64_C(1) << (t % 64));
+    else
+        q->tmask[t / 64] |= UINT64_C(1) << (t % 64);
+}
+
+/* The lowest tier >= t holding items, UINT32_MAX when none. */
+static uint32_t next_tier(const hm_bcast_queue_t *q, uint32_t t)
+{
+    uint32_t w = t / 64;
+    uint64_t m;
+
+    if (t >= q->ntiers)
+        return UINT32_MAX;
+    for (m = q->tmask[w] & (UINT64_MAX << (t % 64));; m = q->tmask[w]) {
+        if (m)
+            return w * 64 + (uint32_t)__builtin_ctzll(m);
+        if (++w == q->ntiers / 64)
+            return UINT32_MAX;
+    }
+}
+
+/* The highest tier holding items; the queue is not empty. */
+static uint32_t last_tier(const hm_bcast_queue_t *q)
+{
+    uint32_t w = q->ntiers / 64;
+
+    while (w-- > 0)
+        if (q->tmask[w])
+            return w * 64 + 63 - (uint32_t)__builtin_clzll(q->tmask[w]);
     return 0;
 }
 
-static void big_remove(hm_bcast_queue_t *q, uint32_t x)
+static uint64_t entry_of(const hm_bcast_queue_t *q, uint32_t x)
 {
-    uint32_t i;
-
-    for (i = 0; i < q->nbig && q->big[i] != x; i++)
-        ;
-    if (i == q->nbig)
-        return;
-    memmove(&q->big[i], &q->big[i + 1], (q->nbig - i - 1) * sizeof(uint32_t));
-    q->nbig--;
+    return (uint64_t)key_id(q->items[x].k) << 32 | x;
 }
-
-/* ---- linking: tree or side list ------------------------------------------ */
 
 static int link_item(hm_bcast_queue_t *q, uint32_t x)
 {
-    return is_big(q, x) ? big_insert(q, x) : tree_insert(q, q->items[x].k, x);
+    uint32_t t = key_tier(q->items[x].k);
+    bq_tier_t *tr = tier_get(q, t);
+    int bi;
+
+    if (tr == NULL)
+        return -1;
+    bi = bucket_find(tr, item_len(q, x));
+    if (bi < 0 && (bi = bucket_add(tr, item_len(q, x))) < 0)
+        return -1;
+    if (bucket_insert(&tr->b[bi], entry_of(q, x)) < 0) {
+        if (tr->b[bi].n == 0)
+            bucket_del(tr, (uint32_t)bi);
+        return -1;
+    }
+    tier_count(q, tr, t, 1);
+    return 0;
+}
+
+static void unlink_at(hm_bcast_queue_t *q, uint32_t t, bq_tier_t *tr, uint32_t bi, uint32_t i)
+{
+    bucket_close(&tr->b[bi], i);
+    if (tr->b[bi].n == 0)
+        bucket_del(tr, bi);
+    tier_count(q, tr, t, -1);
 }
 
 static void unlink_item(hm_bcast_queue_t *q, uint32_t x)
 {
-    if (is_big(q, x))
-        big_remove(q, x);
-    else
-        tree_delete(q, q->items[x].k);
+    uint32_t t = key_tier(q->items[x].k), i;
+    bq_tier_t *tr = t < q->ntiers ? q->tiers[t] : NULL;
+    uint64_t v = entry_of(q, x);
+    int bi;
+
+    if (tr == NULL || (bi = bucket_find(tr, item_len(q, x))) < 0)
+        return; /* not linked: cannot happen */
+    i = entry_lb(&tr->b[bi], v);
+    if (i < tr->b[bi].n && tr->b[bi].e[tr->b[bi].lo + i] == v)
+        unlink_at(q, t, tr, (uint32_t)bi, i);
 }
 
-/* The first item in queue order that is in a tier above t, or in tier t
- * and no longer than free_ (0 when none). */
-static uint32_t first_fit(const hm_bcast_queue_t *q, uint32_t t, size_t free_)
+static void tiers_free(hm_bcast_queue_t *q)
 {
-    uint64_t k;
-    uint32_t x = 0, i;
+    uint32_t t, i;
 
-    if (!tree_lb(q, mkkey(t, free_, UINT32_MAX), &k, &x))
-        x = 0;
-    for (i = 0; i < q->nbig; i++) {
-        uint32_t b = q->big[i], tb = key_tier(q->items[b].k);
-        if (tb > t || (tb == t && item_len(q, b) <= free_)) {
-            /* in one tier a long message comes before every tree item */
-            if (x == 0 || tb <= key_tier(q->items[x].k))
-                x = b;
-            break;
-        }
+    for (t = 0; t < q->ntiers; t++) {
+        if (q->tiers[t] == NULL)
+            continue;
+        for (i = 0; i < q->tiers[t]->nb; i++)
+            free(q->tiers[t]->b[i].e);
+        free(q->tiers[t]->b);
+        free(q->tiers[t]);
     }
-    return x;
-}
-
-/* The tier of the first (last) item in queue order; the queue is not empty. */
-static uint32_t end_tier(const hm_bcast_queue_t *q, bool last)
-{
-    uint64_t k;
-    uint32_t x, tb;
-
-    if (!tree_end(q, last, &k, &x))
-        return key_tier(q->items[q->big[last ? q->nbig - 1 : 0]].k);
-    if (q->nbig == 0)
-        return key_tier(k);
-    tb = key_tier(q->items[q->big[last ? q->nbig - 1 : 0]].k);
-    return last ? (tb > key_tier(k) ? tb : key_tier(k)) : (tb < key_tier(k) ? tb : key_tier(k));
-}
-
-/* The first (last) item in queue order, 0 when empty. */
-static uint32_t end_item(const hm_bcast_queue_t *q, bool last)
-{
-    uint64_t k;
-    uint32_t x, b;
-
-    if (!tree_end(q, last, &k, &x))
-        x = 0;
-    if (q->nbig == 0)
-        return x;
-    b = q->big[last ? q->nbig - 1 : 0];
-    if (x == 0)
-        return b;
-    return (cmp_items(q, b, x) < 0) != last ? b : x;
+    free(q->tiers);
+    free(q->tmask);
 }
 
 /* ---- side blocks and the name map ---------------------------------------- */
@@ -804,14 +611,10 @@ void hm_bcast_free(hm_bcast_queue_t *q)
             free(q->exts[i]);
         }
     }
-    if (q->root)
-        tree_free(q->root, q->height);
-    free_spares(q, true);
-    free_spares(q, false);
+    tiers_free(q);
     free(q->items);
     free(q->exts);
     free(q->ext_free);
-    free(q->big);
     free(q->park);
     free(q->buckets);
     free(q);
@@ -929,49 +732,35 @@ static int park(hm_bcast_queue_t *q, uint32_t x)
     return 0;
 }
 
-/* Take the first item in a tier above t, or in tier t and no longer than
- * free_, out of the queue if it is in tier t.  Returns it (0 when none)
- * and its key. */
-static uint32_t take_fit(hm_bcast_queue_t *q, uint32_t t, size_t free_, uint64_t *key)
-{
-    uint32_t x;
-
-    if (q->nbig == 0) {
-        uint64_t lim = t == 0xffffu ? BQ_FREE : (uint64_t)(t + 1) << 48;
-        return tree_take(q, mkkey(t, free_, UINT32_MAX), lim, key, &x) ? x : 0;
-    }
-    x = first_fit(q, t, free_);
-    if (x == 0)
-        return 0;
-    *key = q->items[x].k;
-    if (key_tier(*key) == t)
-        unlink_item(q, x);
-    return x;
-}
+#define BQ_AHEAD 4
 
 size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t limit,
                     hm_buf_t *parts, size_t max_parts)
 {
-    uint32_t tlimit, t, x;
+    uint32_t tlimit, t, x, len;
     size_t used = 0, k = 0, i, base = q->npark; /* base: parked by an outer get */
-    uint64_t key;
 
     if (q->count == 0 || max_parts == 0)
         return 0;
     tlimit = hm_bcast_retransmit_limit(q->mult, num_nodes);
-    t = end_tier(q, false);
-    while (k < max_parts && limit > used + overhead) {
-        uint32_t len;
+    t = next_tier(q, 0);
+    while (k < max_parts && limit > used + overhead && t != UINT32_MAX) {
+        bq_tier_t *tr = q->tiers[t];
+        bq_bucket_t *bk;
+        int bi = bucket_fit(tr, limit - used - overhead);
 
-        x = take_fit(q, t, limit - used - overhead, &key);
-        if (x == 0)
-            break;
-        if (key_tier(key) != t) {
-            /* tiers in between are empty: go straight to the next one */
-            t = key_tier(key);
+        if (bi < 0) {
+            t = next_tier(q, t + 1);
             continue;
         }
-        len = item_len(q, x);
+        bk = &tr->b[bi];
+        x = (uint32_t)bk->e[bk->lo + bk->n - 1]; /* the newest */
+        len = bk->len;
+        /* the next few items to go are likely the next newest of this
+         * length: start fetching them (the pool is cold) */
+        for (i = bk->n > BQ_AHEAD ? bk->n - BQ_AHEAD : 0; i + 1 < bk->n; i++)
+            __builtin_prefetch(&q->items[(uint32_t)bk->e[bk->lo + i]]);
+        unlink_at(q, t, tr, (uint32_t)bi, bk->n - 1);
         if (emit(q, x, &parts[k]) < 0) {
             /* cannot produce it: drop it rather than loop forever */
             finish_item(q, x, false);
@@ -982,7 +771,7 @@ size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size
         if (t + 1 >= tlimit || park(q, x) < 0)
             finish_item(q, x, false);
         else
-            q->items[x].k = mkkey(t + 1, len, key_id(key));
+            q->items[x].k = mkkey(t + 1, len, key_id(q->items[x].k));
     }
     for (i = base; i < q->npark; i++)
         if (link_item(q, q->park[i]) < 0)
@@ -996,8 +785,13 @@ size_t hm_bcast_len(const hm_bcast_queue_t *q)
     return q->count;
 }
 
+/* Drop from the most transmitted end: the last tier, its shortest
+ * length, its oldest item. */
 void hm_bcast_prune(hm_bcast_queue_t *q, size_t max_retain)
 {
-    while (q->count > max_retain)
-        finish_item(q, end_item(q, true), true);
+    while (q->count > max_retain) {
+        bq_tier_t *tr = q->tiers[last_tier(q)];
+        bq_bucket_t *bk = &tr->b[tr->nb - 1];
+        finish_item(q, (uint32_t)bk->e[bk->lo], true);
+    }
 }
