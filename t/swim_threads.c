@@ -13,7 +13,7 @@
 #include "sim/hm_sim.h"
 #include "tap.h"
 
-#define N 200
+#define N 120
 
 typedef struct result {
     hm_sim_stats_t st;
@@ -36,7 +36,7 @@ static uint32_t lat_far(void *ud, uint32_t from, uint32_t to, uint64_t rnd)
     return (from ^ to) & 1 ? 3 + (uint32_t)(rnd % 20) : (uint32_t)(rnd % 4);
 }
 
-/* threads: the thread count; switch_to: another count from 30 s on (0: none) */
+/* threads: the thread count; switch_to: another count from 10 s on (0: none) */
 static void scenario(uint64_t seed, unsigned threads, unsigned switch_to, bool slow, result_t *r)
 {
     hm_swim_config_t cfg = {0};
@@ -56,29 +56,29 @@ static void scenario(uint64_t seed, unsigned threads, unsigned switch_to, bool s
         hm_sim_add(sim, &cfg);
     for (i = 1; i < N; i++) {
         rs = rs * 6364136223846793005ull + 1442695040888963407ull;
-        hm_sim_run_until(sim, (uint64_t)i * 5000 / N);
+        hm_sim_run_until(sim, (uint64_t)i * 2000 / N);
         hm_sim_join(sim, i, (uint32_t)((rs >> 33) % i));
     }
     hm_sim_set_loss(sim, 0.02);
-    hm_sim_run_until(sim, 20000);
+    hm_sim_run_until(sim, 6000);
     hm_sim_crash(sim, 17);
-    hm_sim_run_until(sim, 25000);
+    hm_sim_run_until(sim, 8000);
     hm_sim_join(sim, 20, 17); /* refused: a failed stream */
-    hm_sim_run_until(sim, 30000);
+    hm_sim_run_until(sim, 10000);
     if (switch_to)
         hm_sim_set_threads(sim, switch_to);
     hm_sim_restart(sim, 17);
     hm_sim_join(sim, 17, 3);
-    hm_sim_run_until(sim, 40000);
+    hm_sim_run_until(sim, 14000);
     for (i = 0; i < N; i++)
-        hm_sim_set_group(sim, i, i < 40);
+        hm_sim_set_group(sim, i, i < 30);
     hm_sim_partition(sim, true);
-    hm_sim_run_until(sim, 48000);
+    hm_sim_run_until(sim, 19000);
     hm_sim_partition(sim, false);
     hm_sim_block(sim, 8, 9, true);
     hm_sim_block_udp(sim, 10, 11, true);
     hm_sim_leave(sim, 5);
-    hm_sim_run_until(sim, 60000);
+    hm_sim_run_until(sim, 30000);
     r->st = *hm_sim_stats(sim);
     for (i = 0; i < N; i++) {
         r->seen[i] = hm_sim_seen_alive(sim, i);
@@ -125,12 +125,12 @@ int main(void)
         up += one.seen[i] >= N - 2;
     ok(up >= N - 2, "the cluster healed after the partition (%u nodes see >= %u)", up, N - 2);
     is_int(one.windows, 0, "1 thread: no lockstep windows");
-    ok(two.windows > 50000, "2 threads ran in lockstep windows (%llu)",
+    ok(two.windows > 20000, "2 threads ran in lockstep windows (%llu)",
        (unsigned long long)two.windows);
     ok(one.st.trace_hash == two.st.trace_hash, "1 and 2 threads: same trace hash");
     ok(same_run(&one, &two), "1 and 2 threads: same stats, views and callbacks");
     ok(same_run(&one, &three), "3 threads: the same run");
-    ok(same_run(&one, &sw), "1 thread, then 2 from 30 s on: the same run");
+    ok(same_run(&one, &sw), "1 thread, then 2 from 10 s on: the same run");
     ok(other.st.trace_hash != two.st.trace_hash, "another seed: another trace");
 
     scenario(7, 1, 0, true, &slow1);

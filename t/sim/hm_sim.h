@@ -10,19 +10,20 @@
  * on its way is cut (at the stream deadline, like a TCP timeout) or fails
  * after one round trip when the peer has crashed (connection refused).
  *
- * Threads.  hm_sim_set_threads(sim, T) spreads the nodes over T threads
- * (node i on thread i % T; the caller's thread is one of them) during
- * hm_sim_run_until.  The results do not depend on T: same seed, same
- * trace hash and stats for any T.  The threads run in lockstep windows of
- * L = max(1, lat_min) ms of virtual time, so every delay between two
- * nodes is at least L: latencies below it (a latency fn's result too) are
- * raised to L, in every mode.  With T > 1 the event, log, link and latency
- * callbacks are called from several threads at once, each for the nodes
- * it owns: they must only touch state of that node (the `observer`, or
- * `from` for link and latency) or synchronise; hm_sim_now() and other
- * nodes' engines must not be used from them.  Everything else (adding,
- * joining, crashing, blocking, partitioning, reading stats) is done by the
- * caller between hm_sim_run_until calls, as with one thread.
+ * Threads.  hm_sim_set_threads(sim, T) runs hm_sim_run_until on T threads
+ * (the caller's is one of them).  The results do not depend on T: same
+ * seed, same trace hash and stats for any T.  The threads run in lockstep
+ * windows of L = max(1, lat_min) ms of virtual time, so every delay
+ * between two nodes is at least L: latencies below it (a latency fn's
+ * result too) are raised to L, in every mode.  With T > 1 the event, log,
+ * link and latency callbacks are called from several threads at once: a
+ * node is served by one thread at a time (and a barrier separates
+ * windows), so a callback may update state of its own node (`observer`,
+ * or `from` for link and latency) without a lock, but nothing shared;
+ * hm_sim_now() and other nodes' engines must not be used from them.
+ * Everything else (adding, joining, crashing, blocking, partitioning,
+ * reading stats) is done by the caller between hm_sim_run_until calls, as
+ * with one thread.
  */
 #ifndef HM_SIM_H
 #define HM_SIM_H
