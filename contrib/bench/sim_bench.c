@@ -8,9 +8,13 @@
  * process so far: run one size per process for a clean figure), then one
  * line saying whether the 10k target was met.
  *
- *   sim_bench [-t SECONDS] [-c] [-s SEED] [N ...]     (default N: 1000 5000 10000)
+ *   sim_bench [-t SECONDS] [-c] [-s SEED] [-j THREADS] [N ...]   (default N: 1000 5000 10000)
  *   -c: enable compression (memberlist's default; off by default here
  *       because LZW of every push/pull dominates the wall time at 10k)
+ *   -j: simulator threads (hm_sim_set_threads; default: the online CPUs).
+ *       The run is the same for any count (same trace hash, printed with
+ *       SIM_BENCH_DEBUG=1); only the wall time changes.  Compare CPU by
+ *       user time: waiting threads spin a little at each 1 ms window.
  *
  * Measured on the shared 2-core machine (other jobs running), 10000 nodes
  * x 60 s: 617 s wall, 10.6 GB before the codec/queue/trace work; 437.7 s
@@ -54,7 +58,7 @@ static int g_target = -1; /* -1 not run, 0 missed, 1 met */
  * nodes conv_s pkts_node_s bytes_node_s streams_node wall_s maxrss_mb */
 #define ROW_FMT "%7s %8s %11s %12s %12s %8s %10s\n"
 
-static void run(uint32_t n, uint64_t secs, bool compress, uint64_t seed)
+static void run(uint32_t n, uint64_t secs, bool compress, uint64_t seed, unsigned threads)
 {
     hm_swim_config_t cfg = {0};
     hm_sim_t *sim = hm_sim_new(seed);
@@ -66,6 +70,7 @@ static void run(uint32_t n, uint64_t secs, bool compress, uint64_t seed)
     struct rusage ru;
     uint64_t rs = seed * 2654435761u + 1;
 
+    hm_sim_set_threads(sim, threads);
     hm_swim_config_profile(&cfg, "lan");
     cfg.enable_compression = compress;
     for (i = 0; i < n; i++)
@@ -108,9 +113,11 @@ static void run(uint32_t n, uint64_t secs, bool compress, uint64_t seed)
             cnt += v == n;
         }
         printf(
-            "  min seen %u, converged nodes %u, false failures %lu, lost %lu, failed streams %lu\n",
+            "  min seen %u, converged nodes %u, false failures %lu, lost %lu, failed streams %lu\n"
+            "  trace %016llx, %llu events, %llu windows\n",
             mn, cnt, (unsigned long)st->false_failures, (unsigned long)st->lost,
-            (unsigned long)st->streams_failed);
+            (unsigned long)st->streams_failed, (unsigned long long)st->trace_hash,
+            (unsigned long long)st->events, (unsigned long long)hm_sim_windows(sim));
     }
     fflush(stdout);
     hm_sim_free(sim);
@@ -122,29 +129,37 @@ int main(int argc, char **argv)
     bool compress = false;
     int opt, i;
     static const uint32_t defaults[] = {1000, 5000, 10000};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = cpus > 0 ? (unsigned)cpus : 1;
 
-    while ((opt = getopt(argc, argv, "t:cs:")) != -1) {
+    while ((opt = getopt(argc, argv, "t:cs:j:")) != -1) {
         if (opt == 't')
             secs = strtoull(optarg, NULL, 10);
         else if (opt == 'c')
             compress = true;
         else if (opt == 's')
             seed = strtoull(optarg, NULL, 10);
+        else if (opt == 'j')
+            threads = (unsigned)strtoul(optarg, NULL, 10);
         else
             return 2;
     }
-    printf("protocol time %lu s, lan profile, joins spread over 10 s, compression %s\n",
-           (unsigned long)secs, compress ? "on" : "off");
+    if (threads == 0)
+        threads = 1;
+    printf("protocol time %lu s, lan profile, joins spread over 10 s, compression %s, "
+           "%u thread%s\n",
+           (unsigned long)secs, compress ? "on" : "off", threads, threads == 1 ? "" : "s");
     printf(ROW_FMT, "nodes", "conv_s", "pkts_node_s", "bytes_node_s", "streams_node", "wall_s",
            "maxrss_mb");
     if (optind >= argc)
         for (i = 0; i < 3; i++)
-            run(defaults[i], secs, compress, seed);
+            run(defaults[i], secs, compress, seed, threads);
     for (i = optind; i < argc; i++)
-        run((uint32_t)strtoul(argv[i], NULL, 10), secs, compress, seed);
+        run((uint32_t)strtoul(argv[i], NULL, 10), secs, compress, seed, threads);
     if (g_target < 0)
-        printf("target (%u nodes x %u s protocol time in < %.0f s wall): not measured in this run\n",
-               TARGET_NODES, TARGET_SECS, TARGET_WALL);
+        printf(
+            "target (%u nodes x %u s protocol time in < %.0f s wall): not measured in this run\n",
+            TARGET_NODES, TARGET_SECS, TARGET_WALL);
     else
         printf("target (%u nodes x %u s protocol time in < %.0f s wall): %s\n", TARGET_NODES,
                TARGET_SECS, TARGET_WALL, g_target ? "MET" : "NOT MET");

@@ -9,6 +9,21 @@
  * be lost; a stream is a reliable delayed exchange that fails when a link
  * on its way is cut (at the stream deadline, like a TCP timeout) or fails
  * after one round trip when the peer has crashed (connection refused).
+ *
+ * Threads.  hm_sim_set_threads(sim, T) runs hm_sim_run_until on T threads
+ * (the caller's is one of them).  The results do not depend on T: same
+ * seed, same trace hash and stats for any T.  The threads run in lockstep
+ * windows of L = max(1, lat_min) ms of virtual time, so every delay
+ * between two nodes is at least L: latencies below it (a latency fn's
+ * result too) are raised to L, in every mode.  With T > 1 the event, log,
+ * link and latency callbacks are called from several threads at once: a
+ * node is served by one thread at a time (and a barrier separates
+ * windows), so a callback may update state of its own node (`observer`,
+ * or `from` for link and latency) without a lock, but nothing shared;
+ * hm_sim_now() and other nodes' engines must not be used from them.
+ * Everything else (adding, joining, crashing, blocking, partitioning,
+ * reading stats) is done by the caller between hm_sim_run_until calls, as
+ * with one thread.
  */
 #ifndef HM_SIM_H
 #define HM_SIM_H
@@ -34,10 +49,16 @@ typedef struct hm_sim_stats {
 
 hm_sim_t *hm_sim_new(uint64_t seed);
 void hm_sim_free(hm_sim_t *sim);
+/* Run on n threads (default 1; 0 means 1); callable between runs. */
+void hm_sim_set_threads(hm_sim_t *sim, unsigned n);
+unsigned hm_sim_threads(const hm_sim_t *sim);
+/* Lockstep windows run so far by threaded runs (one barrier each). */
+uint64_t hm_sim_windows(const hm_sim_t *sim);
 
 void hm_sim_set_latency(hm_sim_t *sim, uint32_t min_ms, uint32_t max_ms);
 /* Per-link latency: fn returns the delay in ms for one packet or stream
- * leg from -> to; `rnd` is 64 random bits from the simulation's PRNG. */
+ * leg from -> to (at least lat_min, see Threads; lower values are raised);
+ * `rnd` is 64 random bits from the sending node's PRNG. */
 typedef uint32_t (*hm_sim_latency_fn)(void *ud, uint32_t from, uint32_t to, uint64_t rnd);
 void hm_sim_set_latency_fn(hm_sim_t *sim, hm_sim_latency_fn fn, void *ud);
 void hm_sim_set_loss(hm_sim_t *sim, double p); /* UDP only */
