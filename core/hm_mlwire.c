@@ -748,16 +748,23 @@ static int put_push_node(hm_buf_t *b, const hm_ml_push_node_t *s)
     return rc;
 }
 
-int hm_ml_put_push_pull(hm_buf_t *b, bool join, const hm_ml_push_node_t *nodes, size_t n,
-                        const uint8_t *user_state, size_t user_len)
+int hm_ml_put_push_pull_head(hm_buf_t *b, bool join, size_t n, size_t user_len)
 {
-    size_t i;
     int rc = put_type(b, HM_ML_PUSH_PULL);
 
     rc |= hm_mp_put_map(b, 3);
     rc |= hm_ml_put_key(b, "Join") | hm_mp_put_bool(b, join);
     rc |= put_kv_uint(b, "Nodes", n);
     rc |= put_kv_uint(b, "UserStateLen", user_len);
+    return rc;
+}
+
+int hm_ml_put_push_pull(hm_buf_t *b, bool join, const hm_ml_push_node_t *nodes, size_t n,
+                        const uint8_t *user_state, size_t user_len)
+{
+    size_t i;
+    int rc = hm_ml_put_push_pull_head(b, join, n, user_len);
+
     for (i = 0; i < n && rc == 0; i++)
         rc |= put_push_node(b, &nodes[i]);
     rc |= hm_buf_append(b, user_state, user_len);

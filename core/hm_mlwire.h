@@ -151,6 +151,9 @@ int hm_lzw_encode(const uint8_t *in, size_t n, hm_buf_t *out);
 int hm_lzw_decode(const uint8_t *in, size_t n, hm_buf_t *out, size_t max_out);
 
 /* Push/pull: [6] header, node states, user state bytes. */
+/* The [6] header alone: the caller appends n node states and the user
+ * state (the engine writes its node states straight from its table). */
+int hm_ml_put_push_pull_head(hm_buf_t *b, bool join, size_t n, size_t user_len);
 int hm_ml_put_push_pull(hm_buf_t *b, bool join, const hm_ml_push_node_t *nodes, size_t n,
                         const uint8_t *user_state, size_t user_len);
 /* Incremental parse of a push/pull body (after the type byte) from a

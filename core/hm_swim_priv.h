@@ -148,6 +148,7 @@ hm_rec_t *hm_swim_lookup(const hm_swim_t *s, const char *name, size_t len);
  * then, a few lookups later, its record (rec true). */
 void hm_swim_prefetch(const hm_swim_t *s, const char *name, size_t len, bool rec);
 void hm_swim_rec_addr(const hm_swim_t *s, const hm_rec_t *r, hm_addr_t *out);
+int hm_swim_encode_push_node(const hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out);
 const hm_swim_node_t *hm_swim_view(hm_swim_t *s, const hm_rec_t *r, hm_swim_node_t *v);
 void hm_swim_send(hm_swim_t *s, const hm_addr_t *to, hm_buf_t *msg, const hm_rec_t *node,
                   bool piggyback);

@@ -104,34 +104,20 @@ uint32_t hm_swim_stream_open(hm_swim_t *s, const hm_addr_t *to, uint8_t kind, bo
 /* [6] header, every node we know (dead and left included), user state. */
 static int local_state(hm_swim_t *s, bool join, hm_buf_t *out)
 {
-    hm_ml_push_node_t *nodes = calloc(s->norder ? s->norder : 1, sizeof(*nodes));
     hm_buf_t user = {0};
     uint32_t i;
     int rc;
 
-    if (nodes == NULL)
-        return -1;
-    for (i = 0; i < s->norder; i++) {
-        const hm_rec_t *r = &s->recs[s->order[i]];
-        hm_ml_push_node_t *n = &nodes[i];
-        n->name.p = REC_NAME(r);
-        n->name.n = r->name_len;
-        hm_swim_rec_addr(s, r, &n->addr);
-        n->meta = r->meta;
-        n->meta_len = r->meta_len;
-        n->incarnation = r->inc;
-        n->state = r->state;
-        memcpy(n->vsn, r->vsn, 6);
-        n->has_vsn = true;
-    }
     if (s->d.local_state)
         s->d.local_state(s->d.ud, join, &user);
     /* ~90 bytes a node: one allocation instead of doubling through a
-     * megabyte at 10,000 nodes (a hint: the encoder grows it if short) */
+     * megabyte at 10,000 nodes (a hint: the writers grow it if short) */
     hm_buf_reserve(out, (size_t)s->norder * 96 + user.len + 64);
-    rc = hm_ml_put_push_pull(out, join, nodes, s->norder, user.data, user.len);
+    rc = hm_ml_put_push_pull_head(out, join, s->norder, user.len);
+    for (i = 0; i < s->norder && rc == 0; i++)
+        rc = hm_swim_encode_push_node(s, &s->recs[s->order[i]], out);
+    rc |= hm_buf_append(out, user.data, user.len);
     hm_buf_free(&user);
-    free(nodes);
     return rc;
 }
 

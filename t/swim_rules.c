@@ -719,6 +719,60 @@ static void test_fuzz(void)
     hm_swim_free(b);
 }
 
+typedef struct pp_nodes {
+    hm_ml_push_node_t v[8];
+    size_t n;
+} pp_nodes_t;
+
+static int keep_node(void *ud, const hm_ml_push_node_t *node)
+{
+    pp_nodes_t *a = ud;
+    if (a->n == 8)
+        return -1;
+    a->v[a->n++] = *node;
+    return 0;
+}
+
+/* The engine writes its push/pull straight from its table; the bytes must
+ * be the general encoder's, node for node (alive, suspect, dead, with and
+ * without meta, small and large incarnations). */
+static void test_push_pull_bytes(void)
+{
+    hm_swim_t *s = mk(0);
+    hm_addr_t peer = addr_of(9);
+    hm_swim_out_t o;
+    hm_buf_t sent = {0}, again = {0};
+    hm_ml_push_header_t hdr;
+    pp_nodes_t nodes = {.n = 0};
+    const uint8_t *user = NULL;
+    size_t used = 0;
+
+    alive(s, 1, "a", 2, 7, "role=web");
+    alive(s, 1, "bb", 3, 300, NULL);
+    alive(s, 1, "ccc", 4, 70000, NULL);
+    accuse(s, 2, false, "bb", 300, "a");
+    accuse(s, 2, true, "ccc", 70000, "a");
+    drain(s);
+    hm_swim_join(s, 10, &peer);
+    while (hm_swim_poll(s, &o)) {
+        if (o.type == HM_SWIM_STREAM_OPEN && sent.len == 0) {
+            sent = o.data;
+            o.data.data = NULL;
+        }
+        hm_buf_free(&o.data);
+    }
+    ok(sent.len > 0 && sent.data[0] == HM_ML_PUSH_PULL, "join sends a push/pull");
+    is_int(hm_ml_get_push_pull(sent.data + 1, sent.len - 1, &hdr, keep_node, &nodes, &user, &used),
+           0, "it decodes");
+    is_int(nodes.n, 4, "with our 4 nodes");
+    hm_ml_put_push_pull(&again, hdr.join, nodes.v, nodes.n, user, hdr.user_state_len);
+    ok(again.len == sent.len && memcmp(again.data, sent.data, sent.len) == 0,
+       "byte for byte what the general encoder writes (%zu bytes)", sent.len);
+    hm_buf_free(&sent);
+    hm_buf_free(&again);
+    hm_swim_free(s);
+}
+
 /* The first byte of the first datagram addressed to `ip` (0: none). */
 static uint8_t first_byte_to(hm_swim_t *s, int ip)
 {
@@ -828,6 +882,7 @@ int main(void)
     test_gossip_to_the_dead();
     test_push_pull_cap();
     test_crc_by_ip();
+    test_push_pull_bytes();
     test_fuzz();
     return done_testing();
 }
