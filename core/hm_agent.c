@@ -484,6 +484,7 @@ static int build_serf_config(hm_agent_t *a, const hm_conf_node_t *root, hm_serf_
     c->query_size_limit = (size_t)hm_conf_bytes(root, "query_size_limit");
     c->query_response_size_limit = (size_t)hm_conf_bytes(root, "query_response_size_limit");
     c->disable_coordinates = hm_conf_bool(root, "disable_coordinates");
+    c->swim.disable_suspicion_verify = !hm_conf_bool(root, "verify_suspicions");
     c->name_conflict_resolution = !hm_conf_bool(root, "disable_name_resolution");
     c->snapshot_path = snap && snap[0] ? snap : NULL;
     c->rejoin_after_leave = hm_conf_bool(root, "rejoin_after_leave");

@@ -816,6 +816,13 @@ static void join_finish(hm_serf_t *s, serf_join_t *j)
 
 static void rejoin_next(hm_serf_t *s);
 
+/* memberlist's own log lines (suspicions, refutations, failures), which
+ * serf agent writes too. */
+static void d_swim_log(void *ud, hm_log_level_t level, const char *msg)
+{
+    serf_log(ud, level, "%s", msg);
+}
+
 static void d_stream_done(void *ud, uint32_t stream_id, bool ok, const char *err)
 {
     hm_serf_t *s = ud;
@@ -1009,6 +1016,7 @@ hm_serf_t *hm_serf_new(const hm_serf_config_t *cfg, const hm_serf_callbacks_t *c
     d.ack_payload = d_ack_payload;
     d.notify_ping_complete = d_notify_ping_complete;
     d.stream_done = d_stream_done;
+    d.log = d_swim_log;
     s->swim = hm_swim_new(&sc, &d, now);
     if (s->swim == NULL) {
         hm_seterr(err, errlen, "Failed to create memberlist");

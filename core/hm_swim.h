@@ -31,6 +31,12 @@ typedef struct hm_swim_config {
     uint32_t dead_node_reclaim_ms; /* 0: never */
     bool enable_compression;
     bool disable_tcp_pings;
+    /* hamlet's deviation from memberlist (on unless disabled): a suspicion
+     * that times out without its k confirmations is checked with one
+     * push/pull with a peer we reached lately before the node is declared
+     * dead; a refutation we missed (higher incarnation) clears it there.
+     * true: memberlist's behaviour, dead at once. */
+    bool disable_suspicion_verify;
     uint8_t vsn[6];         /* default {1,5,2,2,5,5} */
     size_t packet_overhead; /* bytes added by packet-out hooks (AES-GCM: 29) */
     uint64_t seed;          /* PRNG seed: the simulator makes runs reproducible */
@@ -146,6 +152,9 @@ typedef struct hm_swim_stats {
     uint64_t dropped_malformed, dropped_crc, dropped_other;
     uint64_t probes, probe_failures, suspects, refutes, deaths;
     uint64_t push_pulls, streams_in, streams_out;
+    /* suspicion timeouts checked with a peer; of those, declared dead after
+     * all (the others were refuted, or died by another's dead message) */
+    uint64_t verifies, verify_dead;
 } hm_swim_stats_t;
 const hm_swim_stats_t *hm_swim_stats(const hm_swim_t *s);
 

@@ -44,6 +44,8 @@ typedef struct hm_rec {
 
 typedef struct hm_susp {
     uint32_t rec, k, n, gen;
+    uint32_t verify; /* push/pull stream checking the timed-out suspicion, 0 none */
+    uint32_t newer;  /* highest incarnation accused since, when above ours */
     uint64_t min, max, start, deadline;
     char **seen; /* accusers: at most k + 1 */
     uint32_t nseen;
@@ -83,6 +85,15 @@ typedef struct hm_probe {
     bool tcp_ok;
     uint64_t sent, timeout_at, end_at;
 } hm_probe_t;
+
+/* A push/pull in flight that checks timed-out suspicions (hm_swim.c
+ * verify_*): the suspicions wait on it by stream id. */
+#define HM_SWIM_VERIFY_STREAMS 2
+#define HM_SWIM_RECENT_OK 4
+typedef struct hm_verify {
+    uint32_t stream, peer;
+    uint64_t deadline;
+} hm_verify_t;
 
 typedef struct hm_arena_chunk {
     struct hm_arena_chunk *next;
@@ -126,6 +137,10 @@ struct hm_swim {
     hm_timer_t *heap;
     size_t nheap, heap_cap;
 
+    hm_verify_t verify[HM_SWIM_VERIFY_STREAMS];
+    uint32_t recent_ok[HM_SWIM_RECENT_OK]; /* records that answered us directly, a ring */
+    uint32_t recent_pos;
+
     hm_stream_t *streams;
     size_t nstreams, streams_cap;
     uint32_t pp_pending; /* inbound push/pulls partly read */
@@ -159,6 +174,8 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
 void hm_swim_suspect(hm_swim_t *s, const hm_ml_accuse_t *m);
 void hm_swim_dead(hm_swim_t *s, const hm_ml_accuse_t *m);
 void hm_swim_health_delta(hm_swim_t *s, int delta);
+void hm_swim_verify_done(hm_swim_t *s, uint32_t stream);
+void hm_swim_note_reachable(hm_swim_t *s, uint32_t rec);
 void hm_swim_log(hm_swim_t *s, hm_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void hm_swim_malformed(hm_swim_t *s, const char *what);
@@ -178,6 +195,7 @@ uint64_t hm_swim_probe_deadline(const hm_swim_t *s);
 uint32_t hm_swim_stream_open(hm_swim_t *s, const hm_addr_t *to, uint8_t kind, bool join,
                              uint32_t seq, hm_buf_t *msg, uint64_t deadline);
 uint32_t hm_swim_push_pull(hm_swim_t *s, uint64_t now, const hm_addr_t *to, bool join);
+uint32_t hm_swim_push_pull_until(hm_swim_t *s, const hm_addr_t *to, bool join, uint64_t deadline);
 void hm_swim_stream_wrap(hm_swim_t *s, hm_buf_t *msg);
 void hm_swim_streams_free(hm_swim_t *s);
 void hm_swim_stream_forget(hm_swim_t *s, uint32_t id);

@@ -176,6 +176,7 @@ static void probe_verdict(hm_swim_t *s)
     int delta = 0;
 
     if (p->tcp_ok) {
+        hm_swim_note_reachable(s, p->rec);
         hm_swim_log(s, HM_LOG_WARN,
                     "Was able to connect to %s but other probes failed, network may be "
                     "misconfigured",
@@ -348,6 +349,10 @@ void hm_swim_handle_ack(hm_swim_t *s, const uint8_t *p, size_t n)
         if (s->now < pr->timeout_at && s->d.notify_ping_complete && r->in_use)
             s->d.notify_ping_complete(s->d.ud, hm_swim_view(s, r, &s->view),
                                       (s->now - pr->sent) * 1000, ack.payload, ack.payload_len);
+        /* before any indirect ping went out, only the target can have
+         * answered: a peer to check a suspicion with (hm_swim.c) */
+        if (!pr->indirect_sent)
+            hm_swim_note_reachable(s, pr->rec);
         probe_done(s, -1);
         return;
     }

@@ -123,11 +123,18 @@ static int local_state(hm_swim_t *s, bool join, hm_buf_t *out)
 
 uint32_t hm_swim_push_pull(hm_swim_t *s, uint64_t now, const hm_addr_t *to, bool join)
 {
+    if (now > s->now)
+        s->now = now;
+    return hm_swim_push_pull_until(s, to, join, s->now + s->cfg.tcp_timeout_ms);
+}
+
+/* A push/pull that the caller gives up on (hm_swim_stream_failed) at
+ * `deadline`. */
+uint32_t hm_swim_push_pull_until(hm_swim_t *s, const hm_addr_t *to, bool join, uint64_t deadline)
+{
     hm_buf_t msg = {0};
     uint32_t id;
 
-    if (now > s->now)
-        s->now = now;
     if (local_state(s, join, &msg) < 0) {
         hm_buf_free(&msg);
         return 0;
@@ -136,7 +143,7 @@ uint32_t hm_swim_push_pull(hm_swim_t *s, uint64_t now, const hm_addr_t *to, bool
     s->stats.push_pulls++;
     hm_swim_log(s, HM_LOG_DEBUG, "Initiating push/pull sync with: %u.%u.%u.%u:%u", to->ip[0],
                 to->ip[1], to->ip[2], to->ip[3], to->port);
-    id = hm_swim_stream_open(s, to, ST_PUSH_PULL, join, 0, &msg, s->now + s->cfg.tcp_timeout_ms);
+    id = hm_swim_stream_open(s, to, ST_PUSH_PULL, join, 0, &msg, deadline);
     hm_buf_free(&msg);
     return id;
 }
@@ -414,6 +421,7 @@ static int outbound_push_pull(hm_swim_t *s, hm_stream_t *st, const uint8_t *m, s
         snprintf(msg, sizeof(msg), "remote error: %.*s", (int)(e.n > 200 ? 200 : e.n), e.p);
         stream_end(s, st);
         hm_swim_out_push(s, HM_SWIM_STREAM_CLOSE, NULL, id, 0, NULL);
+        hm_swim_verify_done(s, id);
         if (s->d.stream_done)
             s->d.stream_done(s->d.ud, id, false, msg);
         return HM_OK;
@@ -425,7 +433,10 @@ static int outbound_push_pull(hm_swim_t *s, hm_stream_t *st, const uint8_t *m, s
         bool join = st->join;
         stream_end(s, st);
         hm_swim_out_push(s, HM_SWIM_STREAM_CLOSE, NULL, id, 0, NULL);
-        if (merge_remote(s, &acc, user, hdr.user_state_len, join) < 0) {
+        int merged = merge_remote(s, &acc, user, hdr.user_state_len, join);
+        /* the merge took any refutation in: what is still suspect dies */
+        hm_swim_verify_done(s, id);
+        if (merged < 0) {
             if (s->d.stream_done)
                 s->d.stream_done(s->d.ud, id, false, "protocol version is incompatible");
         } else if (s->d.stream_done) {
@@ -501,6 +512,8 @@ void hm_swim_stream_failed(hm_swim_t *s, uint64_t now, uint32_t id, const char *
         return;
     kind = st->kind;
     stream_end(s, st);
+    if (kind == ST_PUSH_PULL)
+        hm_swim_verify_done(s, id);
     if (kind == ST_PUSH_PULL && s->d.stream_done)
         s->d.stream_done(s->d.ud, id, false, why ? why : "stream failed");
     else if (kind == ST_PING)

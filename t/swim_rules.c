@@ -110,6 +110,11 @@ static void drain(hm_swim_t *s)
         hm_buf_free(&o.data);
 }
 
+/* The last push/pull stream the engine opened (pump() records it). */
+static uint32_t g_open;
+static hm_addr_t g_open_to;
+static uint64_t g_open_deadline;
+
 /* Tick, then answer every ping the engine sent (so its own probes never
  * fail and never add accusations of their own). */
 static void pump(hm_swim_t *s, uint64_t now)
@@ -123,6 +128,11 @@ static void pump(hm_swim_t *s, uint64_t now)
         const uint8_t *parts[64];
         size_t lens[64];
         int k = 1, j;
+        if (o.type == HM_SWIM_STREAM_OPEN && o.data.len && o.data.data[0] == HM_ML_PUSH_PULL) {
+            g_open = o.stream_id;
+            g_open_to = o.to;
+            g_open_deadline = o.deadline_ms;
+        }
         parts[0] = o.data.data;
         lens[0] = o.data.len;
         if (o.type == HM_SWIM_SEND_PACKET && o.data.len && o.data.data[0] == HM_ML_COMPOUND)
@@ -143,6 +153,11 @@ static void pump(hm_swim_t *s, uint64_t now)
     }
 }
 
+/* true: memberlist's suspicion timeout (dead when the timer fires), for
+ * the tests of its timing; false: hamlet's check with a peer first. */
+static bool g_memberlist;
+static bool g_no_periodic_push_pull;
+
 static hm_swim_t *mk(uint64_t now)
 {
     hm_swim_config_t c = {0};
@@ -153,6 +168,9 @@ static hm_swim_t *mk(uint64_t now)
     c.addr = addr_of(1);
     c.seed = 7;
     c.enable_compression = false;
+    c.disable_suspicion_verify = g_memberlist;
+    if (g_no_periodic_push_pull)
+        c.push_pull_interval_ms = 0; /* every push/pull seen is a check */
     d.notify_join = on_join;
     d.notify_leave = on_leave;
     d.notify_update = on_update;
@@ -347,6 +365,129 @@ static void test_suspicion_confirm(void)
     pump(s, 55000);
     is_int(state_of(s, "p4"), HM_ML_STATE_DEAD, "2 confirmations after min elapsed: dead at once");
     hm_swim_free(s);
+}
+
+/* A push/pull answer on stream `id`: node `name` (address ip) in `state`
+ * at `inc`, and "p1", alive. */
+static void pp_reply(hm_swim_t *s, uint64_t now, uint32_t id, const char *name, int ip,
+                     uint8_t state, uint32_t inc)
+{
+    static const uint8_t vsn[6] = {1, 5, 2, 2, 5, 5};
+    hm_ml_push_node_t nodes[2];
+    hm_buf_t b = {0};
+
+    memset(nodes, 0, sizeof(nodes));
+    nodes[0].name.p = name;
+    nodes[0].name.n = strlen(name);
+    nodes[0].addr = addr_of(ip);
+    nodes[0].incarnation = inc;
+    nodes[0].state = state;
+    memcpy(nodes[0].vsn, vsn, 6);
+    nodes[0].has_vsn = true;
+    nodes[1] = nodes[0];
+    nodes[1].name.p = "p1";
+    nodes[1].name.n = 2;
+    nodes[1].addr = addr_of(11);
+    nodes[1].incarnation = 1;
+    nodes[1].state = HM_ML_STATE_ALIVE;
+    hm_ml_put_push_pull(&b, false, nodes, 2, NULL, 0);
+    hm_swim_stream_data(s, now, id, b.data, b.len);
+    hm_buf_free(&b);
+    drain(s);
+}
+
+/* hamlet's deviation: a suspicion that times out is checked with one
+ * push/pull with a peer that answered our probes, which takes any missed
+ * refutation in; the node dies when the push/pull shows none, fails, or
+ * takes longer than ProbeTimeout (500 ms).  10 nodes: max = 24 s. */
+static void test_suspicion_verify(void)
+{
+    hm_swim_t *s;
+    const hm_swim_stats_t *st;
+    char name[8];
+    int i, l;
+    bool peer_ok;
+
+    g_no_periodic_push_pull = true;
+    s = mk(0);
+    st = hm_swim_stats(s);
+    for (i = 0; i < 9; i++) {
+        snprintf(name, sizeof(name), "p%d", i);
+        alive(s, 0, name, 10 + i, 1, NULL);
+    }
+    for (i = 1; i <= 20; i++)
+        pump(s, (uint64_t)i * 500); /* probes answered directly: peers to check with */
+    g_open = 0;
+    accuse(s, 11000, false, "p0", 1, "p1");
+    pump(s, 34999);
+    is_int(g_open, 0, "no push/pull before the timeout");
+    l = leaves;
+    pump(s, 35000);
+    is_int(state_of(s, "p0"), HM_ML_STATE_SUSPECT, "timeout: still suspect while checking");
+    ok(g_open != 0 && g_open_deadline == 35500, "a push/pull went out, deadline ProbeTimeout");
+    peer_ok = g_open_to.ip[3] >= 11 && g_open_to.ip[3] <= 18;
+    ok(peer_ok, "with a peer we probed, not the suspect (10.0.0.%u)", g_open_to.ip[3]);
+    pp_reply(s, 35040, g_open, "p0", 10, HM_ML_STATE_ALIVE, 2);
+    is_int(state_of(s, "p0"), HM_ML_STATE_ALIVE, "the peer had its refutation: alive");
+    is_int(inc_of(s, "p0"), 2, "at the refuting incarnation");
+    is_int(leaves, l, "no failure event");
+
+    g_open = 0;
+    accuse(s, 40000, false, "p2", 1, "p1");
+    pump(s, 64000);
+    ok(g_open != 0, "p2 timed out: checking");
+    pp_reply(s, 64030, g_open, "p2", 12, HM_ML_STATE_SUSPECT, 1);
+    is_int(state_of(s, "p2"), HM_ML_STATE_DEAD, "the peer suspects it too: dead when it answers");
+    is_int(inc_of(s, "p2"), 1, "at the suspected incarnation");
+
+    g_open = 0;
+    accuse(s, 70000, false, "p3", 1, "p1");
+    pump(s, 94000);
+    pump(s, 94499);
+    is_int(state_of(s, "p3"), HM_ML_STATE_SUSPECT, "no answer: suspect until ProbeTimeout");
+    pump(s, 94500);
+    is_int(state_of(s, "p3"), HM_ML_STATE_DEAD, "no answer: dead at the timeout + 500 ms");
+    pp_reply(s, 94600, g_open, "p3", 13, HM_ML_STATE_ALIVE, 1); /* late: nothing */
+
+    g_open = 0;
+    accuse(s, 100000, false, "p4", 1, "p1");
+    pump(s, 124000);
+    hm_swim_stream_failed(s, 124010, g_open, "connection refused");
+    is_int(state_of(s, "p4"), HM_ML_STATE_DEAD, "push/pull failed: dead at once");
+    is_int((int)st->verifies, 4, "4 suspicions checked");
+    is_int((int)st->verify_dead, 3, "3 died after the check");
+
+    /* a suspect message at a newer incarnation arrived meanwhile: the node
+     * refuted ours, and the newer suspicion starts afresh */
+    g_open = 0;
+    accuse(s, 130000, false, "p5", 1, "p1");
+    accuse(s, 131000, false, "p5", 2, "p3"); /* memberlist: a confirmation */
+    pump(s, 130000 + 11381);
+    is_int(state_of(s, "p5"), HM_ML_STATE_SUSPECT, "newer accusation: not dead at 11.381 s");
+    is_int(inc_of(s, "p5"), 2, "suspect at the newer incarnation");
+    is_int(g_open, 0, "no push/pull needed");
+    pump(s, 141381 + 23999);
+    is_int(state_of(s, "p5"), HM_ML_STATE_SUSPECT, "its own timer: max again");
+    pump(s, 141381 + 24000);
+    ok(g_open != 0, "then checked as any other");
+    hm_swim_free(s);
+
+    /* the same in memberlist's mode: the older suspicion's timer kills it */
+    g_memberlist = true;
+    s = mk(0);
+    for (i = 0; i < 9; i++) {
+        snprintf(name, sizeof(name), "p%d", i);
+        alive(s, 0, name, 10 + i, 1, NULL);
+    }
+    accuse(s, 1000, false, "p5", 1, "p1");
+    accuse(s, 2000, false, "p5", 2, "p3");
+    pump(s, 1000 + 11381);
+    is_int(state_of(s, "p5"), HM_ML_STATE_DEAD, "memberlist: dead at 11.381 s");
+    is_int(inc_of(s, "p5"), 1, "memberlist: at the older incarnation");
+    is_int((int)hm_swim_stats(s)->verifies, 0, "memberlist: no check");
+    hm_swim_free(s);
+    g_memberlist = false;
+    g_no_periodic_push_pull = false;
 }
 
 static void test_ping_and_garbage(void)
@@ -871,8 +1012,11 @@ int main(void)
     test_alive_rules();
     test_suspect_dead_rules();
     test_refute();
+    g_memberlist = true; /* memberlist's timings */
     test_suspicion_small();
     test_suspicion_confirm();
+    g_memberlist = false;
+    test_suspicion_verify();
     test_ping_and_garbage();
     test_leave();
     test_envelopes();
