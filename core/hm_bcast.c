@@ -213,12 +213,21 @@ static void bucket_close(bq_bucket_t *bk, uint32_t i)
         bucket_realloc(bk, bk->cap / 2, (bk->cap / 2 - bk->n) / 2); /* failure: keep it */
 }
 
+/* Bits set in v (no popcnt instruction in a portable build, and
+ * __builtin_popcountll would be a call). */
+static uint32_t popcount64(uint64_t v)
+{
+    v -= (v >> 1) & 0x5555555555555555u;
+    v = (v & 0x3333333333333333u) + ((v >> 2) & 0x3333333333333333u);
+    v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+    return (uint32_t)((v * 0x0101010101010101u) >> 56);
+}
+
 /* Index in tr->b of the bucket for a length < BQ_LMAX whose bit is set. */
 static uint32_t len_rank(const bq_tier_t *tr, uint32_t len)
 {
     uint32_t w = len / 64;
-    return tr->nlong + tr->above[w] +
-           (uint32_t)__builtin_popcountll(tr->bits[w] >> (len % 64) >> 1);
+    return tr->nlong + tr->above[w] + popcount64(tr->bits[w] >> (len % 64) >> 1);
 }
 
 /* The bucket of length len in tr, -1 when none. */
@@ -732,7 +741,7 @@ static int park(hm_bcast_queue_t *q, uint32_t x)
     return 0;
 }
 
-#define BQ_AHEAD 4
+#define BQ_AHEAD 8
 
 size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t limit,
                     hm_buf_t *parts, size_t max_parts)
