@@ -45,9 +45,11 @@ typedef struct bq_item {
 } bq_item_t;
 
 /* The items of one tier and length, ascending by id, at e[lo..lo+n). */
+#define BQ_NEAR 8 /* entries per cache line */
 typedef struct bq_bucket {
     uint64_t *e; /* (uint64_t)id << 32 | item */
     uint32_t lo, n, cap, len;
+    uint32_t hint; /* where the last insertion went (may be stale) */
 } bq_bucket_t;
 
 /* Lengths below BQ_LMAX are found through the bitmap; longer ones (no
@@ -122,11 +124,10 @@ static uint32_t item_len(const hm_bcast_queue_t *q, uint32_t x)
 
 /* ---- buckets ------------------------------------------------------------ */
 
-/* First position in bk whose entry is >= v. */
-static uint32_t entry_lb(const bq_bucket_t *bk, uint64_t v)
+/* First position in e[0..n) whose entry is >= v. */
+static uint32_t lower_bound(const uint64_t *e, uint32_t n, uint64_t v)
 {
-    const uint64_t *base = &bk->e[bk->lo], *e = base;
-    uint32_t n = bk->n;
+    const uint64_t *base = e;
 
     while (n > 1) {
         uint32_t half = n / 2;
@@ -134,6 +135,27 @@ static uint32_t entry_lb(const bq_bucket_t *bk, uint64_t v)
         n -= half;
     }
     return (uint32_t)(e - base) + (n == 1 && e[0] < v);
+}
+
+/* First position in bk whose entry is >= v.  Entries mostly come and go
+ * near the ends, or next to the last one inserted (a get sends a run of
+ * neighbours, newest first, and they arrive in the next tier in that
+ * order): look there first, in the cache lines a search would otherwise
+ * miss on last. */
+static uint32_t entry_lb(const bq_bucket_t *bk, uint64_t v)
+{
+    const uint64_t *e = &bk->e[bk->lo];
+    uint32_t n = bk->n, h = bk->hint;
+
+    if (h < n && v < e[h] && (h == 0 || e[h - 1] < v))
+        return h;
+    if (n <= 2 * BQ_NEAR)
+        return lower_bound(e, n, v);
+    if (v > e[n - BQ_NEAR])
+        return n - BQ_NEAR + 1 + lower_bound(e + n - BQ_NEAR + 1, BQ_NEAR - 1, v);
+    if (v < e[BQ_NEAR - 1])
+        return lower_bound(e, BQ_NEAR - 1, v);
+    return lower_bound(e, n, v);
 }
 
 /* Move the entries to a new array of ncap slots (ncap >= n), leaving
@@ -195,6 +217,7 @@ static int bucket_insert(bq_bucket_t *bk, uint64_t v)
     }
     bk->e[bk->lo + i] = v;
     bk->n++;
+    bk->hint = i;
     return 0;
 }
 
