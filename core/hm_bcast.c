@@ -52,8 +52,8 @@ typedef struct bq_bucket {
     uint32_t hint; /* where the last insertion went (may be stale) */
 } bq_bucket_t;
 
-/* Lengths below BQ_LMAX are found through the bitmap; longer ones (no
- * caller queues them: they exceed a packet) by a linear search. */
+/* Lengths below BQ_LMAX are found through the bitmap; longer ones (rare:
+ * they exceed any UDP packet) by a linear search. */
 #define BQ_LMAX 2048
 #define BQ_LWORDS (BQ_LMAX / 64)
 
