@@ -5,15 +5,20 @@
  * items (default 10,000: one alive message per known node, 60-90 bytes).
  * Then R gets (default 1,000,000) on random queues, for a 1400-byte
  * packet (overhead 2, 10,000 nodes: retransmit limit 5 x MULT, default
- * 4); then news
- * about R random nodes (remove the queued item by handle, push a new one,
- * as the engine does); then R gets again.  Prints CPU ns per push, get and
- * remove (CPU time: the machine is shared), and a hash of every item
- * returned, so that two
- * implementations can be checked to give the same answers.  Encoding a
- * lazy item touches no memory, so the figures are the queue's own.
+ * 4); then news about R random nodes (remove the queued item by handle,
+ * push a new one, as the engine does); then R gets again.  Prints CPU ns
+ * per push, get and remove (CPU time: the machine is shared), and a hash
+ * of every item returned, so that two implementations can be checked to
+ * give the same answers.  Encoding a lazy item touches no memory, so the
+ * figures are the queue's own.
  *
  *   bcast_bench [-q QUEUES] [-n ITEMS] [-r ROUNDS] [-m MULT] [-s SEED]
+ *
+ * Measured on the shared 2-core machine, -q 500 -n 10000 -r 200000 (best
+ * of 3, ~17.5 items per get), treap -> per-tier length buckets: get 8.1-10
+ * us -> 1.5-1.6 us, remove 2.4-2.7 us -> 1.2 us, push (fill) 1.4-1.9 us
+ * -> 0.08-0.1 us, push (mixed) 1.5-2.0 us -> 0.23-0.26 us; one warm queue
+ * (-q 1 -r 5000): get 3.7 us -> 1.0 us.  Same hash.
  */
 #include <stdio.h>
 #include <stdlib.h>
