@@ -83,16 +83,7 @@ grep -q "Response from 's1': answer from s1 to ping-h1" "$dir/query2.out" &&
 check $? "h1's query collected both handler answers"
 
 normalize() {
-    sed 's/^SERF_SELF_NAME=.*/SERF_SELF_NAME=<self>/' "$1" |
-    awk -F'\t' 'BEGIN { OFS = "\t" }
-        /^--stdin--$/ { s = 1; print; next }
-        s && NF == 4 {
-            k = split($4, a, ",")
-            for (i = 2; i <= k; i++) { v = a[i]; j = i - 1
-                while (j > 0 && a[j] > v) { a[j + 1] = a[j]; j-- } a[j + 1] = v }
-            t = ""; for (i = 1; i <= k; i++) t = t (i > 1 ? "," : "") a[i]
-            $4 = t; print; next }
-        { print }'
+    sed 's/^SERF_SELF_NAME=.*/SERF_SELF_NAME=<self>/' "$1" | sort_record_tags
 }
 ls "$dir/serf" | grep '\.rec$' | sort >"$dir/serf.list"
 ls "$dir/ours" | grep '\.rec$' | sort >"$dir/ours.list"

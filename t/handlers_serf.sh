@@ -46,18 +46,6 @@ SELF="-s h1 -t role=web -t dc=east -t my-tag.x=v"
 H1="h1/127.0.63.1/role=web,dc=east,my-tag.x=v"
 H2="h2/127.0.63.2/role=db"
 
-# Sort the k=v list of member lines (4th tab field) to drop Go's map order.
-normalize() {
-    awk -F'\t' 'BEGIN { OFS = "\t" }
-        /^--stdin--$/ { s = 1; print; next }
-        s && NF == 4 {
-            k = split($4, a, ",")
-            for (i = 2; i <= k; i++) { v = a[i]; j = i - 1
-                while (j > 0 && a[j] > v) { a[j + 1] = a[j]; j-- } a[j + 1] = v }
-            t = ""; for (i = 1; i <= k; i++) t = t (i > 1 ? "," : "") a[i]
-            $4 = t; print; next }
-        { print }' "$1"
-}
 
 var() { sed -n "s/^$1=//p" "$2"; }
 
@@ -88,8 +76,8 @@ for rec in $(ls "$dir/serf" | grep '\.rec$' | sort); do
     if [ $st != 0 ] || [ "$(ls "$dir/ours" | grep -c '\.rec$')" != $((before + 1)) ]; then
         notok "$ev: replay ran the script (status $st)"; continue
     fi
-    normalize "$f" >"$dir/a"
-    normalize "$dir/ours/$ours" >"$dir/b"
+    sort_record_tags "$f" >"$dir/a"
+    sort_record_tags "$dir/ours/$ours" >"$dir/b"
     if diff -u "$dir/a" "$dir/b" >"$dir/diff"; then
         ok "$ev: same SERF_* environment and stdin as under serf ($(grep -c . "$dir/a") lines)"
     else

@@ -72,3 +72,17 @@ fresh_addr() {
     done
     echo "$_a"
 }
+
+# sort_record_tags [FILE]: a handler record (t/handlers-record.sh) with the
+# k=v list of its member lines (4th tab field) sorted, to drop Go's map order
+sort_record_tags() {
+    awk -F'\t' 'BEGIN { OFS = "\t" }
+        /^--stdin--$/ { s = 1; print; next }
+        s && NF == 4 {
+            k = split($4, a, ",")
+            for (i = 2; i <= k; i++) { v = a[i]; j = i - 1
+                while (j > 0 && a[j] > v) { a[j + 1] = a[j]; j-- } a[j + 1] = v }
+            t = ""; for (i = 1; i <= k; i++) t = t (i > 1 ? "," : "") a[i]
+            $4 = t; print; next }
+        { print }' "$@"
+}
