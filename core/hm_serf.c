@@ -458,70 +458,86 @@ static size_t d_node_meta(void *ud, uint8_t *buf, size_t limit)
     return n;
 }
 
+/* A message that does not decode is counted and dropped (Serf's log text). */
+static bool bad_msg(hm_serf_t *s, const char *what)
+{
+    s->stat_bad_msgs++;
+    serf_log(s, HM_LOG_ERR, "Error decoding %s message", what);
+    return false;
+}
+
+/* The msg_* handlers take a message body and say whether to rebroadcast it. */
+static bool msg_intent(hm_serf_t *s, uint8_t type, const uint8_t *p, size_t n)
+{
+    bool join = type == SW_MSG_JOIN;
+    sw_intent_t m;
+    int shown; /* the log line shows at most a name buffer's worth */
+
+    if (sw_get_intent(p, n, &m) < 0)
+        return bad_msg(s, join ? "join" : "leave");
+    shown = m.node.n < HM_SERF_NAME_MAX ? (int)m.node.n : HM_SERF_NAME_MAX - 1;
+    serf_log(s, HM_LOG_DEBUG, "%s: %.*s", join ? "messageJoinType" : "messageLeaveType", shown,
+             m.node.p);
+    if (join)
+        return serf_handle_join_intent(s, m.ltime, m.node.p, m.node.n);
+    return serf_handle_leave_intent(s, m.ltime, m.node.p, m.node.n, m.prune);
+}
+
+static bool msg_user_event(hm_serf_t *s, const uint8_t *p, size_t n)
+{
+    sw_user_event_t e;
+
+    if (sw_get_user_event(p, n, &e) < 0)
+        return bad_msg(s, "user event");
+    serf_log(s, HM_LOG_DEBUG, "messageUserEventType: %.*s", (int)e.name.n, e.name.p);
+    return serf_handle_user_event(s, &e);
+}
+
+static bool msg_query(hm_serf_t *s, const uint8_t *p, size_t n)
+{
+    sw_query_t qm;
+
+    if (sw_get_query(p, n, &qm) < 0)
+        return bad_msg(s, "query");
+    serf_log(s, HM_LOG_DEBUG, "messageQueryType: %.*s", (int)qm.name.n, qm.name.p);
+    return serf_handle_query(s, &qm);
+}
+
+static bool msg_query_response(hm_serf_t *s, const uint8_t *p, size_t n)
+{
+    sw_query_response_t r;
+
+    if (sw_get_query_response(p, n, &r) < 0)
+        return bad_msg(s, "query response");
+    serf_log(s, HM_LOG_DEBUG, "messageQueryResponseType: %.*s", (int)r.from.n, r.from.p);
+    serf_handle_query_response(s, &r);
+    return false;
+}
+
 static void d_notify_msg(void *ud, const uint8_t *p, size_t n)
 {
     hm_serf_t *s = ud;
     bool rebroadcast = false;
     hm_bcast_queue_t *q = s->q_intent;
-    char tmp[HM_SERF_NAME_MAX];
 
     if (n == 0)
         return;
     switch (p[0]) {
     case SW_MSG_LEAVE:
-    case SW_MSG_JOIN: {
-        sw_intent_t m;
-        if (sw_get_intent(p + 1, n - 1, &m) < 0) {
-            s->stat_bad_msgs++;
-            serf_log(s, HM_LOG_ERR, "Error decoding %s message",
-                     p[0] == SW_MSG_JOIN ? "join" : "leave");
-            break;
-        }
-        snprintf(tmp, sizeof(tmp), "%.*s", (int)m.node.n, m.node.p);
-        if (p[0] == SW_MSG_JOIN) {
-            serf_log(s, HM_LOG_DEBUG, "messageJoinType: %s", tmp);
-            rebroadcast = serf_handle_join_intent(s, m.ltime, m.node.p, m.node.n);
-        } else {
-            serf_log(s, HM_LOG_DEBUG, "messageLeaveType: %s", tmp);
-            rebroadcast = serf_handle_leave_intent(s, m.ltime, m.node.p, m.node.n, m.prune);
-        }
+    case SW_MSG_JOIN:
+        rebroadcast = msg_intent(s, p[0], p + 1, n - 1);
         break;
-    }
-    case SW_MSG_USER_EVENT: {
-        sw_user_event_t e;
-        if (sw_get_user_event(p + 1, n - 1, &e) < 0) {
-            s->stat_bad_msgs++;
-            serf_log(s, HM_LOG_ERR, "Error decoding user event message");
-            break;
-        }
-        serf_log(s, HM_LOG_DEBUG, "messageUserEventType: %.*s", (int)e.name.n, e.name.p);
-        rebroadcast = serf_handle_user_event(s, &e);
+    case SW_MSG_USER_EVENT:
+        rebroadcast = msg_user_event(s, p + 1, n - 1);
         q = s->q_event;
         break;
-    }
-    case SW_MSG_QUERY: {
-        sw_query_t qm;
-        if (sw_get_query(p + 1, n - 1, &qm) < 0) {
-            s->stat_bad_msgs++;
-            serf_log(s, HM_LOG_ERR, "Error decoding query message");
-            break;
-        }
-        serf_log(s, HM_LOG_DEBUG, "messageQueryType: %.*s", (int)qm.name.n, qm.name.p);
-        rebroadcast = serf_handle_query(s, &qm);
+    case SW_MSG_QUERY:
+        rebroadcast = msg_query(s, p + 1, n - 1);
         q = s->q_query;
         break;
-    }
-    case SW_MSG_QUERY_RESPONSE: {
-        sw_query_response_t r;
-        if (sw_get_query_response(p + 1, n - 1, &r) < 0) {
-            s->stat_bad_msgs++;
-            serf_log(s, HM_LOG_ERR, "Error decoding query response message");
-            break;
-        }
-        serf_log(s, HM_LOG_DEBUG, "messageQueryResponseType: %.*s", (int)r.from.n, r.from.p);
-        serf_handle_query_response(s, &r);
+    case SW_MSG_QUERY_RESPONSE:
+        msg_query_response(s, p + 1, n - 1);
         break;
-    }
     case SW_MSG_RELAY:
         serf_handle_relay(s, p + 1, n - 1);
         break;
@@ -936,7 +952,7 @@ hm_serf_t *hm_serf_new(const hm_serf_config_t *cfg, const hm_serf_callbacks_t *c
 
     if (cfg->protocol < 2 || cfg->protocol > 5) {
         hm_seterr(err, errlen, "Protocol version '%d' too %s. Must be in range: [2, 5]",
-                cfg->protocol, cfg->protocol < 2 ? "low" : "high");
+                  cfg->protocol, cfg->protocol < 2 ? "low" : "high");
         return NULL;
     }
     if (cfg->user_event_size_limit > 9216) {
