@@ -342,26 +342,27 @@ void serf_snap_member(serf_snap_t *sn, hm_member_event_type_t t, const serf_memb
     update_clock(sn, sn->s->clock);
 }
 
-void serf_snap_user_event(serf_snap_t *sn, uint64_t ltime)
+/* An "event-clock:" or "query-clock:" line, only when that clock moved
+ * forward, and none once leaving (as Serf's snapshotter). */
+static void snap_clock(serf_snap_t *sn, uint64_t *last, const char *label, uint64_t ltime)
 {
     char line[64];
 
-    if (sn->leaving || ltime <= sn->last_event_clock)
+    if (sn->leaving || ltime <= *last)
         return;
-    sn->last_event_clock = ltime;
-    snprintf(line, sizeof(line), "event-clock: %" PRIu64 "\n", ltime);
+    *last = ltime;
+    snprintf(line, sizeof(line), "%s: %" PRIu64 "\n", label, ltime);
     try_append(sn, line);
+}
+
+void serf_snap_user_event(serf_snap_t *sn, uint64_t ltime)
+{
+    snap_clock(sn, &sn->last_event_clock, "event-clock", ltime);
 }
 
 void serf_snap_query(serf_snap_t *sn, uint64_t ltime)
 {
-    char line[64];
-
-    if (sn->leaving || ltime <= sn->last_query_clock)
-        return;
-    sn->last_query_clock = ltime;
-    snprintf(line, sizeof(line), "query-clock: %" PRIu64 "\n", ltime);
-    try_append(sn, line);
+    snap_clock(sn, &sn->last_query_clock, "query-clock", ltime);
 }
 
 void serf_snap_leave(serf_snap_t *sn)
