@@ -236,6 +236,10 @@ void serf_post(hm_serf_t *s); /* deferred work; no-op inside engine calls */
 int serf_parse_hostport(const char *str, hm_addr_t *a); /* "ip:port", "[v6]:port" */
 
 /* hm_serf_event.c */
+/* The Lamport-time gate of a user event or query (Serf's handleUserEvent,
+ * handleQuery): witness LTIME, then refuse it when older than our join or
+ * than the buffer window (logged, with NAME). */
+bool serf_ltime_fresh(hm_serf_t *s, bool query, uint64_t ltime, const char *name);
 int serf_events_init(hm_serf_t *s);
 void serf_events_free(hm_serf_t *s);
 bool serf_handle_user_event(hm_serf_t *s, const sw_user_event_t *ev);
