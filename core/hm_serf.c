@@ -66,8 +66,7 @@ static char *str_dup_n(const char *p, size_t n)
     return s;
 }
 
-/* Tags owned as one allocation per string; freed with tags_free. */
-static void tags_free(hm_tags_t *t)
+void hm_serf_tags_free(hm_tags_t *t)
 {
     for (size_t i = 0; i < t->n; i++) {
         free((char *)t->v[i].key);
@@ -91,7 +90,7 @@ static int tags_copy(hm_tags_t *dst, const hm_tags_t *src)
             t.v[i].value = strdup(src->v[i].value ? src->v[i].value : "");
             t.n++;
             if (t.v[i].key == NULL || t.v[i].value == NULL) {
-                tags_free(&t);
+                hm_serf_tags_free(&t);
                 return -1;
             }
         }
@@ -225,7 +224,7 @@ static void member_set_node(hm_serf_t *s, serf_member_t *m, const hm_swim_node_t
     m->m.incarnation = n->incarnation;
     if (sw_get_tags(n->meta, n->meta_len, &t) < 0)
         serf_log(s, HM_LOG_ERR, "Failed to decode tags of %s", n->name);
-    sw_tags_free(&m->m.tags);
+    hm_serf_tags_free(&m->m.tags);
     m->m.tags = t;
 }
 
@@ -246,7 +245,7 @@ static void member_erase(hm_serf_t *s, serf_member_t *m)
     /* The event carries the member as it was (failed or left). */
     serf_emit_member(s, HM_EVENT_MEMBER_REAP, m);
     set_status(s, m, HM_STATUS_NONE);
-    sw_tags_free(&m->m.tags);
+    hm_serf_tags_free(&m->m.tags);
     free(m->name);
     free(m);
 }
@@ -1063,7 +1062,7 @@ void hm_serf_free(hm_serf_t *s)
     serf_queries_free(s);
     serf_coalesce_free(s);
     for (size_t i = 0; i < s->nlist; i++) {
-        sw_tags_free(&s->list[i]->m.tags);
+        hm_serf_tags_free(&s->list[i]->m.tags);
         free(s->list[i]->name);
         free(s->list[i]);
     }
@@ -1095,7 +1094,7 @@ void hm_serf_free(hm_serf_t *s)
         free(s->rejoin_names[i]);
     free(s->rejoin_names);
     free(s->rejoin_addrs);
-    tags_free(&s->tags);
+    hm_serf_tags_free(&s->tags);
     free(s->name);
     free(s);
 }
@@ -1473,7 +1472,7 @@ int hm_serf_set_tags(hm_serf_t *s, uint64_t now, const hm_tags_t *tags, char *er
         hm_seterr(err, errlen, "out of memory");
         return -1;
     }
-    tags_free(&s->tags);
+    hm_serf_tags_free(&s->tags);
     s->tags = t;
     /* from inside an engine callback (a module's hook), wait until it returns */
     if (s->in_engine)
