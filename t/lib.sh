@@ -2,7 +2,8 @@
 # `. "${top_srcdir:-.}/t/lib.sh"`; make check exports absolute
 # top_srcdir/top_builddir, also in the VPATH build of t/check.sh).
 #   TAP: ok/notok DESC, check STATUS DESC, is GOT WANT DESC, bail DESC,
-#        done_testing (the plan; exit status 1 if a point failed).
+#        done_testing (the plan; exit status 1 if a point failed); check
+#        and is return non-zero on failure, for `check $? DESC || show-why`.
 #   tap_init NAME [BASE]: a temp dir $dir, removed at exit unless KEEP is
 #        set; with BASE, $port = BASE + $$ % 9000 and $rpc = $port + 1.
 #        Each test has its own BASE and 127.0.X.Y addresses: tests run in
@@ -10,6 +11,7 @@
 #   Processes whose PIDs are in $pids are killed at exit; a test that
 #   leaves more behind defines test_cleanup.
 #   until_ok CMD...: poll CMD quietly, every 50 ms, ${TRIES:-400} times.
+#   fresh_addr, sort_record_tags: see below.
 : "${top_builddir:=.}" "${top_srcdir:=.}"
 HAMLETD="$top_builddir/core/hamletd"
 HAMLET="$top_builddir/core/hamlet"
@@ -23,13 +25,13 @@ dir=
 
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); fail=1; echo "not ok $n - $*"; }
-# (returns non-zero on failure, for `check $? DESC || show-why`)
 check() { if [ "$1" = 0 ]; then shift; ok "$@"; else shift; notok "$@"; return 1; fi; }
 is() {
     if [ "$1" = "$2" ]; then ok "$3"; else
         notok "$3"
         echo "#   got:      $1"
         echo "#   expected: $2"
+        return 1
     fi
 }
 # a failure the rest of the test cannot go on from
