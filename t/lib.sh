@@ -11,7 +11,7 @@
 #   Processes whose PIDs are in $pids are killed at exit; a test that
 #   leaves more behind defines test_cleanup.
 #   until_ok CMD...: poll CMD quietly, every 50 ms, ${TRIES:-400} times.
-#   fresh_addr, sort_record_tags: see below.
+#   free_port, fresh_addr, sort_record_tags: see below.
 : "${top_builddir:=.}" "${top_srcdir:=.}"
 HAMLETD="$top_builddir/core/hamletd"
 HAMLET="$top_builddir/core/hamlet"
@@ -60,6 +60,22 @@ tap_init() {
     fi
     trap cleanup EXIT
     trap 'exit 1' INT TERM # so that an interrupted run cleans up too
+}
+
+# free_port: a port of 127.0.0.1 free for TCP and UDP right now
+free_port() {
+    /usr/bin/python3 -c '
+import socket
+while True:
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", p)); break
+    except OSError:
+        pass
+    finally:
+        u.close(); t.close()
+print(p)'
 }
 
 # fresh_addr PREFIX: PREFIX (127 or 127.0) completed with random octets to

@@ -27,22 +27,6 @@ done_testing() {
     exit $fail
 }
 
-# free_port: a TCP port nobody listens on right now (UDP too, checked)
-free_port() {
-    $PY -c '
-import socket
-while True:
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", p)); break
-    except OSError:
-        pass
-    finally:
-        u.close(); t.close()
-print(p)'
-}
-
 # poll SECONDS CMD...: rerun CMD until it succeeds or the deadline passes
 poll() {
     _end=$(( $(date +%s) + $1 )); shift
