@@ -1068,14 +1068,8 @@ void hm_serf_free(hm_serf_t *s)
     }
     free(s->list);
     serf_map_free(&s->members);
-    for (long i = serf_map_next(&s->intents, 0, NULL, NULL); i >= 0;
-         i = serf_map_next(&s->intents, i + 1, NULL, NULL))
-        free(s->intents.vals[i]);
-    serf_map_free(&s->intents);
-    for (long i = serf_map_next(&s->coord_cache, 0, NULL, NULL); i >= 0;
-         i = serf_map_next(&s->coord_cache, i + 1, NULL, NULL))
-        free(s->coord_cache.vals[i]);
-    serf_map_free(&s->coord_cache);
+    serf_map_free_all(&s->intents);
+    serf_map_free_all(&s->coord_cache);
     hm_coord_client_free(&s->coord);
     for (size_t i = 0; i < s->nout; i++)
         hm_buf_free(&s->outbox[i].msg);

@@ -26,6 +26,7 @@ void *serf_map_get(const serf_map_t *m, const char *key);
 int serf_map_put(serf_map_t *m, const char *key, void *val); /* copies key */
 void *serf_map_del(serf_map_t *m, const char *key);          /* returns old value */
 void serf_map_free(serf_map_t *m);
+void serf_map_free_all(serf_map_t *m); /* free() of every value, then serf_map_free */
 /* Iteration: i from 0; returns the next slot index with a key, or -1. */
 long serf_map_next(const serf_map_t *m, long i, const char **key, void **val);
 
