@@ -241,17 +241,6 @@ static int apply_interface(hm_agent_t *a, const char *ifname, char *err, size_t 
 
 /* ---- tags ---- */
 
-static void tags_free(hm_tags_t *t)
-{
-    for (size_t i = 0; i < t->n; i++) {
-        free((char *)t->v[i].key);
-        free((char *)t->v[i].value);
-    }
-    free(t->v);
-    t->v = NULL;
-    t->n = 0;
-}
-
 static int tags_set(hm_tags_t *t, const char *k, const char *v)
 {
     hm_tag_t *nv;
@@ -737,14 +726,14 @@ int hm_agent_reload(hm_agent_t *a, const hm_conf_node_t *root, char *err, size_t
     }
     if (!same) {
         if (hm_serf_set_tags(a->serf, hm_net_now(), &t, err, errlen) < 0) {
-            tags_free(&t);
+            hm_serf_tags_free(&t);
             return -1;
         }
-        tags_free(&a->tags);
+        hm_serf_tags_free(&a->tags);
         a->tags = t;
         hm_net_kick(a->net);
     } else {
-        tags_free(&t);
+        hm_serf_tags_free(&t);
     }
     return 0;
 }
@@ -847,7 +836,7 @@ void hm_agent_free(hm_agent_t *a)
     hm_serf_free(a->serf);
     free_list(a->join, a->njoin);
     free_list(a->retry_join, a->nretry);
-    tags_free(&a->tags);
+    hm_serf_tags_free(&a->tags);
     free(a->tags_file);
     free(a->name);
     if (g_agent == a)
@@ -933,12 +922,12 @@ int hm_tags_update(hm_ctx_t *ctx, const hm_tags_t *set, const char *const *del, 
         hm_api_seterr("%s", err);
         goto fail;
     }
-    tags_free(&a->tags);
+    hm_serf_tags_free(&a->tags);
     a->tags = t;
     hm_net_kick(a->net);
     return HM_OK;
 fail:
-    tags_free(&t);
+    hm_serf_tags_free(&t);
     return HM_ERROR;
 }
 

@@ -259,22 +259,41 @@ static bool is_null_scalar(const yaml_event_t *ev)
 
 static hm_conf_node_t *parse_value(parser_t *p, yaml_event_t *ev);
 
+/* A node of the tree placed at M: its file:line:column, for later errors. */
+static hm_conf_node_t *node_at(const parser_t *p, int kind, const char *value, yaml_mark_t m)
+{
+    char *where = mark_where(p->name, m);
+    hm_conf_node_t *n = hm_conf_new(kind, value, where);
+
+    free(where);
+    return n;
+}
+
+/* The next event inside a sequence or mapping: 1, or 0 once its END event
+ * (consumed here), or -1 on a syntax error. */
+static int next_in(parser_t *p, yaml_event_t *ev, yaml_event_type_t end)
+{
+    if (next_event(p, ev) < 0)
+        return -1;
+    if (ev->type != end)
+        return 1;
+    yaml_event_delete(ev);
+    return 0;
+}
+
 static hm_conf_node_t *parse_seq(parser_t *p, yaml_event_t *start)
 {
-    hm_conf_node_t *n = hm_conf_new(HM_NODE_SEQ, NULL, NULL);
+    hm_conf_node_t *n = node_at(p, HM_NODE_SEQ, NULL, start->start_mark);
     size_t plen = strlen(p->path);
 
-    free(n->where);
-    n->where = mark_where(p->name, start->start_mark);
     for (size_t i = 0;; i++) {
         yaml_event_t ev;
         hm_conf_node_t *v;
-        if (next_event(p, &ev) < 0)
+        int more = next_in(p, &ev, YAML_SEQUENCE_END_EVENT);
+        if (more < 0)
             goto fail;
-        if (ev.type == YAML_SEQUENCE_END_EVENT) {
-            yaml_event_delete(&ev);
+        if (more == 0)
             break;
-        }
         snprintf(p->path + plen, sizeof(p->path) - plen, "[%zu]", i);
         v = parse_value(p, &ev);
         yaml_event_delete(&ev);
@@ -291,22 +310,19 @@ fail:
 
 static hm_conf_node_t *parse_map(parser_t *p, yaml_event_t *start)
 {
-    hm_conf_node_t *n = hm_conf_new(HM_NODE_MAP, NULL, NULL);
+    hm_conf_node_t *n = node_at(p, HM_NODE_MAP, NULL, start->start_mark);
     size_t plen = strlen(p->path);
 
-    free(n->where);
-    n->where = mark_where(p->name, start->start_mark);
     for (;;) {
         yaml_event_t kev, vev;
         hm_conf_node_t *v;
         const char *key;
+        int more = next_in(p, &kev, YAML_MAPPING_END_EVENT);
 
-        if (next_event(p, &kev) < 0)
+        if (more < 0)
             goto fail;
-        if (kev.type == YAML_MAPPING_END_EVENT) {
-            yaml_event_delete(&kev);
+        if (more == 0)
             break;
-        }
         if (kev.type != YAML_SCALAR_EVENT) {
             path_error(p, kev.start_mark, "mapping keys must be plain strings");
             yaml_event_delete(&kev);
@@ -353,10 +369,8 @@ static hm_conf_node_t *parse_value(parser_t *p, yaml_event_t *ev)
     }
     switch (ev->type) {
     case YAML_SCALAR_EVENT:
-        n = hm_conf_new(is_null_scalar(ev) ? HM_NODE_NULL : HM_NODE_SCALAR,
-                        (const char *)ev->data.scalar.value, NULL);
-        free(n->where);
-        n->where = mark_where(p->name, ev->start_mark);
+        n = node_at(p, is_null_scalar(ev) ? HM_NODE_NULL : HM_NODE_SCALAR,
+                    (const char *)ev->data.scalar.value, ev->start_mark);
         n->set = true;
         break;
     case YAML_SEQUENCE_START_EVENT:

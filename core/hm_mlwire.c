@@ -313,20 +313,35 @@ static int put_kv_vsn(hm_buf_t *b, const uint8_t vsn[6], bool has)
 
 /* ---- ping (0) ---------------------------------------------------------- */
 
+/* ping and indirectPing name their sender in up to three keys, each left
+ * out when unknown (Go's omitempty): how many, and the pairs, in Go's
+ * sorted key order. */
+static unsigned source_keys(const hm_addr_t *src, hm_ml_str_t node)
+{
+    return (src->len > 0) + (node.n > 0) + (src->port != 0);
+}
+
+static int put_kv_source(hm_buf_t *b, const hm_addr_t *src, hm_ml_str_t node)
+{
+    int rc = 0;
+
+    if (src->len > 0)
+        rc |= put_kv_ip(b, "SourceAddr", src);
+    if (node.n > 0)
+        rc |= put_kv_str(b, "SourceNode", node);
+    if (src->port != 0)
+        rc |= put_kv_uint(b, "SourcePort", src->port);
+    return rc;
+}
+
 int hm_ml_put_ping(hm_buf_t *b, const hm_ml_ping_t *m)
 {
-    bool sa = m->source.len > 0, sn = m->source_node.n > 0, sp = m->source.port != 0;
     int rc = put_type(b, HM_ML_PING);
 
-    rc |= hm_mp_put_map(b, 2u + sa + sn + sp);
+    rc |= hm_mp_put_map(b, 2u + source_keys(&m->source, m->source_node));
     rc |= put_kv_str(b, "Node", m->node);
     rc |= put_kv_uint(b, "SeqNo", m->seq_no);
-    if (sa)
-        rc |= put_kv_ip(b, "SourceAddr", &m->source);
-    if (sn)
-        rc |= put_kv_str(b, "SourceNode", m->source_node);
-    if (sp)
-        rc |= put_kv_uint(b, "SourcePort", m->source.port);
+    rc |= put_kv_source(b, &m->source, m->source_node);
     return rc;
 }
 
@@ -349,20 +364,14 @@ int hm_ml_get_ping(const uint8_t *p, size_t n, hm_ml_ping_t *m)
 
 int hm_ml_put_indirect_ping(hm_buf_t *b, const hm_ml_indirect_ping_t *m)
 {
-    bool sa = m->source.len > 0, sn = m->source_node.n > 0, sp = m->source.port != 0;
     int rc = put_type(b, HM_ML_INDIRECT_PING);
 
-    rc |= hm_mp_put_map(b, 5u + sa + sn + sp);
+    rc |= hm_mp_put_map(b, 5u + source_keys(&m->source, m->source_node));
     rc |= hm_ml_put_key(b, "Nack") | hm_mp_put_bool(b, m->nack);
     rc |= put_kv_str(b, "Node", m->node);
     rc |= put_kv_uint(b, "Port", m->target.port);
     rc |= put_kv_uint(b, "SeqNo", m->seq_no);
-    if (sa)
-        rc |= put_kv_ip(b, "SourceAddr", &m->source);
-    if (sn)
-        rc |= put_kv_str(b, "SourceNode", m->source_node);
-    if (sp)
-        rc |= put_kv_uint(b, "SourcePort", m->source.port);
+    rc |= put_kv_source(b, &m->source, m->source_node);
     rc |= put_kv_ip(b, "Target", &m->target);
     return rc;
 }

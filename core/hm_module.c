@@ -20,17 +20,24 @@
 
 /* ---- contexts and the daemon shell -------------------------------------- */
 
+/* Appends c to the array *v of *n contexts: 0, or -1 (no memory, unchanged). */
+static int ctx_push(hm_ctx_t ***v, size_t *n, hm_ctx_t *c)
+{
+    hm_ctx_t **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+
+    if (nv == NULL)
+        return -1;
+    *v = nv;
+    nv[(*n)++] = c;
+    return 0;
+}
+
 hm_ctx_t *hm_ctx_new(struct hm_daemon *d, const char *name)
 {
-    hm_ctx_t *c = calloc(1, sizeof(*c)), **v;
+    hm_ctx_t *c = calloc(1, sizeof(*c));
 
-    if (c == NULL || (c->name = strdup(name)) == NULL)
+    if (c == NULL || (c->name = strdup(name)) == NULL || ctx_push(&d->ctxs, &d->nctxs, c) < 0)
         goto fail;
-    v = realloc(d->ctxs, (d->nctxs + 1) * sizeof(*v));
-    if (v == NULL)
-        goto fail;
-    d->ctxs = v;
-    d->ctxs[d->nctxs++] = c;
     c->d = d;
     return c;
 fail:
@@ -326,7 +333,7 @@ static int add_module(struct hm_daemon *d, hm_conf_node_t *root, const char *nam
     const hm_module_t *m;
     char *path = NULL;
     void *dl = open_module(root, name, &m, &path, err, errlen);
-    hm_ctx_t *c, **v;
+    hm_ctx_t *c;
 
     if (dl == NULL)
         return -1;
@@ -341,13 +348,8 @@ static int add_module(struct hm_daemon *d, hm_conf_node_t *root, const char *nam
     } else if (check_section(root, m, name, err, errlen) < 0) {
         goto fail;
     }
-    if ((c = hm_ctx_new(d, name)) == NULL)
+    if ((c = hm_ctx_new(d, name)) == NULL || ctx_push(&d->mods, &d->nmods, c) < 0)
         goto fail;
-    v = realloc(d->mods, (d->nmods + 1) * sizeof(*v));
-    if (v == NULL)
-        goto fail;
-    d->mods = v;
-    d->mods[d->nmods++] = c;
     c->dl = dl;
     c->mod = m;
     c->path = path;

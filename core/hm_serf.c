@@ -66,8 +66,7 @@ static char *str_dup_n(const char *p, size_t n)
     return s;
 }
 
-/* Tags owned as one allocation per string; freed with tags_free. */
-static void tags_free(hm_tags_t *t)
+void hm_serf_tags_free(hm_tags_t *t)
 {
     for (size_t i = 0; i < t->n; i++) {
         free((char *)t->v[i].key);
@@ -91,7 +90,7 @@ static int tags_copy(hm_tags_t *dst, const hm_tags_t *src)
             t.v[i].value = strdup(src->v[i].value ? src->v[i].value : "");
             t.n++;
             if (t.v[i].key == NULL || t.v[i].value == NULL) {
-                tags_free(&t);
+                hm_serf_tags_free(&t);
                 return -1;
             }
         }
@@ -225,7 +224,7 @@ static void member_set_node(hm_serf_t *s, serf_member_t *m, const hm_swim_node_t
     m->m.incarnation = n->incarnation;
     if (sw_get_tags(n->meta, n->meta_len, &t) < 0)
         serf_log(s, HM_LOG_ERR, "Failed to decode tags of %s", n->name);
-    sw_tags_free(&m->m.tags);
+    hm_serf_tags_free(&m->m.tags);
     m->m.tags = t;
 }
 
@@ -246,7 +245,7 @@ static void member_erase(hm_serf_t *s, serf_member_t *m)
     /* The event carries the member as it was (failed or left). */
     serf_emit_member(s, HM_EVENT_MEMBER_REAP, m);
     set_status(s, m, HM_STATUS_NONE);
-    sw_tags_free(&m->m.tags);
+    hm_serf_tags_free(&m->m.tags);
     free(m->name);
     free(m);
 }
@@ -458,70 +457,86 @@ static size_t d_node_meta(void *ud, uint8_t *buf, size_t limit)
     return n;
 }
 
+/* A message that does not decode is counted and dropped (Serf's log text). */
+static bool bad_msg(hm_serf_t *s, const char *what)
+{
+    s->stat_bad_msgs++;
+    serf_log(s, HM_LOG_ERR, "Error decoding %s message", what);
+    return false;
+}
+
+/* The msg_* handlers take a message body and say whether to rebroadcast it. */
+static bool msg_intent(hm_serf_t *s, uint8_t type, const uint8_t *p, size_t n)
+{
+    bool join = type == SW_MSG_JOIN;
+    sw_intent_t m;
+    int shown; /* the log line shows at most a name buffer's worth */
+
+    if (sw_get_intent(p, n, &m) < 0)
+        return bad_msg(s, join ? "join" : "leave");
+    shown = m.node.n < HM_SERF_NAME_MAX ? (int)m.node.n : HM_SERF_NAME_MAX - 1;
+    serf_log(s, HM_LOG_DEBUG, "%s: %.*s", join ? "messageJoinType" : "messageLeaveType", shown,
+             m.node.p);
+    if (join)
+        return serf_handle_join_intent(s, m.ltime, m.node.p, m.node.n);
+    return serf_handle_leave_intent(s, m.ltime, m.node.p, m.node.n, m.prune);
+}
+
+static bool msg_user_event(hm_serf_t *s, const uint8_t *p, size_t n)
+{
+    sw_user_event_t e;
+
+    if (sw_get_user_event(p, n, &e) < 0)
+        return bad_msg(s, "user event");
+    serf_log(s, HM_LOG_DEBUG, "messageUserEventType: %.*s", (int)e.name.n, e.name.p);
+    return serf_handle_user_event(s, &e);
+}
+
+static bool msg_query(hm_serf_t *s, const uint8_t *p, size_t n)
+{
+    sw_query_t qm;
+
+    if (sw_get_query(p, n, &qm) < 0)
+        return bad_msg(s, "query");
+    serf_log(s, HM_LOG_DEBUG, "messageQueryType: %.*s", (int)qm.name.n, qm.name.p);
+    return serf_handle_query(s, &qm);
+}
+
+static bool msg_query_response(hm_serf_t *s, const uint8_t *p, size_t n)
+{
+    sw_query_response_t r;
+
+    if (sw_get_query_response(p, n, &r) < 0)
+        return bad_msg(s, "query response");
+    serf_log(s, HM_LOG_DEBUG, "messageQueryResponseType: %.*s", (int)r.from.n, r.from.p);
+    serf_handle_query_response(s, &r);
+    return false;
+}
+
 static void d_notify_msg(void *ud, const uint8_t *p, size_t n)
 {
     hm_serf_t *s = ud;
     bool rebroadcast = false;
     hm_bcast_queue_t *q = s->q_intent;
-    char tmp[HM_SERF_NAME_MAX];
 
     if (n == 0)
         return;
     switch (p[0]) {
     case SW_MSG_LEAVE:
-    case SW_MSG_JOIN: {
-        sw_intent_t m;
-        if (sw_get_intent(p + 1, n - 1, &m) < 0) {
-            s->stat_bad_msgs++;
-            serf_log(s, HM_LOG_ERR, "Error decoding %s message",
-                     p[0] == SW_MSG_JOIN ? "join" : "leave");
-            break;
-        }
-        snprintf(tmp, sizeof(tmp), "%.*s", (int)m.node.n, m.node.p);
-        if (p[0] == SW_MSG_JOIN) {
-            serf_log(s, HM_LOG_DEBUG, "messageJoinType: %s", tmp);
-            rebroadcast = serf_handle_join_intent(s, m.ltime, m.node.p, m.node.n);
-        } else {
-            serf_log(s, HM_LOG_DEBUG, "messageLeaveType: %s", tmp);
-            rebroadcast = serf_handle_leave_intent(s, m.ltime, m.node.p, m.node.n, m.prune);
-        }
+    case SW_MSG_JOIN:
+        rebroadcast = msg_intent(s, p[0], p + 1, n - 1);
         break;
-    }
-    case SW_MSG_USER_EVENT: {
-        sw_user_event_t e;
-        if (sw_get_user_event(p + 1, n - 1, &e) < 0) {
-            s->stat_bad_msgs++;
-            serf_log(s, HM_LOG_ERR, "Error decoding user event message");
-            break;
-        }
-        serf_log(s, HM_LOG_DEBUG, "messageUserEventType: %.*s", (int)e.name.n, e.name.p);
-        rebroadcast = serf_handle_user_event(s, &e);
+    case SW_MSG_USER_EVENT:
+        rebroadcast = msg_user_event(s, p + 1, n - 1);
         q = s->q_event;
         break;
-    }
-    case SW_MSG_QUERY: {
-        sw_query_t qm;
-        if (sw_get_query(p + 1, n - 1, &qm) < 0) {
-            s->stat_bad_msgs++;
-            serf_log(s, HM_LOG_ERR, "Error decoding query message");
-            break;
-        }
-        serf_log(s, HM_LOG_DEBUG, "messageQueryType: %.*s", (int)qm.name.n, qm.name.p);
-        rebroadcast = serf_handle_query(s, &qm);
+    case SW_MSG_QUERY:
+        rebroadcast = msg_query(s, p + 1, n - 1);
         q = s->q_query;
         break;
-    }
-    case SW_MSG_QUERY_RESPONSE: {
-        sw_query_response_t r;
-        if (sw_get_query_response(p + 1, n - 1, &r) < 0) {
-            s->stat_bad_msgs++;
-            serf_log(s, HM_LOG_ERR, "Error decoding query response message");
-            break;
-        }
-        serf_log(s, HM_LOG_DEBUG, "messageQueryResponseType: %.*s", (int)r.from.n, r.from.p);
-        serf_handle_query_response(s, &r);
+    case SW_MSG_QUERY_RESPONSE:
+        msg_query_response(s, p + 1, n - 1);
         break;
-    }
     case SW_MSG_RELAY:
         serf_handle_relay(s, p + 1, n - 1);
         break;
@@ -943,7 +958,7 @@ hm_serf_t *hm_serf_new(const hm_serf_config_t *cfg, const hm_serf_callbacks_t *c
 
     if (cfg->protocol < 2 || cfg->protocol > 5) {
         hm_seterr(err, errlen, "Protocol version '%d' too %s. Must be in range: [2, 5]",
-                cfg->protocol, cfg->protocol < 2 ? "low" : "high");
+                  cfg->protocol, cfg->protocol < 2 ? "low" : "high");
         return NULL;
     }
     if (cfg->user_event_size_limit > 9216) {
@@ -1055,20 +1070,14 @@ void hm_serf_free(hm_serf_t *s)
     serf_queries_free(s);
     serf_coalesce_free(s);
     for (size_t i = 0; i < s->nlist; i++) {
-        sw_tags_free(&s->list[i]->m.tags);
+        hm_serf_tags_free(&s->list[i]->m.tags);
         free(s->list[i]->name);
         free(s->list[i]);
     }
     free(s->list);
     serf_map_free(&s->members);
-    for (long i = serf_map_next(&s->intents, 0, NULL, NULL); i >= 0;
-         i = serf_map_next(&s->intents, i + 1, NULL, NULL))
-        free(s->intents.vals[i]);
-    serf_map_free(&s->intents);
-    for (long i = serf_map_next(&s->coord_cache, 0, NULL, NULL); i >= 0;
-         i = serf_map_next(&s->coord_cache, i + 1, NULL, NULL))
-        free(s->coord_cache.vals[i]);
-    serf_map_free(&s->coord_cache);
+    serf_map_free_all(&s->intents);
+    serf_map_free_all(&s->coord_cache);
     hm_coord_client_free(&s->coord);
     for (size_t i = 0; i < s->nout; i++)
         hm_buf_free(&s->outbox[i].msg);
@@ -1087,7 +1096,7 @@ void hm_serf_free(hm_serf_t *s)
         free(s->rejoin_names[i]);
     free(s->rejoin_names);
     free(s->rejoin_addrs);
-    tags_free(&s->tags);
+    hm_serf_tags_free(&s->tags);
     free(s->name);
     free(s);
 }
@@ -1465,7 +1474,7 @@ int hm_serf_set_tags(hm_serf_t *s, uint64_t now, const hm_tags_t *tags, char *er
         hm_seterr(err, errlen, "out of memory");
         return -1;
     }
-    tags_free(&s->tags);
+    hm_serf_tags_free(&s->tags);
     s->tags = t;
     /* from inside an engine callback (a module's hook), wait until it returns */
     if (s->in_engine)

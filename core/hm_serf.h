@@ -107,6 +107,9 @@ int hm_serf_leave(hm_serf_t *s, uint64_t now, char *err, size_t errlen);
 hm_serf_state_t hm_serf_state(const hm_serf_t *s);
 int hm_serf_force_leave(hm_serf_t *s, uint64_t now, const char *node, bool prune);
 int hm_serf_set_tags(hm_serf_t *s, uint64_t now, const hm_tags_t *tags, char *err, size_t errlen);
+/* Frees tags that own their strings (every key and value malloc'ed), as the
+ * Serf layer's and the agent's copies do; leaves t empty. */
+void hm_serf_tags_free(hm_tags_t *t);
 int hm_serf_user_event(hm_serf_t *s, uint64_t now, const char *name, const uint8_t *payload,
                        size_t len, bool coalesce, char *err, size_t errlen);
 int hm_serf_query(hm_serf_t *s, uint64_t now, const hm_query_params_t *p, hm_query_reply_fn fn,

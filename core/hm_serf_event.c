@@ -69,23 +69,34 @@ static int slot_add(serf_ev_slot_t *sl, const sw_user_event_t *e)
     return 0;
 }
 
+bool serf_ltime_fresh(hm_serf_t *s, bool query, uint64_t ltime, const char *name)
+{
+    uint64_t *clock = query ? &s->query_clock : &s->event_clock;
+    uint64_t min_time = query ? s->query_min_time : s->event_min_time;
+    uint64_t size = query ? s->cfg.query_buffer : s->cfg.event_buffer;
+
+    lc_witness(clock, ltime);
+    if (ltime < min_time)
+        return false;
+    if (*clock > size && ltime < *clock - size) {
+        serf_log(s, HM_LOG_WARN, "received old %s %s from time %llu (current: %llu)",
+                 query ? "query" : "event", name, (unsigned long long)ltime,
+                 (unsigned long long)*clock);
+        return false;
+    }
+    return true;
+}
+
 bool serf_handle_user_event(hm_serf_t *s, const sw_user_event_t *e)
 {
-    uint64_t cur, size = s->cfg.event_buffer;
+    uint64_t size = s->cfg.event_buffer;
     serf_ev_slot_t *sl;
     hm_user_event_t ue;
     char name[HM_SERF_NAME_MAX];
 
-    lc_witness(&s->event_clock, e->ltime);
-    if (e->ltime < s->event_min_time)
-        return false;
-    cur = s->event_clock;
     snprintf(name, sizeof(name), "%.*s", (int)e->name.n, e->name.p);
-    if (cur > size && e->ltime < cur - size) {
-        serf_log(s, HM_LOG_WARN, "received old event %s from time %llu (current: %llu)", name,
-                 (unsigned long long)e->ltime, (unsigned long long)cur);
+    if (!serf_ltime_fresh(s, false, e->ltime, name))
         return false;
-    }
     sl = &s->ev_buf[e->ltime % size];
     if (sl->used && sl->ltime == e->ltime) {
         if (slot_has(sl, e))

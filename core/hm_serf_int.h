@@ -26,6 +26,7 @@ void *serf_map_get(const serf_map_t *m, const char *key);
 int serf_map_put(serf_map_t *m, const char *key, void *val); /* copies key */
 void *serf_map_del(serf_map_t *m, const char *key);          /* returns old value */
 void serf_map_free(serf_map_t *m);
+void serf_map_free_all(serf_map_t *m); /* free() of every value, then serf_map_free */
 /* Iteration: i from 0; returns the next slot index with a key, or -1. */
 long serf_map_next(const serf_map_t *m, long i, const char **key, void **val);
 
@@ -236,6 +237,10 @@ void serf_post(hm_serf_t *s); /* deferred work; no-op inside engine calls */
 int serf_parse_hostport(const char *str, hm_addr_t *a); /* "ip:port", "[v6]:port" */
 
 /* hm_serf_event.c */
+/* The Lamport-time gate of a user event or query (Serf's handleUserEvent,
+ * handleQuery): witness LTIME, then refuse it when older than our join or
+ * than the buffer window (logged, with NAME). */
+bool serf_ltime_fresh(hm_serf_t *s, bool query, uint64_t ltime, const char *name);
 int serf_events_init(hm_serf_t *s);
 void serf_events_free(hm_serf_t *s);
 bool serf_handle_user_event(hm_serf_t *s, const sw_user_event_t *ev);

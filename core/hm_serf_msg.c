@@ -428,17 +428,6 @@ int sw_get_tags(const uint8_t *p, size_t n, hm_tags_t *tags)
     return hm_serf_get_tags(p, n, tag_one, &c);
 }
 
-void sw_tags_free(hm_tags_t *tags)
-{
-    for (size_t i = 0; i < tags->n; i++) {
-        free((char *)tags->v[i].key);
-        free((char *)tags->v[i].value);
-    }
-    free(tags->v);
-    tags->v = NULL;
-    tags->n = 0;
-}
-
 int sw_get_coord(const uint8_t *p, size_t n, hm_coord_t *c)
 {
     if (n >= 1 && p[0] != HM_SERF_PING_VERSION)

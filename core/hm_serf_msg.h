@@ -147,10 +147,9 @@ int sw_get_member(const uint8_t *p, size_t n, sw_member_t *m);
  * `self`? tag filter: tag and expr (copied, NUL-terminated, malloc'ed). */
 int sw_get_node_filter_has(const uint8_t *p, size_t n, const char *self);
 int sw_get_tag_filter(const uint8_t *p, size_t n, char **tag, char **expr);
-/* Meta to tags: allocates keys and values (one block); free with
- * sw_tags_free.  Legacy (no 0xff) gives {"role": meta}. */
+/* Meta to tags: allocates keys and values; free with hm_serf_tags_free.
+ * Legacy (no 0xff) gives {"role": meta}. */
 int sw_get_tags(const uint8_t *p, size_t n, hm_tags_t *tags);
-void sw_tags_free(hm_tags_t *tags);
 /* Ack payload -> coordinate: 0 ok, -1 undecodable, -2 wrong version. */
 int sw_get_coord(const uint8_t *p, size_t n, hm_coord_t *c);
 

@@ -268,23 +268,15 @@ static bool seen_query(hm_serf_t *s, const sw_query_t *q)
 
 bool serf_handle_query(hm_serf_t *s, const sw_query_t *q)
 {
-    uint64_t cur, size = s->cfg.query_buffer;
     bool rebroadcast = !(q->flags & SW_QUERY_FLAG_NO_BROADCAST);
     char name[HM_SERF_NAME_MAX];
     serf_inq_t *in;
     hm_query_t hq;
     uint64_t timeout_ms;
 
-    lc_witness(&s->query_clock, q->ltime);
-    if (q->ltime < s->query_min_time)
-        return false;
-    cur = s->query_clock;
     snprintf(name, sizeof(name), "%.*s", (int)q->name.n, q->name.p);
-    if (cur > size && q->ltime < cur - size) {
-        serf_log(s, HM_LOG_WARN, "received old query %s from time %llu (current: %llu)", name,
-                 (unsigned long long)q->ltime, (unsigned long long)cur);
+    if (!serf_ltime_fresh(s, true, q->ltime, name))
         return false;
-    }
     if (seen_query(s, q))
         return false;
     s->stat_queries++;

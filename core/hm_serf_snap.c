@@ -37,13 +37,6 @@ struct serf_snap {
     const char **names, **addrs;
 };
 
-static void alive_clear(serf_map_t *m)
-{
-    for (long i = serf_map_next(m, 0, NULL, NULL); i >= 0; i = serf_map_next(m, i + 1, NULL, NULL))
-        free(m->vals[i]);
-    serf_map_free(m);
-}
-
 static void alive_set(serf_snap_t *sn, const char *name, const char *addr)
 {
     char *old = serf_map_get(&sn->alive, name);
@@ -260,7 +253,7 @@ static void replay(serf_snap_t *sn)
                 serf_log(s, HM_LOG_INFO, "Ignoring previous leave in snapshot");
                 continue;
             }
-            alive_clear(&sn->alive);
+            serf_map_free_all(&sn->alive);
             sn->last_clock = sn->last_event_clock = sn->last_query_clock = 0;
         } else {
             serf_log(s, HM_LOG_WARN, "Unrecognized snapshot line: %s", line);
@@ -314,7 +307,7 @@ void serf_snap_close(serf_snap_t *sn)
         close(sn->fd);
     }
     hm_buf_free(&sn->pending);
-    alive_clear(&sn->alive);
+    serf_map_free_all(&sn->alive);
     free(sn->names);
     free(sn->addrs);
     free(sn->path);
@@ -342,33 +335,34 @@ void serf_snap_member(serf_snap_t *sn, hm_member_event_type_t t, const serf_memb
     update_clock(sn, sn->s->clock);
 }
 
-void serf_snap_user_event(serf_snap_t *sn, uint64_t ltime)
+/* An "event-clock:" or "query-clock:" line, only when that clock moved
+ * forward, and none once leaving (as Serf's snapshotter). */
+static void snap_clock(serf_snap_t *sn, uint64_t *last, const char *label, uint64_t ltime)
 {
     char line[64];
 
-    if (sn->leaving || ltime <= sn->last_event_clock)
+    if (sn->leaving || ltime <= *last)
         return;
-    sn->last_event_clock = ltime;
-    snprintf(line, sizeof(line), "event-clock: %" PRIu64 "\n", ltime);
+    *last = ltime;
+    snprintf(line, sizeof(line), "%s: %" PRIu64 "\n", label, ltime);
     try_append(sn, line);
+}
+
+void serf_snap_user_event(serf_snap_t *sn, uint64_t ltime)
+{
+    snap_clock(sn, &sn->last_event_clock, "event-clock", ltime);
 }
 
 void serf_snap_query(serf_snap_t *sn, uint64_t ltime)
 {
-    char line[64];
-
-    if (sn->leaving || ltime <= sn->last_query_clock)
-        return;
-    sn->last_query_clock = ltime;
-    snprintf(line, sizeof(line), "query-clock: %" PRIu64 "\n", ltime);
-    try_append(sn, line);
+    snap_clock(sn, &sn->last_query_clock, "query-clock", ltime);
 }
 
 void serf_snap_leave(serf_snap_t *sn)
 {
     sn->leaving = true;
     if (!sn->rejoin_after_leave)
-        alive_clear(&sn->alive);
+        serf_map_free_all(&sn->alive);
     try_append(sn, "leave\n");
     if (flush(sn) < 0)
         serf_log(sn->s, HM_LOG_ERR, "failed to flush leave to snapshot");

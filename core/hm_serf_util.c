@@ -122,6 +122,13 @@ void serf_map_free(serf_map_t *m)
     memset(m, 0, sizeof(*m));
 }
 
+void serf_map_free_all(serf_map_t *m)
+{
+    for (long i = serf_map_next(m, 0, NULL, NULL); i >= 0; i = serf_map_next(m, i + 1, NULL, NULL))
+        free(m->vals[i]);
+    serf_map_free(m);
+}
+
 long serf_map_next(const serf_map_t *m, long i, const char **key, void **val)
 {
     for (; i >= 0 && (size_t)i < m->cap; i++) {

@@ -5,33 +5,11 @@
 # `serf keys` through s1 reaches h1 (answers and keyring file), and a serf
 # node holding only the new key then joins h1; a second rotation is driven
 # through hamletd's own RPC (serf keys and hamlet keys against h1).
-: "${top_builddir:=.}"
-HAMLETD="$top_builddir/core/hamletd"
-HAMLET="$top_builddir/core/hamlet"
-MODS="$top_builddir/modules"
+. "${top_srcdir:-.}/t/lib.sh"
 K1=5K9OtfP7efFrNKe5WCQvXvnaXJ5cWP0SvXiwe0kkjM4=
 K2=QHOYjmYlxSCBhdfiolhtDQ==
 K3=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
-dir=$(mktemp -d /tmp/hm-crypto-cluster-XXXXXX)
-port=$((24000 + $$ % 9000))
-rpc=$((port + 1))
-pids=
-cleanup() {
-    for p in $pids; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    [ -n "$KEEP" ] || rm -rf "$dir"
-}
-trap cleanup EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); echo "not ok $n - $*"; }
-check() { if [ "$1" = 0 ]; then shift; ok "$@"; else shift; notok "$@"; fi; }
-# poll a command (bounded, 20 s)
-until_ok() {
-    i=0
-    until "$@" >/dev/null 2>&1; do
-        i=$((i + 1)); [ $i -gt 400 ] && return 1; sleep 0.05
-    done
-}
+tap_init crypto-cluster 24000
 alive_in() { # alive_in RPCADDR NODE
     serf members -rpc-addr="$1" -status=alive 2>/dev/null | grep -q "^$2 "
 }
@@ -130,4 +108,4 @@ until_ok alive_in "127.0.66.1:$rpc" h1 && until_ok alive_in "127.0.66.5:$rpc" s1
 check $? "the cluster still converged on K1"
 kill -0 "$h1" 2>/dev/null
 check $? "hamletd still running"
-echo "1..$n"
+done_testing

@@ -3,31 +3,9 @@
 # neither verifies incoming nor encrypts outgoing traffic, so a plaintext
 # serf node and it form a cluster; the plaintext it accepted is counted.
 # Then the same hamletd with the defaults (both on) refuses that node.
-: "${top_builddir:=.}"
-HAMLETD="$top_builddir/core/hamletd"
-MODS="$top_builddir/modules"
-case "$MODS" in /*) ;; *) MODS="$PWD/$MODS" ;; esac
+. "${top_srcdir:-.}/t/lib.sh"
 K1=5K9OtfP7efFrNKe5WCQvXvnaXJ5cWP0SvXiwe0kkjM4=
-dir=$(mktemp -d /tmp/hm-crypto-rolling-XXXXXX)
-port=$((29000 + $$ % 9000))
-rpc=$((port + 1))
-pids=
-cleanup() {
-    for p in $pids; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    [ -n "$KEEP" ] || rm -rf "$dir"
-}
-trap cleanup EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); echo "not ok $n - $*"; }
-check() { if [ "$1" = 0 ]; then shift; ok "$@"; else shift; notok "$@"; fi; }
-bail() { notok "$*"; echo "1..$n"; exit 1; }
-until_ok() {
-    i=0
-    until "$@" >/dev/null 2>&1; do
-        i=$((i + 1)); [ $i -gt 400 ] && return 1; sleep 0.05
-    done
-}
+tap_init crypto-rolling 29000
 S1="127.0.72.1:$rpc"
 alive() { serf members -rpc-addr="$S1" -status=alive | grep -q "^$1 "; }
 conf() { # conf NAME VERIFY
@@ -76,4 +54,4 @@ until_ok sh -c "! kill -0 $h2"
 check $? "verify on: the keyed hamletd cannot join the plaintext node"
 grep -q "Error joining the cluster" "$dir/h2.log"
 check $? "and says so"
-echo "1..$n"
+done_testing

@@ -187,3 +187,15 @@ int hm_query_send(hm_ctx_t *ctx, const hm_query_params_t *p, hm_query_reply_fn f
     fc.sent_ud = ud;
     return HM_OK;
 }
+
+char *fc_slurp(const char *path)
+{
+    static char b[4096];
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(b, 1, sizeof(b) - 1, f) : 0;
+
+    if (f)
+        fclose(f);
+    b[n] = 0;
+    return b;
+}

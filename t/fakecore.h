@@ -74,5 +74,7 @@ void fc_free(hm_conf_node_t *n);
 int fc_query(const char *name, const hm_query_t *q);
 /* Sums the metric called `name` over the real metrics runner. */
 double fc_metric(const char *name);
+/* A small file's text (up to 4 KiB, static buffer; "" if unreadable). */
+char *fc_slurp(const char *path);
 
 #endif

@@ -6,14 +6,8 @@
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 secs=${FUZZ_SECONDS:-20}
-n=0
-fails=0
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hmfuzzrpc.XXXXXX") || exit 1
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT INT TERM
-result() {
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=1; fi
-}
+. "$top_srcdir/t/lib.sh"
+tap_init fuzz-rpc
 
 CC=${FUZZ_CC:-clang}
 srcs="t/fuzz/fuzz_rpc.c modules/rpc/mod_rpc.c modules/rpc/rpc_cmds.c modules/rpc/rpc_stream.c
@@ -23,14 +17,14 @@ for s in $srcs; do files="$files $top_srcdir/$s"; done
 san="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 # shellcheck disable=SC2086
 "$CC" -g -O1 $san -I"$top_srcdir/core/include" -I"$top_srcdir/core" $files \
-    $(pkg-config --cflags --libs libevent msgpack) -o "$tmp/fuzz_rpc" 2>"$tmp/build.log"
+    $(pkg-config --cflags --libs libevent msgpack) -o "$dir/fuzz_rpc" 2>"$dir/build.log"
 rc=$?
-result $rc "fuzz_rpc builds with clang -fsanitize=fuzzer,address,undefined"
-[ $rc = 0 ] || { cat "$tmp/build.log" >&2; echo "1..$n"; exit 1; }
+check $rc "fuzz_rpc builds with clang -fsanitize=fuzzer,address,undefined"
+[ $rc = 0 ] || { cat "$dir/build.log" >&2; echo "1..$n"; exit 1; }
 
 # Seeds: option byte + a handshake + one command each.
-mkdir -p "$tmp/seeds" "$tmp/corpus"
-/usr/bin/python3 - "$tmp/seeds" <<'PY'
+mkdir -p "$dir/seeds" "$dir/corpus"
+/usr/bin/python3 - "$dir/seeds" <<'PY'
 import msgpack, os, sys
 d = sys.argv[1]
 p = lambda *o: b"".join(msgpack.packb(x, use_bin_type=True) for x in o)
@@ -53,17 +47,16 @@ for i, (c, b) in enumerate(cmds):
            p({"Command": "event", "Seq": 4}, {"Name": "e", "Payload": b"", "Coalesce": False})
     open(os.path.join(d, "s%02d" % i), "wb").write(bytes([i & 1]) + hs + p(*objs) + tail)
 PY
-result $? "seeds written"
+check $? "seeds written"
 
-(cd "$tmp" && ./fuzz_rpc -max_total_time="$secs" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix=rpc- corpus seeds) > "$tmp/fuzz.log" 2>&1
+(cd "$dir" && ./fuzz_rpc -max_total_time="$secs" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix=rpc- corpus seeds) > "$dir/fuzz.log" 2>&1
 rc=$?
-runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$tmp/fuzz.log")
+runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/fuzz.log")
 if [ $rc != 0 ]; then
-    grep -E 'ERROR|SUMMARY|==[0-9]+==' "$tmp/fuzz.log" | head -20 | sed 's/^/# /'
-    for a in "$tmp"/rpc-*; do [ -f "$a" ] && od -An -tx1 "$a" | head -5 | sed 's/^/# /'; done
+    grep -E 'ERROR|SUMMARY|==[0-9]+==' "$dir/fuzz.log" | head -20 | sed 's/^/# /'
+    for a in "$dir"/rpc-*; do [ -f "$a" ] && od -An -tx1 "$a" | head -5 | sed 's/^/# /'; done
 fi
-result $rc "fuzz_rpc: ${secs}s, ${runs:-0} inputs, no crash, leak or UB"
-[ "${runs:-0}" -gt 100 ]; result $? "fuzz_rpc ran more than 100 inputs"
-echo "1..$n"
-exit $fails
+check $rc "fuzz_rpc: ${secs}s, ${runs:-0} inputs, no crash, leak or UB"
+[ "${runs:-0}" -gt 100 ]; check $? "fuzz_rpc ran more than 100 inputs"
+done_testing

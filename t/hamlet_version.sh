@@ -1,8 +1,7 @@
 #!/bin/sh
 # hamlet version, keygen and the error when no agent answers (same text as serf).
-H=$top_builddir/core/hamlet
-n=0
-check() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
+. "${top_srcdir:-.}/t/lib.sh"
+H=$HAMLET
 
 out=$($H version); rc=$?
 check $rc "version exits 0"
@@ -24,4 +23,4 @@ sout=$(serf members -rpc-addr 127.0.0.1:1 2>&1)
 out=$(SERF_RPC_ADDR=127.0.0.1:1 $H info); [ "$out" = "$sout" ]; check $? "SERF_RPC_ADDR honoured"
 
 $H nosuchcommand >/dev/null 2>&1; [ $? = 127 ]; check $? "unknown subcommand exits 127"
-echo "1..$n"
+done_testing

@@ -4,32 +4,11 @@
 # the same user events, query, join and leave.  Their records must match
 # field for field, SERF_SELF_NAME aside; h1 answers the query with the
 # handler's output as s1 does.
-: "${top_srcdir:=.}" "${top_builddir:=.}"
-HAMLETD="$top_builddir/core/hamletd"
-MODS="$top_builddir/modules"
+. "${top_srcdir:-.}/t/lib.sh"
 REC="$top_srcdir/t/handlers-record.sh"
 case "$REC" in /*) ;; *) REC="$PWD/$REC" ;; esac
-dir=$(mktemp -d /tmp/hm-handlers-hamletd-XXXXXX)
+tap_init handlers-hamletd 25000
 mkdir "$dir/serf" "$dir/ours"
-port=$((25000 + $$ % 9000))
-rpc=$((port + 1))
-pids=
-cleanup() {
-    for p in $pids; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    [ -n "$KEEP" ] || rm -rf "$dir"
-}
-trap cleanup EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); echo "not ok $n - $*"; }
-check() { if [ "$1" = 0 ]; then shift; ok "$@"; else shift; notok "$@"; fi; }
-bail() { notok "$*"; echo "1..$n"; exit 1; }
-until_ok() { # bounded poll: ${TRIES:-400} x 50 ms
-    i=0
-    until "$@" >/dev/null 2>&1; do
-        i=$((i + 1)); [ $i -gt "${TRIES:-400}" ] && return 1; sleep 0.05
-    done
-}
 count() { ls "$1" | grep -c '\.rec$'; }
 both_have() { [ "$(count "$dir/serf")" -ge "$1" ] && [ "$(count "$dir/ours")" -ge "$1" ]; }
 recorded() { cat "$1"/*.rec 2>/dev/null | grep -q "$2"; }
@@ -104,16 +83,7 @@ grep -q "Response from 's1': answer from s1 to ping-h1" "$dir/query2.out" &&
 check $? "h1's query collected both handler answers"
 
 normalize() {
-    sed 's/^SERF_SELF_NAME=.*/SERF_SELF_NAME=<self>/' "$1" |
-    awk -F'\t' 'BEGIN { OFS = "\t" }
-        /^--stdin--$/ { s = 1; print; next }
-        s && NF == 4 {
-            k = split($4, a, ",")
-            for (i = 2; i <= k; i++) { v = a[i]; j = i - 1
-                while (j > 0 && a[j] > v) { a[j + 1] = a[j]; j-- } a[j + 1] = v }
-            t = ""; for (i = 1; i <= k; i++) t = t (i > 1 ? "," : "") a[i]
-            $4 = t; print; next }
-        { print }'
+    sed 's/^SERF_SELF_NAME=.*/SERF_SELF_NAME=<self>/' "$1" | sort_record_tags
 }
 ls "$dir/serf" | grep '\.rec$' | sort >"$dir/serf.list"
 ls "$dir/ours" | grep '\.rec$' | sort >"$dir/ours.list"
@@ -133,4 +103,4 @@ done <"$dir/serf.list" 3<"$dir/ours.list"
 check $? "both ran the handler exactly 10 times"
 kill -0 "$h1" 2>/dev/null
 check $? "hamletd still running"
-echo "1..$n"
+done_testing

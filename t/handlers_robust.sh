@@ -4,31 +4,12 @@
 # timeout while a query handler still answers; a handler flooding output is
 # bounded and killed; a handler that forks and exits completes at once and
 # leaves no zombie.  Events come from a serf agent in the same cluster.
-: "${top_builddir:=.}"
-HAMLETD="$top_builddir/core/hamletd"
-MODS="$top_builddir/modules"
-case "$MODS" in /*) ;; *) MODS="$PWD/$MODS" ;; esac
-dir=$(mktemp -d /tmp/hm-handlers-robust-XXXXXX)
-port=$((26000 + $$ % 9000))
-rpc=$((port + 1))
-pids=
-cleanup() {
-    for p in $pids; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+. "${top_srcdir:-.}/t/lib.sh"
+tap_init handlers-robust 26000
+# the handlers' processes, killed in case hamletd did not
+test_cleanup() {
     for f in hang bg fork; do
         [ -s "$dir/$f.pid" ] && kill -9 "$(cat "$dir/$f.pid")" 2>/dev/null
-    done
-    [ -n "$KEEP" ] || rm -rf "$dir"
-}
-trap cleanup EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); echo "not ok $n - $*"; }
-check() { if [ "$1" = 0 ]; then shift; ok "$@"; else shift; notok "$@"; fi; }
-bail() { notok "$*"; echo "1..$n"; exit 1; }
-until_ok() {
-    i=0
-    until "$@" >/dev/null 2>&1; do
-        i=$((i + 1)); [ $i -gt 400 ] && return 1; sleep 0.05
     done
 }
 # A process is gone when it does not exist or is a zombie nobody reaped yet
@@ -105,4 +86,4 @@ alive_h1
 check $? "h1 still alive in s1's view"
 kill -0 "$h1" 2>/dev/null
 check $? "hamletd still running"
-echo "1..$n"
+done_testing

@@ -6,57 +6,39 @@
 # the two records must match field for field (SERF_* variables and stdin;
 # tag order inside a member line is Go's random map order, so sorted).
 # The query's response must be the script's output in both.
-: "${top_srcdir:=.}" "${top_builddir:=.}"
+. "${top_srcdir:-.}/t/lib.sh"
 REC="$top_srcdir/t/handlers-record.sh"
 REPLAY="$top_builddir/t/handlers-replay"
-dir=$(mktemp -d /tmp/hm-handlers-serf-XXXXXX)
+tap_init handlers-serf 23000
 mkdir "$dir/serf" "$dir/ours"
-port=$((23000 + $$ % 9000))
-rpc1="127.0.63.1:$((port + 1))"
-rpc2="127.0.63.2:$((port + 1))"
-a1= a2=
-cleanup() {
-    for p in $a1 $a2; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    [ -n "$KEEP" ] || rm -rf "$dir"
-}
-trap cleanup EXIT
+rpc1="127.0.63.1:$rpc"
+rpc2="127.0.63.2:$rpc"
 
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); echo "not ok $n - $*"; }
-check() { if [ "$1" = 0 ]; then shift; ok "$@"; else shift; notok "$@"; fi; }
-bail() { notok "$*"; echo "1..$n"; exit 1; }
-
-# Bounded poll for N records (Serf flushes member events after 1 s).
-wait_records() {
-    i=0
-    while [ "$(ls "$dir/serf" | grep -c '\.rec$')" -lt "$1" ]; do
-        i=$((i + 1)); [ $i -gt 400 ] && return 1; sleep 0.05
-    done
-}
+# At least N records (Serf flushes member events after 1 s).
+has_records() { [ "$(ls "$dir/serf" | grep -c '\.rec$')" -ge "$1" ]; }
 
 HM_RECORD_DIR="$dir/serf" serf agent -node=h1 -bind="127.0.63.1:$port" -rpc-addr="$rpc1" \
     -tag role=web -tag dc=east -tag my-tag.x=v -event-handler="$REC" >"$dir/h1.log" 2>&1 &
-a1=$!
-wait_records 1 || bail "serf recorded its own member-join"
+pids="$pids $!"
+until_ok has_records 1 || bail "serf recorded its own member-join"
 ok "serf recorded its own member-join"
 
 serf event -rpc-addr="$rpc1" -coalesce=false deploy "pay load" >/dev/null 2>&1
-wait_records 2 || bail "user event recorded"
+until_ok has_records 2 || bail "user event recorded"
 ok "user event recorded"
 
 serf query -rpc-addr="$rpc1" -timeout=2s ping-q qdata >"$dir/query.out" 2>&1
-wait_records 3 || bail "query recorded"
+until_ok has_records 3 || bail "query recorded"
 grep -q "Response from 'h1': answer from h1 to ping-q" "$dir/query.out"
 check $? "serf sent the handler's output as the query response"
 
 serf agent -node=h2 -bind="127.0.63.2:$port" -rpc-addr="$rpc2" -tag role=db \
     -join="127.0.63.1:$port" >"$dir/h2.log" 2>&1 &
-a2=$!
-wait_records 4 || bail "member-join of h2 recorded"
+pids="$pids $!"
+until_ok has_records 4 || bail "member-join of h2 recorded"
 ok "member-join of h2 recorded"
 serf leave -rpc-addr="$rpc2" >/dev/null 2>&1
-wait_records 5 || bail "member-leave of h2 recorded"
+until_ok has_records 5 || bail "member-leave of h2 recorded"
 ok "member-leave of h2 recorded"
 
 # Same tags as the agent; the order of -t is irrelevant (records are sorted).
@@ -64,18 +46,6 @@ SELF="-s h1 -t role=web -t dc=east -t my-tag.x=v"
 H1="h1/127.0.63.1/role=web,dc=east,my-tag.x=v"
 H2="h2/127.0.63.2/role=db"
 
-# Sort the k=v list of member lines (4th tab field) to drop Go's map order.
-normalize() {
-    awk -F'\t' 'BEGIN { OFS = "\t" }
-        /^--stdin--$/ { s = 1; print; next }
-        s && NF == 4 {
-            k = split($4, a, ",")
-            for (i = 2; i <= k; i++) { v = a[i]; j = i - 1
-                while (j > 0 && a[j] > v) { a[j + 1] = a[j]; j-- } a[j + 1] = v }
-            t = ""; for (i = 1; i <= k; i++) t = t (i > 1 ? "," : "") a[i]
-            $4 = t; print; next }
-        { print }' "$1"
-}
 
 var() { sed -n "s/^$1=//p" "$2"; }
 
@@ -106,8 +76,8 @@ for rec in $(ls "$dir/serf" | grep '\.rec$' | sort); do
     if [ $st != 0 ] || [ "$(ls "$dir/ours" | grep -c '\.rec$')" != $((before + 1)) ]; then
         notok "$ev: replay ran the script (status $st)"; continue
     fi
-    normalize "$f" >"$dir/a"
-    normalize "$dir/ours/$ours" >"$dir/b"
+    sort_record_tags "$f" >"$dir/a"
+    sort_record_tags "$dir/ours/$ours" >"$dir/b"
     if diff -u "$dir/a" "$dir/b" >"$dir/diff"; then
         ok "$ev: same SERF_* environment and stdin as under serf ($(grep -c . "$dir/a") lines)"
     else
@@ -121,4 +91,4 @@ done
 [ "$(ls "$dir/serf" | grep -c '\.rec$')" = 5 ]
 check $? "serf ran the handler exactly 5 times"
 
-echo "1..$n"
+done_testing

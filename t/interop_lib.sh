@@ -1,7 +1,9 @@
 # Helpers for the interop tests (sourced): start real `serf agent`s and
 # hamletd nodes on 127.0.0.1 with free ports, poll conditions with a
-# deadline, clean up by PID.  TAP output: ok/not_ok/plan.
-HAMLETD=${top_builddir:-.}/core/hamletd
+# deadline, clean up by PID.  TAP output: ok/not_ok/plan, and `check DESC
+# CMD...` -- these tests' own helpers, which replace t/lib.sh's (sourced for
+# HAMLETD and free_port).
+. "${top_srcdir:-.}/t/lib.sh"
 SERF=$(command -v serf)
 W=$(mktemp -d /tmp/hamlet-interop.XXXXXX)
 PIDS=
@@ -44,20 +46,6 @@ check_todo() {
 }
 plan() { echo "1..$T"; [ "$FAILED" -eq 0 ]; }
 now_ms() { date +%s%3N; }
-
-# A port free for both TCP and UDP on 127.0.0.1.
-free_port() {
-    /usr/bin/python3 - <<'PY'
-import socket
-while True:
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", p)); u.close(); t.close(); print(p); break
-    except OSError:
-        t.close(); u.close()
-PY
-}
 
 # serf_start NAME [extra flags]: sets ${NAME}_port ${NAME}_rpc ${NAME}_pid
 serf_start() {

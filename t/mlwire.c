@@ -26,17 +26,6 @@ static const char *PPHDR = "83a44a6f696ec3a54e6f64657302ac5573657253746174654c65
 
 static hm_buf_t b;
 
-static bool str_is(hm_ml_str_t s, const char *c)
-{
-    return s.n == strlen(c) && memcmp(s.p, c, s.n) == 0;
-}
-
-static hm_ml_str_t S(const char *c)
-{
-    hm_ml_str_t s = {c, strlen(c)};
-    return s;
-}
-
 static void test_ping(void)
 {
     size_t n, k;

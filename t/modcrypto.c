@@ -44,17 +44,6 @@ static const crypto_keyresp_dec_t *ask(const char *name, const char *b64)
     return &d;
 }
 
-static char *slurp(const char *path)
-{
-    static char b[1024];
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(b, 1, sizeof(b) - 1, f) : 0;
-    if (f)
-        fclose(f);
-    b[n] = 0;
-    return b;
-}
-
 static int done_calls;
 static char done_err[128];
 static int done_nkeys;
@@ -112,10 +101,10 @@ int main(void)
     r = ask("_serf_install-key", K2);
     ok(r && r->result && r->keys == NULL && strcmp(r->message, "") == 0,
        "install-key: Result true, Keys nil");
-    is_str(slurp(ring), "[\n  \"" K1 "\",\n  \"" K2 "\"\n]", "keyring file rewritten");
+    is_str(fc_slurp(ring), "[\n  \"" K1 "\",\n  \"" K2 "\"\n]", "keyring file rewritten");
     r = ask("_serf_use-key", K2);
     ok(r && r->result, "use-key");
-    is_str(slurp(ring), "[\n  \"" K2 "\",\n  \"" K1 "\"\n]", "new primary first in the file");
+    is_str(fc_slurp(ring), "[\n  \"" K2 "\",\n  \"" K1 "\"\n]", "new primary first in the file");
     r = ask("_serf_remove-key", K2);
     ok(r && !r->result && strcmp(r->message, "Removing the primary key is not allowed") == 0,
        "remove primary refused with Serf's message");

@@ -35,17 +35,6 @@ static int settle(void)
     return fc_metric("handlers.running") + fc_metric("handlers.queued") == 0;
 }
 
-static char *slurp(const char *path)
-{
-    static char b[4096];
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(b, 1, sizeof(b) - 1, f) : 0;
-    if (f)
-        fclose(f);
-    b[n] = 0;
-    return b;
-}
-
 static void user(const char *name, uint64_t ltime, const char *payload)
 {
     hm_user_event_t e = {.ltime = ltime,
@@ -106,7 +95,7 @@ int main(void)
         hm_member_event_t ev = {HM_EVENT_MEMBER_JOIN, ms, 2};
         hm_run_member_event(fc_daemon(), &ev);
         ok(settle(), "member-join handled");
-        is_str(slurp(log), "member-join web  n1\t127.0.0.1\t\t|n2\t127.0.0.2\t\t|\n",
+        is_str(fc_slurp(log), "member-join web  n1\t127.0.0.1\t\t|n2\t127.0.0.2\t\t|\n",
                "env and stdin of a member event");
     }
 
@@ -116,7 +105,7 @@ int main(void)
         user("deploy", (uint64_t)i, "p");
     user("unhandled", 9, NULL);
     ok(settle(), "user events handled");
-    is_str(slurp(log),
+    is_str(fc_slurp(log),
            "user web 1 p|\nuser web 2 p|\nuser web 3 p|\nuser web 4 p|\nuser web 5 p|\n",
            "serial, in event order, payload with its newline");
     is_int(fc_metric("handlers.started"), 6, "one run per matching event");
@@ -169,7 +158,7 @@ int main(void)
         is_int(hm_module.reload(fc_ctx(), c2), HM_OK, "reload");
         user("deploy", 20, NULL);
         settle();
-        is_str(slurp(log), "reloaded\n", "the new handler ran, the old one did not");
+        is_str(fc_slurp(log), "reloaded\n", "the new handler ran, the old one did not");
         hm_conf_node_t *bad = fc_map();
         fc_list_add(bad, "event_handlers", "nope=x");
         fc_defaults(bad, hm_module.keys);
@@ -177,7 +166,7 @@ int main(void)
         unlink(log);
         user("deploy", 21, NULL);
         settle();
-        is_str(slurp(log), "reloaded\n", "and the previous handlers stay");
+        is_str(fc_slurp(log), "reloaded\n", "and the previous handlers stay");
         fc_free(bad);
         fc_free(c2);
     }

@@ -5,14 +5,6 @@
 . "$top_srcdir/t/rpc_lib.sh"
 
 first() { printf '%s\n' "$1" | head -1; }
-# JSON of `members -format json` with members sorted by name
-norm_members() {
-    printf '%s' "$1" | $PY -c '
-import json, sys
-d = json.load(sys.stdin)
-if d["members"]: d["members"].sort(key=lambda m: m["name"])
-print(json.dumps(d, sort_keys=True))'
-}
 norm_query() {
     printf '%s' "$1" | $PY -c '
 import json, sys
@@ -28,10 +20,6 @@ d = json.load(sys.stdin)
 out = {s: sorted(v) for s, v in d.items()}
 out["agent"] = d["agent"]; out["tags"] = d["tags"]
 print(json.dumps(out, sort_keys=True))'
-}
-both() { # both "args": run hamlet and serf, set HO/SO and HRC/SRC
-    HO=$($H "$@"); HRC=$?
-    SO=$(serf "$@"); SRC=$?
 }
 
 start_serf n1 -tag role=web -tag dc=east
@@ -95,7 +83,7 @@ check $? "reachability -verbose lists 3 acks"
 # --- event ------------------------------------------------------------------
 both event hamlet-ev payload1
 same "event" "$HO" "$SO"
-poll 10 grep -q 'user-event: hamlet-ev' "$TESTDIR/n2.log"; check $? "event reached n2"
+poll 10 grep -q 'user-event: hamlet-ev' "$dir/n2.log"; check $? "event reached n2"
 both event -coalesce=false solo
 same "event -coalesce=false" "$HO" "$SO"
 both event
@@ -156,13 +144,13 @@ gone() { ! serf members -name n3 | grep -q n3; }
 poll 20 gone; check $? "n3 pruned from the member list"
 
 # --- monitor ----------------------------------------------------------------
-$H monitor -log-level debug > "$TESTDIR/mon.out" &
+$H monitor -log-level debug > "$dir/mon.out" &
 mpid=$!
-poll 10 grep -q '^20.* \[' "$TESTDIR/mon.out"; check $? "monitor: log lines replayed"
+poll 10 grep -q '^20.* \[' "$dir/mon.out"; check $? "monitor: log lines replayed"
 serf event mon-ev >/dev/null
-poll 10 grep -q 'Name: "mon-ev"' "$TESTDIR/mon.out"; check $? "monitor: event info printed"
+poll 10 grep -q 'Name: "mon-ev"' "$dir/mon.out"; check $? "monitor: event info printed"
 kill -INT $mpid; wait $mpid; check $? "monitor: Ctrl-C exits 0"
-grep -q '^Event Info:$' "$TESTDIR/mon.out"; check $? "monitor: Event Info header"
+grep -q '^Event Info:$' "$dir/mon.out"; check $? "monitor: Event Info header"
 both monitor -log-level bogus
 same "monitor: bad level" "$HO" "$SO"
 
@@ -175,24 +163,24 @@ same "monitor: bad level" "$HO" "$SO"
 # waits until n1 and n2 see each other alive.
 alive_in() { serf members -rpc-addr "$1" -status alive -name "$2" | grep -q "^$2 "; }
 mutual() { alive_in "$n2_RPC" n1 && alive_in "$n1_RPC" n2; }
-$H monitor -rpc-addr "$n2_RPC" > "$TESTDIR/mon2.out" &
+$H monitor -rpc-addr "$n2_RPC" > "$dir/mon2.out" &
 m2pid=$!
-poll 10 grep -q '\[' "$TESTDIR/mon2.out"; check $? "monitor attached to n2"
+poll 10 grep -q '\[' "$dir/mon2.out"; check $? "monitor attached to n2"
 poll 30 mutual; check $? "n1 and n2 see each other alive before the leave"
 HO=$($H leave -rpc-addr "$n2_RPC"); HRC=$?
 same "leave" "$HO" "Graceful leave complete"
 exited() { ! kill -0 "$n2_PID" 2>/dev/null; }
 poll 20 exited; check $? "n2 exited after leave"
 wait $m2pid; [ $? = 1 ]; check $? "monitor exits 1 when the agent goes away"
-grep -q '^Remote side ended the monitor! This usually means that the$' "$TESTDIR/mon2.out"
+grep -q '^Remote side ended the monitor! This usually means that the$' "$dir/mon2.out"
 check $? "monitor: remote side ended message"
 left() { serf members -status left -name n2 | grep -q n2; }
 poll 30 left; check $? "n1 sees n2 left"
 
 # --- keys and auth on an encrypted agent with an RPC token ---------------------
 K1=$($H keygen); K2=$($H keygen)
-echo '{"rpc_auth": "s3cret"}' > "$TESTDIR/auth.json"
-start_serf n4 -encrypt "$K1" -config-file "$TESTDIR/auth.json"
+echo '{"rpc_auth": "s3cret"}' > "$dir/auth.json"
+start_serf n4 -encrypt "$K1" -config-file "$dir/auth.json"
 check $? "serf agent n4 (encrypted, rpc_auth) up"
 export SERF_RPC_ADDR=$n4_RPC
 both members

@@ -4,35 +4,6 @@
 # `serf` print the same against hamletd; raw sessions (t/rpc_proto.py).
 . "$top_srcdir/t/rpc_lib.sh"
 
-# start_hamletd NAME [flags...]: like start_serf, for hamletd
-start_hamletd() {
-    _name=$1; shift
-    _gp=$(free_port); _rp=$(free_port)
-    "$top_builddir/core/hamletd" -node "$_name" -bind "127.0.0.1:$_gp" \
-        -rpc-addr "127.0.0.1:$_rp" -log-level debug "$@" > "$TESTDIR/$_name.log" 2>&1 &
-    _pid=$!
-    PIDS="$PIDS $_pid"
-    eval "${_name}_RPC=127.0.0.1:$_rp ${_name}_BIND=127.0.0.1:$_gp ${_name}_PID=$_pid"
-    poll 20 sh -c "serf members -rpc-addr 127.0.0.1:$_rp | grep -qv 'Error connecting'"
-}
-both() {
-    HO=$($H "$@"); HRC=$?
-    SO=$(serf "$@"); SRC=$?
-}
-serf_ok() {
-    _want=$1; shift
-    _out=$(serf "$@"); _rc=$?
-    if [ $_rc = 0 ] && printf '%s\n' "$_out" | grep -Eq -- "$_want"; then ok "serf $*"
-    else nok "serf $* (rc $_rc: $_out)"; fi
-}
-norm_members() {
-    printf '%s' "$1" | $PY -c '
-import json, sys
-d = json.load(sys.stdin)
-if d["members"]: d["members"].sort(key=lambda m: m["name"])
-print(json.dumps(d, sort_keys=True))'
-}
-
 start_hamletd h1 -tag role=web -tag dc=east; check $? "hamletd h1 up"
 start_serf s1 -tag role=db -join "$h1_BIND"; check $? "serf agent s1 up, joined h1"
 start_hamletd h2 -join "$h1_BIND"; check $? "hamletd h2 up, joined h1"
@@ -64,11 +35,11 @@ HO=$(serf members -format json)
 same "hamletd and serf agree on the member list" "$(norm_members "$HO")" "$(norm_members "$SO")"
 
 # --- info, rtt, reachability ---------------------------------------------------------
-serf info > "$TESTDIR/info"
+serf info > "$dir/info"
 for s in agent runtime serf tags; do
-    grep -q "^$s:\$" "$TESTDIR/info"; check $? "serf info: section $s"
+    grep -q "^$s:\$" "$dir/info"; check $? "serf info: section $s"
 done
-grep -q '^	name = h1$' "$TESTDIR/info"; check $? "serf info: agent name"
+grep -q '^	name = h1$' "$dir/info"; check $? "serf info: agent name"
 both info -format json
 same "hamlet = serf: info -format json (sections)" \
     "$(printf '%s' "$HO" | $PY -c 'import json,sys; print(sorted(json.load(sys.stdin)))')" \
@@ -81,13 +52,13 @@ serf_ok '^Successfully contacted all live nodes$' reachability
 both reachability
 same "hamlet = serf: reachability" "$HO" "$SO"
 # each RPC connection is logged at INFO, as a serf agent's agent.ipc does
-grep -q '\[INFO\] agent\.ipc: Accepted client: 127\.0\.0\.1:[0-9]' "$TESTDIR/s1.log" &&
-    grep -q '\[INFO\] rpc: Accepted client: 127\.0\.0\.1:[0-9]' "$TESTDIR/h1.log"
+grep -q '\[INFO\] agent\.ipc: Accepted client: 127\.0\.0\.1:[0-9]' "$dir/s1.log" &&
+    grep -q '\[INFO\] rpc: Accepted client: 127\.0\.0\.1:[0-9]' "$dir/h1.log"
 check $? "Accepted client: ADDR logged at INFO, as serf does"
 
 # --- event, query, tags ---------------------------------------------------------------
 serf_ok "^Event 'hev' dispatched! Coalescing enabled: true$" event hev payload
-poll 10 grep -q 'user-event: hev' "$TESTDIR/s1.log"; check $? "event via hamletd reaches serf agent s1"
+poll 10 grep -q 'user-event: hev' "$dir/s1.log"; check $? "event via hamletd reaches serf agent s1"
 serf_ok 'Coalescing enabled: false' event -coalesce=false hev2
 big=$(head -c 600 /dev/zero | tr '\0' x)
 out=$(serf event big "$big"); sout=$(serf event -rpc-addr "$s1_RPC" big "$big")
@@ -115,27 +86,21 @@ check $? "serf join: failure"
 out=$(serf keys -list); rc=$?
 [ $rc = 1 ] && printf '%s\n' "$out" | grep -q '^Failed to gather member keys: '
 check $? "serf keys -list on a cluster without encryption"
-serf monitor -log-level debug > "$TESTDIR/mon" &
+serf monitor -log-level debug > "$dir/mon" &
 mpid=$!
-poll 10 grep -q '\[' "$TESTDIR/mon"; check $? "serf monitor: log lines"
+poll 10 grep -q '\[' "$dir/mon"; check $? "serf monitor: log lines"
 serf event mon-ev >/dev/null
-poll 10 grep -q 'mon-ev' "$TESTDIR/mon"; check $? "serf monitor: the event"
+poll 10 grep -q 'mon-ev' "$dir/mon"; check $? "serf monitor: the event"
 start_serf s4 -join "$h1_BIND"; check $? "serf agent s4 joins while monitoring"
-poll 20 grep -q 'Event: "member-join"' "$TESTDIR/mon"; check $? "serf monitor: member-join streamed"
-grep -q '"Name":"s4"' "$TESTDIR/mon"; check $? "serf monitor: the joining member"
+poll 20 grep -q 'Event: "member-join"' "$dir/mon"; check $? "serf monitor: member-join streamed"
+grep -q '"Name":"s4"' "$dir/mon"; check $? "serf monitor: the joining member"
 kill -INT $mpid; wait $mpid; check $? "serf monitor: Ctrl-C"
 
 # --- raw sessions ---------------------------------------------------------------------
 start_hamletd h3 -rpc-auth s3cret; check $? "hamletd h3 with an RPC token up"
-$PY "$top_srcdir/t/rpc_proto.py" "$h1_RPC" "$h3_RPC" s3cret > "$TESTDIR/proto" 2>&1
-while IFS= read -r line; do
-    case $line in
-        "ok - "*) ok "proto: ${line#ok - }" ;;
-        "not ok - "*) nok "proto: ${line#not ok - }" ;;
-        *) echo "# $line" ;;
-    esac
-done < "$TESTDIR/proto"
-[ "$(grep -c '^ok - ' "$TESTDIR/proto")" -ge 40 ]; check $? "proto: all raw checks ran"
+$PY "$top_srcdir/t/rpc_proto.py" "$h1_RPC" "$h3_RPC" s3cret > "$dir/proto" 2>&1
+relay proto "$dir/proto"
+[ "$(grep -c '^ok - ' "$dir/proto")" -ge 40 ]; check $? "proto: all raw checks ran"
 kill -0 "$h1_PID"; check $? "hamletd still running after the abuse"
 out=$(serf members -rpc-addr "$h3_RPC")
 same "auth: token required" "$out" "Error retrieving members: Authentication required"

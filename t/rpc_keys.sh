@@ -5,16 +5,6 @@
 # keys.
 . "$top_srcdir/t/rpc_lib.sh"
 
-start_hamletd() {
-    _name=$1; shift
-    _gp=$(free_port); _rp=$(free_port)
-    "$top_builddir/core/hamletd" -node "$_name" -bind "127.0.0.1:$_gp" \
-        -rpc-addr "127.0.0.1:$_rp" "$@" > "$TESTDIR/$_name.log" 2>&1 &
-    _pid=$!
-    PIDS="$PIDS $_pid"
-    eval "${_name}_RPC=127.0.0.1:$_rp ${_name}_BIND=127.0.0.1:$_gp ${_name}_PID=$_pid"
-    poll 20 sh -c "serf members -rpc-addr 127.0.0.1:$_rp | grep -qv 'Error connecting'"
-}
 K1=$($H keygen); K2=$($H keygen)
 start_hamletd h1 -encrypt "$K1"; check $? "hamletd h1 (encrypted) up"
 start_serf s1 -encrypt "$K1" -join "$h1_BIND"; check $? "serf agent s1 (encrypted) joined h1"

@@ -9,22 +9,11 @@ start_harness() { # NAME [AUTH]: sets ${NAME}_ADDR, ${NAME}_PID
     _p=$(free_port)
     # (a small ASan quarantine, so that the flood check measures us, not it)
     ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4" \
-        "$top_builddir/t/rpc_harness" "$_p" $2 > "$TESTDIR/$1.out" 2> "$TESTDIR/$1.log" &
+        "$top_builddir/t/rpc_harness" "$_p" $2 > "$dir/$1.out" 2> "$dir/$1.log" &
     _pid=$!
-    PIDS="$PIDS $_pid"
+    pids="$pids $_pid"
     eval "${1}_ADDR=127.0.0.1:$_p ${1}_PID=$_pid"
-    poll 10 grep -q ready "$TESTDIR/$1.out"
-}
-both() {
-    HO=$($H "$@"); HRC=$?
-    SO=$(serf "$@"); SRC=$?
-}
-# serf CMD... must exit 0 and print EXPECTED (a grep -E pattern)
-serf_ok() {
-    _want=$1; shift
-    _out=$(serf "$@"); _rc=$?
-    if [ $_rc = 0 ] && printf '%s\n' "$_out" | grep -Eq -- "$_want"; then ok "serf $*"
-    else nok "serf $* (rc $_rc: $_out)"; fi
+    poll 10 grep -q ready "$dir/$1.out"
 }
 
 start_harness h1; check $? "harness with mod_rpc up"
@@ -71,8 +60,8 @@ check $? "serf keys -list without crypto module"
 out=$(serf keys -install "$($H keygen)")
 printf '%s\n' "$out" | grep -q '^Error installing key: 1/1 nodes reported failure$'
 check $? "serf keys -install without crypto module"
-serf info > "$TESTDIR/info"
-grep -q '^	name = n1$' "$TESTDIR/info" && grep -q '^tags:$' "$TESTDIR/info"
+serf info > "$dir/info"
+grep -q '^	name = n1$' "$dir/info" && grep -q '^tags:$' "$dir/info"
 check $? "serf info"
 serf_ok '"user:deploy": "/bin/true"' info -format json
 out=$(serf force-leave nosuch); same "serf force-leave: unknown node" "$out" ""
@@ -81,11 +70,11 @@ serf_ok '^n3  127\.0\.0\.1:7948  left' members -name n3
 serf force-leave -prune n4; check $? "serf force-leave -prune"
 out=$(serf members -name n4); same "pruned member gone" "$out" ""
 
-serf monitor -log-level debug > "$TESTDIR/mon" &
+serf monitor -log-level debug > "$dir/mon" &
 mpid=$!
-poll 10 grep -q 'RPC listening' "$TESTDIR/mon"; check $? "serf monitor: log replayed"
+poll 10 grep -q 'RPC listening' "$dir/mon"; check $? "serf monitor: log replayed"
 serf event mon-ev >/dev/null
-poll 10 grep -q 'mon-ev' "$TESTDIR/mon"; check $? "serf monitor: event streamed"
+poll 10 grep -q 'mon-ev' "$dir/mon"; check $? "serf monitor: event streamed"
 kill -INT $mpid; wait $mpid; check $? "serf monitor: Ctrl-C"
 
 # --- hamlet and serf print the same against mod_rpc -------------------------------
@@ -109,25 +98,13 @@ SO=$(serf members -rpc-addr "$h2_ADDR" -rpc-auth s3cret)
 same "auth: hamlet = serf" "$(sortlines "$HO")" "$(sortlines "$SO")"
 
 # --- raw sessions: session rules, streams, bad input, many clients ----------------
-$PY "$top_srcdir/t/rpc_proto.py" "$h1_ADDR" "$h2_ADDR" s3cret > "$TESTDIR/proto" 2>&1
-while IFS= read -r line; do
-    case $line in
-        "ok - "*) ok "proto: ${line#ok - }" ;;
-        "not ok - "*) nok "proto: ${line#not ok - }" ;;
-        *) echo "# $line" ;;
-    esac
-done < "$TESTDIR/proto"
-[ "$(grep -c '^ok - ' "$TESTDIR/proto")" -ge 40 ]; check $? "proto: all raw checks ran"
+$PY "$top_srcdir/t/rpc_proto.py" "$h1_ADDR" "$h2_ADDR" s3cret > "$dir/proto" 2>&1
+relay proto "$dir/proto"
+[ "$(grep -c '^ok - ' "$dir/proto")" -ge 40 ]; check $? "proto: all raw checks ran"
 kill -0 "$h1_PID"; check $? "server still running after the abuse"
-$PY "$top_srcdir/t/rpc_flood.py" "$h1_ADDR" "$h1_PID" 200000 > "$TESTDIR/flood" 2>&1
-while IFS= read -r line; do
-    case $line in
-        "ok - "*) ok "flood: ${line#ok - }" ;;
-        "not ok - "*) nok "flood: ${line#not ok - }" ;;
-        *) echo "# $line" ;;
-    esac
-done < "$TESTDIR/flood"
-[ "$(grep -c '^ok - ' "$TESTDIR/flood")" = 3 ]; check $? "flood: all checks ran"
+$PY "$top_srcdir/t/rpc_flood.py" "$h1_ADDR" "$h1_PID" 200000 > "$dir/flood" 2>&1
+relay flood "$dir/flood"
+[ "$(grep -c '^ok - ' "$dir/flood")" = 3 ]; check $? "flood: all checks ran"
 
 # --- leave --------------------------------------------------------------------
 out=$(serf leave); same "serf leave" "$out" "Graceful leave complete"

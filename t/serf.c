@@ -324,6 +324,25 @@ static bool query_done(vnet_t *v, void *ud)
     return vnet_count(vnet_node(v, *(int *)ud), 'D', NULL) > 0;
 }
 
+/* A query from s0 that node `to` takes as new (its current query LTime),
+ * encoded as a Serf message into b, for vnet_inject. */
+static void query_msg(vnet_t *v, int to, uint32_t id, const char *name, int64_t timeout_ns,
+                      hm_buf_t *b)
+{
+    hm_serf_query_t q = {0};
+
+    vnet_addr(0, &q.addr);
+    hm_serf_clocks(vnet_node(v, to)->serf, NULL, NULL, &q.ltime);
+    q.id = id;
+    q.source_node.p = "s0";
+    q.source_node.n = 2;
+    q.name.p = name;
+    q.name.n = strlen(name);
+    q.timeout_ns = timeout_ns;
+    hm_buf_append(b, "\x08", 1);
+    hm_serf_put_query(b, &q);
+}
+
 static void test_queries(void)
 {
     int n = 4, origin = 0;
@@ -400,19 +419,9 @@ static void test_queries(void)
 
     /* the same query (LTime, ID) delivered again is a duplicate */
     {
-        hm_serf_query_t q = {0};
         hm_buf_t b = {0};
         size_t before;
-        vnet_addr(0, &q.addr);
-        hm_serf_clocks(vnet_node(v, 2)->serf, NULL, NULL, &q.ltime);
-        q.id = 4242;
-        q.source_node.p = "s0";
-        q.source_node.n = 2;
-        q.name.p = "dup";
-        q.name.n = 3;
-        q.timeout_ns = 500000000;
-        hm_buf_append(&b, "\x08", 1);
-        hm_serf_put_query(&b, &q);
+        query_msg(v, 2, 4242, "dup", 500000000, &b);
         vnet_inject(v, 2, 0, b.data, b.len);
         before = vnet_count(vnet_node(v, 2), 'Q', "dup");
         vnet_inject(v, 2, 0, b.data, b.len);
@@ -447,18 +456,8 @@ static void test_queries(void)
                "the refusal says why");
         vnet_node(v, 2)->answer_twice = true;
         {
-            hm_serf_query_t q = {0};
             hm_buf_t b = {0};
-            vnet_addr(0, &q.addr);
-            hm_serf_clocks(vnet_node(v, 2)->serf, NULL, NULL, &q.ltime);
-            q.id = 999;
-            q.source_node.p = "s0";
-            q.source_node.n = 2;
-            q.name.p = "twice";
-            q.name.n = 5;
-            q.timeout_ns = 300000000;
-            hm_buf_append(&b, "\x08", 1);
-            hm_serf_put_query(&b, &q);
+            query_msg(v, 2, 999, "twice", 300000000, &b);
             vnet_inject(v, 2, 0, b.data, b.len);
             hm_buf_free(&b);
         }

@@ -9,17 +9,6 @@
 
 static hm_buf_t b;
 
-static bool str_is(hm_ml_str_t s, const char *c)
-{
-    return s.n == strlen(c) && memcmp(s.p, c, s.n) == 0;
-}
-
-static hm_ml_str_t S(const char *c)
-{
-    hm_ml_str_t s = {c, strlen(c)};
-    return s;
-}
-
 /* serf-wire.md 2.1, observed */
 static void test_intents(void)
 {

@@ -4,30 +4,9 @@
 # its tags from the file at the next start.  The files are byte-identical
 # (Go's encoder: sorted keys, HTML-safe escapes, \u2028, \ufffd for bad
 # UTF-8 -- core/hm_tagsfile.c).
-: "${top_builddir:=.}"
-HAMLETD="$top_builddir/core/hamletd"
-MODS="$top_builddir/modules"
+. "${top_srcdir:-.}/t/lib.sh"
 PY=/usr/bin/python3
-dir=$(mktemp -d /tmp/hm-tags-file-XXXXXX)
-port=$((28000 + $$ % 9000))
-rpc=$((port + 1))
-pids=
-cleanup() {
-    for p in $pids; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    [ -n "$KEEP" ] || rm -rf "$dir"
-}
-trap cleanup EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); echo "not ok $n - $*"; }
-check() { if [ "$1" = 0 ]; then shift; ok "$@"; else shift; notok "$@"; fi; }
-bail() { notok "$*"; echo "1..$n"; exit 1; }
-until_ok() {
-    i=0
-    until "$@" >/dev/null 2>&1; do
-        i=$((i + 1)); [ $i -gt 400 ] && return 1; sleep 0.05
-    done
-}
+tap_init tags-file 28000
 S1="127.0.71.1:$rpc"
 H1="127.0.71.2:$rpc"
 same_json() { "$PY" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))' "$1" "$2"; }
@@ -69,4 +48,4 @@ m = [x for x in json.load(open(sys.argv[1]))["members"] if x["name"] == "h1"][0]
 t = m["tags"]
 sys.exit(len(t) != 3 or t.get("role") != "web" or t.get("x") != "<a&b> \"q\"")' "$dir/m.json"
 check $? "tags restored from the file at restart"
-echo "1..$n"
+done_testing

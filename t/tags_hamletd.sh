@@ -5,28 +5,8 @@
 #     lists exactly the nodes that s1's RPC lists;
 #   - `serf query -tag` sent from s1 is acked by h1 exactly when s1 acks it
 #     (h1 deciding whether the query is for it).
-: "${top_builddir:=.}" "${top_srcdir:=.}"
-HAMLETD="$top_builddir/core/hamletd"
-MODS="$top_builddir/modules"
-dir=$(mktemp -d /tmp/hm-tags-hamletd-XXXXXX)
-port=$((27000 + $$ % 9000))
-rpc=$((port + 1))
-pids=
-cleanup() {
-    for p in $pids; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    [ -n "$KEEP" ] || rm -rf "$dir"
-}
-trap cleanup EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); echo "not ok $n - $*"; }
-bail() { notok "$*"; echo "1..$n"; exit 1; }
-until_ok() {
-    i=0
-    until "$@" >/dev/null 2>&1; do
-        i=$((i + 1)); [ $i -gt 400 ] && return 1; sleep 0.05
-    done
-}
+. "${top_srcdir:-.}/t/lib.sh"
+tap_init tags-hamletd 27000
 S1="127.0.69.1:$rpc"
 H1="127.0.69.2:$rpc"
 TAGS="-tag role=web -tag dc=east-1 -tag cpu=8 -tag env=prod -tag empty="
@@ -63,4 +43,4 @@ while IFS='	' read -r key re; do
         notok "query -tag '$key=$re': acks [$a] (h1 and s1 must agree)"
     fi
 done <"$top_srcdir/t/tags-table.txt"
-echo "1..$n"
+done_testing

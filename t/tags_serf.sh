@@ -3,31 +3,17 @@
 # filter of the table, is the node listed by `serf members -tag` (anchored)
 # and does it ack `serf query -tag` (unanchored)?  Our evaluator
 # (t/tags-eval) must give the same answer for every row.
-: "${top_builddir:=.}" "${top_srcdir:=.}"
+. "${top_srcdir:-.}/t/lib.sh"
 EVAL="$top_builddir/t/tags-eval"
 TAGS='role=web,dc=east-1,cpu=8,env=prod,empty='
-dir=$(mktemp -d /tmp/hm-tags-serf-XXXXXX)
-port=$((21000 + $$ % 9000))
-rpc="127.0.62.1:$((port + 1))"
+tap_init tags-serf 21000
+rpc="127.0.62.1:$rpc"
 
 serf agent -node=t1 -bind="127.0.62.1:$port" -rpc-addr="$rpc" \
     -tag role=web -tag dc=east-1 -tag cpu=8 -tag env=prod -tag empty= \
     >"$dir/agent.log" 2>&1 &
-agent=$!
-cleanup() { kill -9 "$agent" 2>/dev/null; wait "$agent" 2>/dev/null; rm -rf "$dir"; }
-trap cleanup EXIT
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); echo "not ok $n - $*"; }
-
-# Poll (bounded) until the agent answers RPC.
-i=0
-until serf members -rpc-addr="$rpc" >/dev/null 2>&1; do
-    i=$((i + 1))
-    if [ $i -gt 200 ]; then notok "serf agent answers RPC"; echo "1..$n"; exit 1; fi
-    sleep 0.05
-done
+pids="$pids $!"
+until_ok serf members -rpc-addr="$rpc" || bail "serf agent answers RPC"
 ok "serf agent answers RPC"
 
 # key<TAB>regexp rows in t/tags-table.txt (the regexps Serf users write,
@@ -60,4 +46,4 @@ while IFS='	' read -r key re; do
     else notok "query -tag '$key=$re': serf $wantq, ours $gotq"; fi
 done <"$dir/table"
 
-echo "1..$n"
+done_testing

@@ -2,11 +2,14 @@
 #ifndef HM_WIRE_UTIL_H
 #define HM_WIRE_UTIL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <hamlet/types.h>
+
+#include "hm_mlwire.h"
 
 /* Decodes a hex string into a malloc'ed buffer (caller frees). */
 static inline uint8_t *unhex(const char *s, size_t *n)
@@ -47,6 +50,19 @@ static inline int buf_is_hex(const hm_buf_t *b, const char *hex)
         fprintf(stderr, "#   got      %s\n#   expected %s\n", hexs(b->data, b->len), hex);
     free(p);
     return eq;
+}
+
+/* A decoded string equals the C string c. */
+static inline bool str_is(hm_ml_str_t s, const char *c)
+{
+    return s.n == strlen(c) && memcmp(s.p, c, s.n) == 0;
+}
+
+/* A C string as a wire string, for encoders. */
+static inline hm_ml_str_t S(const char *c)
+{
+    hm_ml_str_t s = {c, strlen(c)};
+    return s;
 }
 
 #endif

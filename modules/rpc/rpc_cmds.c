@@ -45,6 +45,30 @@ int rpc_obj_tags(const msgpack_object *o, hm_tags_t *out)
     return 0;
 }
 
+int rpc_obj_strs(const msgpack_object *o, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return -1;
+    *out = calloc(o->via.array.size + 1, sizeof(char *));
+    if (*out == NULL)
+        return -1;
+    for (uint32_t i = 0; i < o->via.array.size; i++)
+        if (((*out)[(*n)++] = hm_rpc_strdup(&o->via.array.ptr[i])) == NULL)
+            return -1;
+    return 0;
+}
+
+void rpc_strs_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
 /* A string field as a malloc'ed C string ("" when absent); NULL on a wrong type. */
 static char *field_dup(const msgpack_object *body, const char *key)
 {
@@ -150,26 +174,15 @@ static int pack_num(hm_buf_t *b, size_t num)
 
 int rpc_cmd_join(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
 {
-    const msgpack_object *ex = hm_rpc_get(body, "Existing");
     size_t n = 0, joined = 0;
     char **addrs = NULL, err[1024] = "";
     bool replay;
     hm_buf_t out = {0};
-    int rc = 0;
+    int rc;
 
-    if (!is_map(body) || hm_rpc_field_bool(body, "Replay", &replay) < 0 ||
-        (ex && ex->type != MSGPACK_OBJECT_ARRAY && ex->type != MSGPACK_OBJECT_NIL))
+    if (!is_map(body) || hm_rpc_field_bool(body, "Replay", &replay) < 0)
         return bad_body(c, seq);
-    if (ex && ex->type == MSGPACK_OBJECT_ARRAY) {
-        addrs = calloc(ex->via.array.size + 1, sizeof(char *));
-        for (uint32_t i = 0; addrs && i < ex->via.array.size && rc == 0; i++) {
-            addrs[n] = hm_rpc_strdup(&ex->via.array.ptr[i]);
-            rc = addrs[n++] ? 0 : -1;
-        }
-        if (addrs == NULL)
-            rc = -1;
-    }
-    if (rc == 0) {
+    if (rpc_obj_strs(hm_rpc_get(body, "Existing"), &addrs, &n) == 0) {
         rc = hm_join(c->srv->ctx, (const char *const *)addrs, n, replay, &joined, err, sizeof(err));
         if (rc != HM_OK && err[0] == '\0')
             snprintf(err, sizeof(err), "join failed");
@@ -179,43 +192,30 @@ int rpc_cmd_join(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
     } else {
         rc = bad_body(c, seq);
     }
-    for (size_t i = 0; addrs && i < n; i++)
-        free(addrs[i]);
-    free(addrs);
+    rpc_strs_free(addrs, n);
     hm_buf_free(&out);
     return rc;
 }
 
 int rpc_cmd_tags(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
 {
-    const msgpack_object *del = hm_rpc_get(body, "DeleteTags");
     hm_tags_t set = {0};
     char **dv = NULL;
     size_t nd = 0;
-    int rc = 0;
+    int rc;
 
-    if (!is_map(body) || rpc_obj_tags(hm_rpc_get(body, "Tags"), &set) < 0 ||
-        (del && del->type != MSGPACK_OBJECT_ARRAY && del->type != MSGPACK_OBJECT_NIL)) {
+    if (!is_map(body) || rpc_obj_tags(hm_rpc_get(body, "Tags"), &set) < 0) {
         rpc_tags_free(&set);
         return bad_body(c, seq);
     }
-    if (del && del->type == MSGPACK_OBJECT_ARRAY) {
-        dv = calloc(del->via.array.size + 1, sizeof(char *));
-        for (uint32_t i = 0; dv && i < del->via.array.size && rc == 0; i++)
-            rc = (dv[nd++] = hm_rpc_strdup(&del->via.array.ptr[i])) ? 0 : -1;
-        if (dv == NULL)
-            rc = -1;
-    }
-    if (rc == 0) {
+    if (rpc_obj_strs(hm_rpc_get(body, "DeleteTags"), &dv, &nd) == 0) {
         rc = hm_tags_update(c->srv->ctx, &set, (const char *const *)dv, nd);
         rpc_send(c, seq, rc == HM_OK ? "" : rpc_api_error(c->srv, "failed to update tags"), NULL);
         rc = 0;
     } else {
         rc = bad_body(c, seq);
     }
-    for (size_t i = 0; dv && i < nd; i++)
-        free(dv[i]);
-    free(dv);
+    rpc_strs_free(dv, nd);
     rpc_tags_free(&set);
     return rc;
 }

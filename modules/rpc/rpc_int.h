@@ -158,5 +158,11 @@ bool rpc_ext_dispatch(rpc_conn_t *c, const char *name, uint64_t seq, const msgpa
 /* Small helpers shared by the command files. */
 int rpc_obj_tags(const msgpack_object *o, hm_tags_t *out); /* malloc'ed copies */
 void rpc_tags_free(hm_tags_t *t);
+/* An optional array of strings (absent or nil: none) as malloc'ed copies in
+ * a NULL-terminated array; *n counts the slots filled.  -1 when it is
+ * neither array nor nil, or on a non-string or no memory: free what was
+ * copied with rpc_strs_free in every case. */
+int rpc_obj_strs(const msgpack_object *o, char ***out, size_t *n);
+void rpc_strs_free(char **v, size_t n);
 
 #endif

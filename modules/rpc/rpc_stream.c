@@ -429,24 +429,14 @@ static int query_params(const msgpack_object *b, hm_query_params_t *p, char **na
     const char *pp;
     size_t pn;
 
-    *nodes = NULL;
-    *nn = 0;
-    if (hm_rpc_field_bool(b, "RequestAck", &p->request_ack) < 0 ||
+    if (rpc_obj_strs(fn, nodes, nn) < 0 ||
+        hm_rpc_field_bool(b, "RequestAck", &p->request_ack) < 0 ||
         hm_rpc_field_uint(b, "RelayFactor", &relay) < 0 || relay > 255 ||
         hm_rpc_field_int(b, "Timeout", &timeout) < 0 ||
         hm_rpc_field_str(b, "Payload", &pp, &pn) < 0 ||
-        (fn && fn->type != MSGPACK_OBJECT_ARRAY && fn->type != MSGPACK_OBJECT_NIL) ||
         rpc_obj_tags(hm_rpc_get(b, "FilterTags"), tags) < 0 ||
         (*name = hm_rpc_get(b, "Name") ? hm_rpc_strdup(hm_rpc_get(b, "Name")) : strdup("")) == NULL)
         return -1;
-    if (fn && fn->type == MSGPACK_OBJECT_ARRAY) {
-        *nodes = calloc(fn->via.array.size + 1, sizeof(char *));
-        for (uint32_t i = 0; *nodes && i < fn->via.array.size; i++)
-            if (((*nodes)[(*nn)++] = hm_rpc_strdup(&fn->via.array.ptr[i])) == NULL)
-                return -1;
-        if (*nodes == NULL)
-            return -1;
-    }
     *payload_nil = pl == NULL || pl->type == MSGPACK_OBJECT_NIL;
     p->name = *name;
     p->payload = pp;
@@ -502,9 +492,7 @@ int rpc_cmd_query(rpc_conn_t *c, uint64_t seq, const msgpack_object *body)
             }
         }
     }
-    for (size_t i = 0; i < nn; i++)
-        free(nodes[i]);
-    free(nodes);
+    rpc_strs_free(nodes, nn);
     free(name);
     rpc_tags_free(&tags);
     return rc;

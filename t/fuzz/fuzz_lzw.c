@@ -7,8 +7,7 @@
 #include <string.h>
 
 #include "hm_mlwire.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static void roundtrip(const uint8_t *p, size_t n)
 {

@@ -8,12 +8,7 @@
 #include <string.h>
 
 #include "hm_mlwire.h"
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            abort();                                                                               \
-    } while (0)
+#include "fuzz.h"
 
 static bool str_eq(hm_ml_str_t a, hm_ml_str_t b)
 {
@@ -170,8 +165,6 @@ static void ingest(const uint8_t *p, size_t n, int depth)
         return;
     ingest_body(p[0], p + 1, n - 1, depth);
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Stream framing helpers agree with each other and with the decoders. */
 static void stream_checks(const uint8_t *data, size_t size)

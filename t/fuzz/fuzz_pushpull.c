@@ -8,14 +8,7 @@
 #include <string.h>
 
 #include "hm_serfwire.h"
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            abort();                                                                               \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static int count_node(void *ud, const hm_ml_push_node_t *node)
 {

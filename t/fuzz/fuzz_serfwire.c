@@ -7,14 +7,7 @@
 #include <string.h>
 
 #include "hm_serfwire.h"
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            abort();                                                                               \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static void walk_strs(const hm_serf_seq_t *s)
 {
