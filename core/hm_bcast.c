@@ -2,11 +2,19 @@
  * The transmit-limited broadcast queue (memberlist queue.go).
  *
  * Items are ordered by (transmits ascending, length descending, id
- * descending) in a treap over a pool of items addressed by 32-bit index
- * (0 = none): GetBroadcasts needs "the first item of tier t whose length
- * fits in the free space", which is a lower-bound search in that order,
- * as memberlist does with its btree.  The treap priority is a hash of the
- * item id, so items carry no extra field for it.
+ * descending).  GetBroadcasts takes, tier by tier from the fewest
+ * transmits, "the first item of the tier whose length fits in the free
+ * space", i.e. the longest fitting length, newest first.  So each tier
+ * (transmit count) keeps one bucket per length, found through a bitmap of
+ * the lengths present ("longest length <= free" is a scan of one or two
+ * words), and each bucket keeps its items sorted by id in an array with
+ * room at both ends: a get pops the newest, a push appends the newest,
+ * and an item sent moves to the next tier, where it mostly lands at one
+ * end too.  At 10,000 nodes every engine holds ~10,000 items and the
+ * simulator hops between engines, so the queue is cache-cold on every get:
+ * this touches a few cache lines per item where a search tree touched
+ * dozens.  Items are 16 bytes in a pool addressed by 32-bit index (the
+ * handle); bytes, callbacks and names sit in an optional side block.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -14,161 +22,484 @@
 
 #include "hm_bcast_int.h"
 
-typedef struct bq_blk {
+typedef struct bq_ext {
     hm_bcast_done_fn done;
     void *ud;
     char *name;     /* owned; NULL when unnamed */
     uint32_t hnext; /* next item in the same name-map bucket */
+    uint32_t len;
+    bool has_msg; /* false: lazy item (bytes from the encode hook) */
     uint8_t msg[];
-} bq_blk_t;
+} bq_ext_t;
+
+/* An item's place: tier << 48 | (BQ_BIGLEN - len) << 32 | ~id (the
+ * length clamped to BQ_BIGLEN: longer items have an ext block holding
+ * it).  Ids are never 0, so no live item's k is BQ_FREE. */
+#define BQ_BIGLEN 0xffffu
+#define BQ_FREE UINT64_MAX
 
 typedef struct bq_item {
-    uint32_t l, r;
-    uint32_t len;
-    uint32_t key; /* keyed items: the owner's key; 0 otherwise */
-    uint32_t id;
-    uint16_t transmits;
-    uint16_t has_msg; /* 0: lazy item (bytes from the encode hook) */
-    bq_blk_t *blk;    /* bytes, callback and name; NULL when none */
+    uint64_t k;   /* BQ_FREE when the slot is free */
+    uint32_t key; /* keyed items: the owner's key (0 otherwise); free-list link when free */
+    uint32_t ext; /* index in q->exts; 0 when none */
 } bq_item_t;
+
+/* The items of one tier and length, ascending by id, at e[lo..lo+n). */
+#define BQ_NEAR 8 /* entries per cache line */
+typedef struct bq_bucket {
+    uint64_t *e; /* (uint64_t)id << 32 | item */
+    uint32_t lo, n, cap, len;
+    uint32_t hint; /* where the last insertion went (may be stale) */
+} bq_bucket_t;
+
+/* Lengths below BQ_LMAX are found through the bitmap; longer ones (rare:
+ * they exceed any UDP packet) by a linear search. */
+#define BQ_LMAX 2048
+#define BQ_LWORDS (BQ_LMAX / 64)
+
+typedef struct bq_tier {
+    uint32_t count;            /* items */
+    uint32_t nb, capb;         /* buckets */
+    uint32_t nlong;            /* b[0..nlong): lengths >= BQ_LMAX */
+    bq_bucket_t *b;            /* by length descending */
+    uint64_t bits[BQ_LWORDS];  /* lengths < BQ_LMAX that have a bucket */
+    uint16_t above[BQ_LWORDS]; /* how many of them are in the words above */
+} bq_tier_t;
 
 struct hm_bcast_queue {
     uint32_t mult;
-    bq_item_t *items;                           /* items[0] unused */
-    uint32_t cap, used, free_head, count, root; /* used: high-water mark */
+    bq_item_t *items;                     /* items[0] unused */
+    uint32_t cap, used, free_head, count; /* used: high-water mark */
     uint32_t id_gen;
+    bq_tier_t **tiers; /* by transmit count; NULL until used */
+    uint64_t *tmask;   /* tiers holding items */
+    uint32_t ntiers;   /* a multiple of 64 */
+    /* side blocks */
+    bq_ext_t **exts; /* exts[0] unused */
+    uint32_t *ext_free;
+    uint32_t ext_cap, ext_used, ext_nfree;
+    /* items sent by the running get, re-inserted at its end */
+    uint32_t *park;
+    size_t npark, park_cap;
     uint32_t *buckets; /* name map: bucket -> item */
     uint32_t nbuckets, named;
     hm_bcast_encode_fn enc;
     hm_bcast_drop_fn drop;
     void *hook_ud;
-    hm_buf_t scratch;
-    /* linked items per transmit tier, so a get skips empty tiers without
-     * a tree descent; items at tier >= BQ_TIERS are counted in `high` */
-#define BQ_TIERS 64
-    uint32_t tier_cnt[BQ_TIERS], high;
 };
 
-static uint32_t prio_of(uint32_t id)
+/* ---- keys ---------------------------------------------------------------- */
+
+static uint64_t mkkey(uint32_t tier, size_t len, uint32_t id)
 {
-    uint32_t x = id * 0x9e3779b1u;
-    x ^= x >> 15;
-    x *= 0x85ebca77u;
-    x ^= x >> 13;
-    return x;
+    uint32_t l = len > BQ_BIGLEN ? BQ_BIGLEN : (uint32_t)len;
+    return (uint64_t)(tier & 0xffffu) << 48 | (uint64_t)(BQ_BIGLEN - l) << 32 | (uint32_t)~id;
 }
 
-/* -1 when a comes before b in queue order. */
-static int cmp_key(uint32_t ta, uint32_t la, uint32_t ia, uint32_t tb, uint32_t lb, uint32_t ib)
+static uint32_t key_tier(uint64_t k)
 {
-    if (ta != tb)
-        return ta < tb ? -1 : 1;
-    if (la != lb)
-        return la > lb ? -1 : 1;
-    if (ia != ib)
-        return ia > ib ? -1 : 1;
+    return (uint32_t)(k >> 48);
+}
+
+static uint32_t key_len(uint64_t k)
+{
+    return BQ_BIGLEN - (uint32_t)((k >> 32) & 0xffffu);
+}
+
+static uint32_t key_id(uint64_t k)
+{
+    return ~(uint32_t)k;
+}
+
+static bq_ext_t *ext_of(const hm_bcast_queue_t *q, uint32_t x)
+{
+    return q->items[x].ext ? q->exts[q->items[x].ext] : NULL;
+}
+
+static uint32_t item_len(const hm_bcast_queue_t *q, uint32_t x)
+{
+    bq_ext_t *e = ext_of(q, x);
+    return e ? e->len : key_len(q->items[x].k);
+}
+
+/* ---- buckets ------------------------------------------------------------ */
+
+/* First position in e[0..n) whose entry is >= v. */
+static uint32_t lower_bound(const uint64_t *e, uint32_t n, uint64_t v)
+{
+    const uint64_t *base = e;
+
+    while (n > 1) {
+        uint32_t half = n / 2;
+        e += (e[half - 1] < v) * half; /* branch-free: the outcome is a coin toss */
+        n -= half;
+    }
+    return (uint32_t)(e - base) + (n == 1 && e[0] < v);
+}
+
+/* First position in bk whose entry is >= v.  Entries mostly come and go
+ * near the ends, or next to the last one inserted (a get sends a run of
+ * neighbours, newest first, and they arrive in the next tier in that
+ * order): look there first, in the cache lines a search would otherwise
+ * miss on last. */
+static uint32_t entry_lb(const bq_bucket_t *bk, uint64_t v)
+{
+    const uint64_t *e = &bk->e[bk->lo];
+    uint32_t n = bk->n, h = bk->hint;
+
+    if (h < n && v < e[h] && (h == 0 || e[h - 1] < v))
+        return h;
+    if (n <= 2 * BQ_NEAR)
+        return lower_bound(e, n, v);
+    if (v > e[n - BQ_NEAR])
+        return n - BQ_NEAR + 1 + lower_bound(e + n - BQ_NEAR + 1, BQ_NEAR - 1, v);
+    if (v < e[BQ_NEAR - 1])
+        return lower_bound(e, BQ_NEAR - 1, v);
+    return lower_bound(e, n, v);
+}
+
+/* Move the entries to a new array of ncap slots (ncap >= n), leaving
+ * `before` free slots in front. */
+static int bucket_realloc(bq_bucket_t *bk, uint32_t ncap, uint32_t before)
+{
+    uint64_t *e = malloc(ncap * sizeof(*e));
+
+    if (e == NULL)
+        return -1;
+    if (bk->n)
+        memcpy(&e[before], &bk->e[bk->lo], bk->n * sizeof(*e));
+    free(bk->e);
+    bk->e = e;
+    bk->cap = ncap;
+    bk->lo = before;
     return 0;
 }
 
-static int cmp_items(const hm_bcast_queue_t *q, uint32_t a, uint32_t b)
+/* Room for one more entry at the front (else the back) of bk. */
+static int bucket_room(bq_bucket_t *bk, bool front)
 {
-    const bq_item_t *x = &q->items[a], *y = &q->items[b];
-    return cmp_key(x->transmits, x->len, x->id, y->transmits, y->len, y->id);
-}
+    uint32_t spare, ncap;
 
-/* Split t into items before `k` (*l) and the rest (*r). */
-static void split(hm_bcast_queue_t *q, uint32_t t, uint32_t k, uint32_t *l, uint32_t *r)
-{
-    if (t == 0) {
-        *l = *r = 0;
-        return;
-    }
-    if (cmp_items(q, t, k) < 0) {
-        split(q, q->items[t].r, k, &q->items[t].r, r);
-        *l = t;
-    } else {
-        split(q, q->items[t].l, k, l, &q->items[t].l);
-        *r = t;
-    }
-}
-
-static uint32_t merge(hm_bcast_queue_t *q, uint32_t a, uint32_t b)
-{
-    if (a == 0)
-        return b;
-    if (b == 0)
-        return a;
-    if (prio_of(q->items[a].id) > prio_of(q->items[b].id)) {
-        q->items[a].r = merge(q, q->items[a].r, b);
-        return a;
-    }
-    q->items[b].l = merge(q, a, q->items[b].l);
-    return b;
-}
-
-static uint32_t tree_insert(hm_bcast_queue_t *q, uint32_t t, uint32_t x)
-{
-    if (t == 0)
-        return x;
-    if (prio_of(q->items[x].id) > prio_of(q->items[t].id)) {
-        split(q, t, x, &q->items[x].l, &q->items[x].r);
-        return x;
-    }
-    if (cmp_items(q, x, t) < 0)
-        q->items[t].l = tree_insert(q, q->items[t].l, x);
-    else
-        q->items[t].r = tree_insert(q, q->items[t].r, x);
-    return t;
-}
-
-static uint32_t tree_delete(hm_bcast_queue_t *q, uint32_t t, uint32_t x)
-{
-    int c;
-
-    if (t == 0)
+    if (front ? bk->lo > 0 : bk->lo + bk->n < bk->cap)
         return 0;
-    if (t == x)
-        return merge(q, q->items[t].l, q->items[t].r);
-    c = cmp_items(q, x, t);
-    if (c < 0)
-        q->items[t].l = tree_delete(q, q->items[t].l, x);
-    else
-        q->items[t].r = tree_delete(q, q->items[t].r, x);
-    return t;
+    if (bk->n < bk->cap / 2) {
+        /* plenty of room at the other end: share it out */
+        spare = bk->cap - bk->n;
+        memmove(&bk->e[spare / 2], &bk->e[bk->lo], bk->n * sizeof(uint64_t));
+        bk->lo = spare / 2;
+        return 0;
+    }
+    ncap = bk->cap ? bk->cap * 2 : 4;
+    spare = ncap - bk->n;
+    /* a bucket only ever appended to (tier 0: pushes) keeps no front room */
+    return bucket_realloc(bk, ncap, front ? spare - spare / 4 : bk->lo ? spare / 4 : 0);
 }
 
-static void count_tier(hm_bcast_queue_t *q, uint32_t x, int d)
+static int bucket_insert(bq_bucket_t *bk, uint64_t v)
 {
-    uint16_t t = q->items[x].transmits;
+    uint32_t i;
+    bool front;
 
-    if (t < BQ_TIERS)
-        q->tier_cnt[t] += (uint32_t)d;
+    if (bk->n == 0 || v > bk->e[bk->lo + bk->n - 1])
+        i = bk->n; /* the newest: the usual case */
+    else if (v < bk->e[bk->lo])
+        i = 0;
     else
-        q->high += (uint32_t)d;
+        i = entry_lb(bk, v);
+    front = i < bk->n / 2 || (i == 0 && bk->n > 0);
+    if (bucket_room(bk, front) < 0)
+        return -1;
+    if (front) {
+        memmove(&bk->e[bk->lo - 1], &bk->e[bk->lo], i * sizeof(uint64_t));
+        bk->lo--;
+    } else {
+        memmove(&bk->e[bk->lo + i + 1], &bk->e[bk->lo + i], (bk->n - i) * sizeof(uint64_t));
+    }
+    bk->e[bk->lo + i] = v;
+    bk->n++;
+    bk->hint = i;
+    return 0;
 }
 
-static void link_item(hm_bcast_queue_t *q, uint32_t x)
+/* Remove entry i (relative), moving the shorter side; give back memory
+ * when the bucket has shrunk to a quarter of its array. */
+static void bucket_close(bq_bucket_t *bk, uint32_t i)
 {
-    q->items[x].l = q->items[x].r = 0;
-    q->root = tree_insert(q, q->root, x);
-    count_tier(q, x, 1);
+    if (i < bk->n / 2) {
+        memmove(&bk->e[bk->lo + 1], &bk->e[bk->lo], i * sizeof(uint64_t));
+        bk->lo++;
+    } else {
+        memmove(&bk->e[bk->lo + i], &bk->e[bk->lo + i + 1], (bk->n - i - 1) * sizeof(uint64_t));
+    }
+    bk->n--;
+    if (bk->n > 0 && bk->cap > 16 && bk->n < bk->cap / 4)
+        bucket_realloc(bk, bk->cap / 2, (bk->cap / 2 - bk->n) / 2); /* failure: keep it */
+}
+
+/* Bits set in v (no popcnt instruction in a portable build, and
+ * __builtin_popcountll would be a call). */
+static uint32_t popcount64(uint64_t v)
+{
+    v -= (v >> 1) & 0x5555555555555555u;
+    v = (v & 0x3333333333333333u) + ((v >> 2) & 0x3333333333333333u);
+    v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+    return (uint32_t)((v * 0x0101010101010101u) >> 56);
+}
+
+/* Index in tr->b of the bucket for a length < BQ_LMAX whose bit is set. */
+static uint32_t len_rank(const bq_tier_t *tr, uint32_t len)
+{
+    uint32_t w = len / 64;
+    return tr->nlong + tr->above[w] + popcount64(tr->bits[w] >> (len % 64) >> 1);
+}
+
+/* The bucket of length len in tr, -1 when none. */
+static int bucket_find(const bq_tier_t *tr, uint32_t len)
+{
+    uint32_t i;
+
+    if (len < BQ_LMAX)
+        return tr->bits[len / 64] >> (len % 64) & 1 ? (int)len_rank(tr, len) : -1;
+    for (i = 0; i < tr->nlong; i++)
+        if (tr->b[i].len == len)
+            return (int)i;
+    return -1;
+}
+
+/* The bucket with the longest length <= free_, -1 when none. */
+static int bucket_fit(const bq_tier_t *tr, size_t free_)
+{
+    uint32_t i, fl, w;
+    uint64_t m;
+
+    if (free_ >= BQ_LMAX) {
+        for (i = 0; i < tr->nlong; i++)
+            if (tr->b[i].len <= free_)
+                return (int)i;
+        fl = BQ_LMAX - 1;
+    } else {
+        fl = (uint32_t)free_;
+    }
+    w = fl / 64;
+    m = tr->bits[w] & (fl % 64 == 63 ? UINT64_MAX : (UINT64_C(2) << (fl % 64)) - 1);
+    for (;;) {
+        if (m)
+            return (int)len_rank(tr, w * 64 + 63 - (uint32_t)__builtin_clzll(m));
+        if (w == 0)
+            return -1;
+        m = tr->bits[--w];
+    }
+}
+
+/* A new, empty bucket for length len (not yet in tr): its index, -1 when
+ * out of memory. */
+static int bucket_add(bq_tier_t *tr, uint32_t len)
+{
+    uint32_t i, w;
+
+    if (tr->nb == tr->capb) {
+        uint32_t ncap = tr->capb ? tr->capb * 2 : 8;
+        bq_bucket_t *nb = realloc(tr->b, ncap * sizeof(*nb));
+        if (nb == NULL)
+            return -1;
+        tr->b = nb;
+        tr->capb = ncap;
+    }
+    if (len < BQ_LMAX) {
+        w = len / 64;
+        tr->bits[w] |= UINT64_C(1) << (len % 64);
+        for (i = 0; i < w; i++)
+            tr->above[i]++;
+        i = len_rank(tr, len);
+    } else {
+        for (i = 0; i < tr->nlong && tr->b[i].len > len; i++)
+            ;
+        tr->nlong++;
+    }
+    memmove(&tr->b[i + 1], &tr->b[i], (tr->nb - i) * sizeof(bq_bucket_t));
+    tr->b[i] = (bq_bucket_t){.len = len};
+    tr->nb++;
+    return (int)i;
+}
+
+static void bucket_del(bq_tier_t *tr, uint32_t i)
+{
+    uint32_t len = tr->b[i].len, w, j;
+
+    free(tr->b[i].e);
+    memmove(&tr->b[i], &tr->b[i + 1], (tr->nb - i - 1) * sizeof(bq_bucket_t));
+    tr->nb--;
+    if (len < BQ_LMAX) {
+        w = len / 64;
+        tr->bits[w] &= ~(UINT64_C(1) << (len % 64));
+        for (j = 0; j < w; j++)
+            tr->above[j]--;
+    } else {
+        tr->nlong--;
+    }
+}
+
+/* ---- tiers -------------------------------------------------------------- */
+
+static bq_tier_t *tier_get(hm_bcast_queue_t *q, uint32_t t)
+{
+    if (t >= q->ntiers) {
+        uint32_t n = q->ntiers ? q->ntiers : 64;
+        bq_tier_t **tiers;
+        uint64_t *mask;
+
+        while (n <= t)
+            n *= 2;
+        tiers = realloc(q->tiers, n * sizeof(*tiers));
+        if (tiers == NULL)
+            return NULL;
+        q->tiers = tiers;
+        mask = realloc(q->tmask, n / 64 * sizeof(*mask));
+        if (mask == NULL)
+            return NULL;
+        q->tmask = mask;
+        memset(&q->tiers[q->ntiers], 0, (n - q->ntiers) * sizeof(*tiers));
+        memset(&q->tmask[q->ntiers / 64], 0, (n - q->ntiers) / 64 * sizeof(*mask));
+        q->ntiers = n;
+    }
+    if (q->tiers[t] == NULL)
+        q->tiers[t] = calloc(1, sizeof(bq_tier_t));
+    return q->tiers[t];
+}
+
+static void tier_count(hm_bcast_queue_t *q, bq_tier_t *tr, uint32_t t, int d)
+{
+    tr->count += (uint32_t)d;
+    if (tr->count == 0)
+        q->tmask[t / 64] &= ~(UINT64_C(1) << (t % 64));
+    else
+        q->tmask[t / 64] |= UINT64_C(1) << (t % 64);
+}
+
+/* The lowest tier >= t holding items, UINT32_MAX when none. */
+static uint32_t next_tier(const hm_bcast_queue_t *q, uint32_t t)
+{
+    uint32_t w = t / 64;
+    uint64_t m;
+
+    if (t >= q->ntiers)
+        return UINT32_MAX;
+    for (m = q->tmask[w] & (UINT64_MAX << (t % 64));; m = q->tmask[w]) {
+        if (m)
+            return w * 64 + (uint32_t)__builtin_ctzll(m);
+        if (++w == q->ntiers / 64)
+            return UINT32_MAX;
+    }
+}
+
+/* The highest tier holding items; the queue is not empty. */
+static uint32_t last_tier(const hm_bcast_queue_t *q)
+{
+    uint32_t w = q->ntiers / 64;
+
+    while (w-- > 0)
+        if (q->tmask[w])
+            return w * 64 + 63 - (uint32_t)__builtin_clzll(q->tmask[w]);
+    return 0;
+}
+
+static uint64_t entry_of(const hm_bcast_queue_t *q, uint32_t x)
+{
+    return (uint64_t)key_id(q->items[x].k) << 32 | x;
+}
+
+static int link_item(hm_bcast_queue_t *q, uint32_t x)
+{
+    uint32_t t = key_tier(q->items[x].k);
+    bq_tier_t *tr = tier_get(q, t);
+    int bi;
+
+    if (tr == NULL)
+        return -1;
+    bi = bucket_find(tr, item_len(q, x));
+    if (bi < 0 && (bi = bucket_add(tr, item_len(q, x))) < 0)
+        return -1;
+    if (bucket_insert(&tr->b[bi], entry_of(q, x)) < 0) {
+        if (tr->b[bi].n == 0)
+            bucket_del(tr, (uint32_t)bi);
+        return -1;
+    }
+    tier_count(q, tr, t, 1);
+    return 0;
+}
+
+static void unlink_at(hm_bcast_queue_t *q, uint32_t t, bq_tier_t *tr, uint32_t bi, uint32_t i)
+{
+    bucket_close(&tr->b[bi], i);
+    if (tr->b[bi].n == 0)
+        bucket_del(tr, bi);
+    tier_count(q, tr, t, -1);
 }
 
 static void unlink_item(hm_bcast_queue_t *q, uint32_t x)
 {
-    q->root = tree_delete(q, q->root, x);
-    count_tier(q, x, -1);
+    uint32_t t = key_tier(q->items[x].k), i;
+    bq_tier_t *tr = t < q->ntiers ? q->tiers[t] : NULL;
+    uint64_t v = entry_of(q, x);
+    int bi;
+
+    if (tr == NULL || (bi = bucket_find(tr, item_len(q, x))) < 0)
+        return; /* not linked: cannot happen */
+    i = entry_lb(&tr->b[bi], v);
+    if (i < tr->b[bi].n && tr->b[bi].e[tr->b[bi].lo + i] == v)
+        unlink_at(q, t, tr, (uint32_t)bi, i);
 }
 
-/* The lowest tier >= t holding a linked item (t itself when the counts
- * cannot tell, i.e. items sit above BQ_TIERS). */
-static uint32_t next_tier(const hm_bcast_queue_t *q, uint32_t t)
+static void tiers_free(hm_bcast_queue_t *q)
 {
-    if (q->high)
-        return t;
-    while (t < BQ_TIERS && q->tier_cnt[t] == 0)
-        t++;
-    return t;
+    uint32_t t, i;
+
+    for (t = 0; t < q->ntiers; t++) {
+        if (q->tiers[t] == NULL)
+            continue;
+        for (i = 0; i < q->tiers[t]->nb; i++)
+            free(q->tiers[t]->b[i].e);
+        free(q->tiers[t]->b);
+        free(q->tiers[t]);
+    }
+    free(q->tiers);
+    free(q->tmask);
+}
+
+/* ---- side blocks and the name map ---------------------------------------- */
+
+static uint32_t ext_alloc(hm_bcast_queue_t *q, bq_ext_t *e)
+{
+    uint32_t i;
+
+    if (q->ext_nfree) {
+        i = q->ext_free[--q->ext_nfree];
+    } else {
+        if (q->ext_used == 0)
+            q->ext_used = 1;
+        if (q->ext_used >= q->ext_cap) {
+            uint32_t ncap = q->ext_cap ? q->ext_cap * 2 : 16;
+            bq_ext_t **n = realloc(q->exts, ncap * sizeof(*n));
+            uint32_t *f;
+            if (n == NULL)
+                return 0;
+            q->exts = n;
+            f = realloc(q->ext_free, ncap * sizeof(*f));
+            if (f == NULL)
+                return 0;
+            q->ext_free = f;
+            q->ext_cap = ncap;
+        }
+        i = q->ext_used++;
+    }
+    q->exts[i] = e;
+    return i;
+}
+
+static void ext_release(hm_bcast_queue_t *q, uint32_t i)
+{
+    q->exts[i] = NULL;
+    q->ext_free[q->ext_nfree++] = i;
 }
 
 static uint32_t name_hash(const char *s)
@@ -189,9 +520,9 @@ static int map_grow(hm_bcast_queue_t *q)
     for (i = 0; i < q->nbuckets; i++) {
         uint32_t it = q->buckets[i];
         while (it) {
-            bq_blk_t *blk = q->items[it].blk;
-            uint32_t next = blk->hnext, h = name_hash(blk->name) & (n - 1);
-            blk->hnext = b[h];
+            bq_ext_t *e = ext_of(q, it);
+            uint32_t next = e->hnext, h = name_hash(e->name) & (n - 1);
+            e->hnext = b[h];
             b[h] = it;
             it = next;
         }
@@ -208,23 +539,25 @@ static uint32_t map_find(const hm_bcast_queue_t *q, const char *name)
 
     if (q->nbuckets == 0)
         return 0;
-    for (it = q->buckets[name_hash(name) & (q->nbuckets - 1)]; it; it = q->items[it].blk->hnext)
-        if (strcmp(q->items[it].blk->name, name) == 0)
+    for (it = q->buckets[name_hash(name) & (q->nbuckets - 1)]; it; it = ext_of(q, it)->hnext)
+        if (strcmp(ext_of(q, it)->name, name) == 0)
             return it;
     return 0;
 }
 
 static void map_remove(hm_bcast_queue_t *q, uint32_t x)
 {
-    bq_blk_t *blk = q->items[x].blk;
-    uint32_t *pp = &q->buckets[name_hash(blk->name) & (q->nbuckets - 1)];
+    bq_ext_t *e = ext_of(q, x);
+    uint32_t *pp = &q->buckets[name_hash(e->name) & (q->nbuckets - 1)];
 
     while (*pp && *pp != x)
-        pp = &q->items[*pp].blk->hnext;
+        pp = &ext_of(q, *pp)->hnext;
     if (*pp)
-        *pp = blk->hnext;
+        *pp = e->hnext;
     q->named--;
 }
+
+/* ---- items -------------------------------------------------------------- */
 
 /* Items come from the free list, else from the untouched tail of the
  * pool (so a doubled pool costs no memory until it fills). */
@@ -234,7 +567,7 @@ static uint32_t alloc_item(hm_bcast_queue_t *q)
 
     if (q->free_head) {
         x = q->free_head;
-        q->free_head = q->items[x].l;
+        q->free_head = q->items[x].key;
         return x;
     }
     if (q->used == 0)
@@ -250,32 +583,35 @@ static uint32_t alloc_item(hm_bcast_queue_t *q)
     return q->used++;
 }
 
+static void free_slot(hm_bcast_queue_t *q, uint32_t x)
+{
+    q->items[x] = (bq_item_t){.k = BQ_FREE, .key = q->free_head};
+    q->free_head = x;
+}
+
 /* Leave the queue: unlink, run the finished callback and drop hook. */
 static void finish_item(hm_bcast_queue_t *q, uint32_t x, bool linked)
 {
-    bq_item_t *it = &q->items[x];
-    bq_blk_t *blk = it->blk;
-    uint32_t key = it->key;
+    bq_ext_t *e = ext_of(q, x);
+    uint32_t key = q->items[x].key;
 
     if (linked)
         unlink_item(q, x);
-    if (blk && blk->name)
+    if (e && e->name)
         map_remove(q, x);
-    it->blk = NULL;
-    it->key = 0;
-    it->has_msg = 0;
-    it->l = q->free_head;
-    q->free_head = x;
+    if (e)
+        ext_release(q, q->items[x].ext);
+    free_slot(q, x);
     q->count--;
     if (q->count == 0)
         q->id_gen = 0;
     if (key && q->drop)
         q->drop(q->hook_ud, key);
-    if (blk) {
-        if (blk->done)
-            blk->done(blk->ud);
-        free(blk->name);
-        free(blk);
+    if (e) {
+        if (e->done)
+            e->done(e->ud);
+        free(e->name);
+        free(e);
     }
 }
 
@@ -301,38 +637,43 @@ void hm_bcast_free(hm_bcast_queue_t *q)
 
     if (q == NULL)
         return;
-    for (i = 1; i < q->used; i++) {
-        if (q->items[i].blk) {
-            free(q->items[i].blk->name);
-            free(q->items[i].blk);
+    for (i = 1; i < q->ext_used; i++) {
+        if (q->exts[i]) {
+            free(q->exts[i]->name);
+            free(q->exts[i]);
         }
     }
+    tiers_free(q);
     free(q->items);
+    free(q->exts);
+    free(q->ext_free);
+    free(q->park);
     free(q->buckets);
-    hm_buf_free(&q->scratch);
     free(q);
 }
 
 static uint32_t push(hm_bcast_queue_t *q, const char *name, uint32_t key, const uint8_t *msg,
                      size_t n, hm_bcast_done_fn done, void *ud)
 {
-    bq_blk_t *blk = NULL;
-    uint32_t x;
+    bq_ext_t *e = NULL;
+    uint32_t x, ei = 0;
 
     if (n > UINT32_MAX)
         return 0;
-    if (msg || name || done) {
-        blk = malloc(sizeof(*blk) + (msg ? n : 0));
-        if (blk == NULL)
+    if (msg || name || done || n > BQ_BIGLEN) {
+        e = malloc(sizeof(*e) + (msg ? n : 0));
+        if (e == NULL)
             return 0;
-        blk->done = done;
-        blk->ud = ud;
-        blk->hnext = 0;
-        blk->name = NULL;
+        e->done = done;
+        e->ud = ud;
+        e->hnext = 0;
+        e->name = NULL;
+        e->len = (uint32_t)n;
+        e->has_msg = msg != NULL;
         if (msg)
-            memcpy(blk->msg, msg, n);
-        if (name && (blk->name = strdup(name)) == NULL) {
-            free(blk);
+            memcpy(e->msg, msg, n);
+        if (name && (e->name = strdup(name)) == NULL) {
+            free(e);
             return 0;
         }
     }
@@ -346,22 +687,30 @@ static uint32_t push(hm_bcast_queue_t *q, const char *name, uint32_t key, const 
     x = alloc_item(q);
     if (x == 0)
         goto fail;
+    if (e && (ei = ext_alloc(q, e)) == 0) {
+        free_slot(q, x);
+        goto fail;
+    }
     q->id_gen = q->id_gen == UINT32_MAX ? 1 : q->id_gen + 1;
-    q->items[x] = (bq_item_t){
-        .len = (uint32_t)n, .key = key, .id = q->id_gen, .has_msg = msg != NULL, .blk = blk};
+    q->items[x] = (bq_item_t){.k = mkkey(0, n, q->id_gen), .key = key, .ext = ei};
+    if (link_item(q, x) < 0) {
+        if (ei)
+            ext_release(q, ei);
+        free_slot(q, x);
+        goto fail;
+    }
     q->count++;
     if (name) {
         uint32_t h = name_hash(name) & (q->nbuckets - 1);
-        blk->hnext = q->buckets[h];
+        e->hnext = q->buckets[h];
         q->buckets[h] = x;
         q->named++;
     }
-    link_item(q, x);
     return x;
 fail:
-    if (blk)
-        free(blk->name);
-    free(blk);
+    if (e)
+        free(e->name);
+    free(e);
     return 0;
 }
 
@@ -380,7 +729,7 @@ uint32_t hm_bcast_push_keyed(hm_bcast_queue_t *q, uint32_t key, const uint8_t *m
 
 void hm_bcast_remove(hm_bcast_queue_t *q, uint32_t handle)
 {
-    if (handle && handle < q->used)
+    if (handle && handle < q->used && q->items[handle].k != BQ_FREE)
         finish_item(q, handle, true);
 }
 
@@ -389,99 +738,77 @@ uint32_t hm_bcast_retransmit_limit(uint32_t mult, size_t n)
     return mult * (uint32_t)ceil(log10((double)n + 1.0));
 }
 
-/* First item in order >= (t, len = free, id = max): the longest message of
- * tier t that fits, newest first among equal lengths. */
-static uint32_t lower_bound(const hm_bcast_queue_t *q, uint32_t t, uint32_t free_)
-{
-    uint32_t cur = q->root, best = 0;
-
-    while (cur) {
-        const bq_item_t *it = &q->items[cur];
-        if (cmp_key(it->transmits, it->len, it->id, t, free_, UINT32_MAX) >= 0) {
-            best = cur;
-            cur = it->l;
-        } else {
-            cur = it->r;
-        }
-    }
-    return best;
-}
-
-static uint32_t extreme(const hm_bcast_queue_t *q, bool right)
-{
-    uint32_t cur = q->root;
-    while (cur && (right ? q->items[cur].r : q->items[cur].l))
-        cur = right ? q->items[cur].r : q->items[cur].l;
-    return cur;
-}
-
 static int emit(hm_bcast_queue_t *q, uint32_t x, hm_buf_t *out)
 {
-    bq_item_t *it = &q->items[x];
+    bq_ext_t *e = ext_of(q, x);
 
     hm_buf_reset(out);
-    if (it->has_msg)
-        return hm_buf_append(out, it->blk->msg, it->len);
+    if (e && e->has_msg)
+        return hm_buf_append(out, e->msg, e->len);
     if (q->enc == NULL)
         return -1;
-    return q->enc(q->hook_ud, it->key, out);
+    return q->enc(q->hook_ud, q->items[x].key, out);
 }
+
+static int park(hm_bcast_queue_t *q, uint32_t x)
+{
+    if (q->npark == q->park_cap) {
+        size_t ncap = q->park_cap ? q->park_cap * 2 : 32;
+        uint32_t *n = realloc(q->park, ncap * sizeof(*n));
+        if (n == NULL)
+            return -1;
+        q->park = n;
+        q->park_cap = ncap;
+    }
+    q->park[q->npark++] = x;
+    return 0;
+}
+
+#define BQ_AHEAD 8
 
 size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t limit,
                     hm_buf_t *parts, size_t max_parts)
 {
-    uint32_t tlimit, t, tmax, reinsert_head = 0;
-    size_t used = 0, k = 0;
+    uint32_t tlimit, t, x, len;
+    size_t used = 0, k = 0, i, base = q->npark; /* base: parked by an outer get */
 
     if (q->count == 0 || max_parts == 0)
         return 0;
     tlimit = hm_bcast_retransmit_limit(q->mult, num_nodes);
-    if (q->high) {
-        t = q->items[extreme(q, false)].transmits;
-        tmax = q->items[extreme(q, true)].transmits;
-    } else {
-        t = next_tier(q, 0);
-        for (tmax = BQ_TIERS - 1; tmax > t && q->tier_cnt[tmax] == 0; tmax--)
-            ;
-    }
-    while (t <= tmax && k < max_parts) {
-        uint32_t x;
-        bq_item_t *it;
+    t = next_tier(q, 0);
+    while (k < max_parts && limit > used + overhead && t != UINT32_MAX) {
+        bq_tier_t *tr = q->tiers[t];
+        bq_bucket_t *bk;
+        int bi = bucket_fit(tr, limit - used - overhead);
 
-        if (limit <= used + overhead)
-            break;
-        t = next_tier(q, t);
-        if (t > tmax)
-            break;
-        x = lower_bound(q, t,
-                        (uint32_t)(limit - used - overhead > UINT32_MAX ? UINT32_MAX
-                                                                        : limit - used - overhead));
-        if (x == 0 || q->items[x].transmits != t) {
-            t++;
+        if (bi < 0) {
+            t = next_tier(q, t + 1);
             continue;
         }
-        it = &q->items[x];
+        bk = &tr->b[bi];
+        x = (uint32_t)bk->e[bk->lo + bk->n - 1]; /* the newest */
+        len = bk->len;
+        /* the next few items to go are likely the next newest of this
+         * length: start fetching them (the pool is cold) */
+        for (i = bk->n > BQ_AHEAD ? bk->n - BQ_AHEAD : 0; i + 1 < bk->n; i++)
+            __builtin_prefetch(&q->items[(uint32_t)bk->e[bk->lo + i]]);
+        unlink_at(q, t, tr, (uint32_t)bi, bk->n - 1);
         if (emit(q, x, &parts[k]) < 0) {
             /* cannot produce it: drop it rather than loop forever */
-            finish_item(q, x, true);
+            finish_item(q, x, false);
             continue;
         }
         k++;
-        used += overhead + it->len;
-        unlink_item(q, x);
-        if ((uint32_t)it->transmits + 1 >= tlimit) {
+        used += overhead + len;
+        if (t + 1 >= tlimit || park(q, x) < 0)
             finish_item(q, x, false);
-        } else {
-            it->transmits++;
-            it->l = reinsert_head; /* park outside the tree until the end */
-            reinsert_head = x;
-        }
+        else
+            q->items[x].k = mkkey(t + 1, len, key_id(q->items[x].k));
     }
-    while (reinsert_head) {
-        uint32_t x = reinsert_head;
-        reinsert_head = q->items[x].l;
-        link_item(q, x);
-    }
+    for (i = base; i < q->npark; i++)
+        if (link_item(q, q->park[i]) < 0)
+            finish_item(q, q->park[i], false);
+    q->npark = base;
     return k;
 }
 
@@ -490,8 +817,13 @@ size_t hm_bcast_len(const hm_bcast_queue_t *q)
     return q->count;
 }
 
+/* Drop from the most transmitted end: the last tier, its shortest
+ * length, its oldest item. */
 void hm_bcast_prune(hm_bcast_queue_t *q, size_t max_retain)
 {
-    while (q->count > max_retain)
-        finish_item(q, extreme(q, true), true);
+    while (q->count > max_retain) {
+        bq_tier_t *tr = q->tiers[last_tier(q)];
+        bq_bucket_t *bk = &tr->b[tr->nb - 1];
+        finish_item(q, (uint32_t)bk->e[bk->lo], true);
+    }
 }

@@ -150,6 +150,29 @@ static void test_keyed(void)
     hm_bcast_free(q);
 }
 
+static int enc_fail7(void *ud, uint32_t key, hm_buf_t *out)
+{
+    (void)ud;
+    return key == 7 ? -1 : hm_buf_append(out, "lazy", 4);
+}
+
+static void test_encode_failure(void)
+{
+    hm_bcast_queue_t *q = hm_bcast_new(4);
+    char out[256];
+
+    memset(dropped, 0, sizeof(dropped));
+    hm_bcast_set_hooks(q, enc_fail7, drop, NULL);
+    push_s(q, NULL, "ok", 0);
+    hm_bcast_push_keyed(q, 7, NULL, 10, NULL, NULL);
+    hm_bcast_push_keyed(q, 3, NULL, 4, NULL, NULL);
+    get(q, 5, 2, 1400, out, sizeof(out));
+    is_str(out, "lazy,ok", "an item that cannot be produced is skipped, the rest still go");
+    is_int(dropped[7], 1, "and dropped");
+    is_int(hm_bcast_len(q), 2, "the others stay queued");
+    hm_bcast_free(q);
+}
+
 /* Random operations against a naive model sorted by the same key.  Item
  * ids only matter relative to each other, so the push step serves as id. */
 typedef struct {
@@ -250,6 +273,206 @@ static void test_model(void)
     hm_bcast_free(q);
 }
 
+/* A second model over the whole interface: stored, named and keyed (lazy
+ * and stored) items, removal by handle, pruning, lengths around the
+ * queue's internal limits (2048, 65535) and beyond, transmit counts past
+ * 64, and a cap on the parts per get.  Ids are push serials. */
+typedef struct {
+    int tr, len, serial, alive, keyed;
+    uint32_t handle;
+    char name[8];
+} m2_t;
+
+enum { M2_MAX = 4000 };
+static m2_t m2[M2_MAX];
+static int m2_n, m2_done[M2_MAX], m2_dropped[M2_MAX + 1];
+
+static void m2_on_done(void *ud)
+{
+    m2_done[(intptr_t)ud]++;
+}
+
+static int m2_enc(void *ud, uint32_t key, hm_buf_t *out)
+{
+    char s[16];
+    (void)ud;
+    snprintf(s, sizeof(s), "%06d", m2[key - 1].serial);
+    return hm_buf_append(out, s, 6);
+}
+
+static void m2_drop(void *ud, uint32_t key)
+{
+    (void)ud;
+    m2_dropped[key]++;
+}
+
+static int m2_before(const m2_t *a, const m2_t *b)
+{
+    if (a->tr != b->tr)
+        return a->tr < b->tr;
+    if (a->len != b->len)
+        return a->len > b->len;
+    return a->serial > b->serial;
+}
+
+static int m2_len(unsigned r)
+{
+    switch (r % 16) {
+    case 0:
+        return 2040 + (int)(r / 16 % 20); /* around the bitmap's end */
+    case 1:
+        return 65530 + (int)(r / 16 % 10); /* around the packed key's end */
+    case 2:
+        return 100000 + (int)(r / 16 % 3);
+    case 3:
+        return (int)(r / 16 % 6); /* tiny, even empty */
+    default:
+        return 6 + (int)(r / 16 % 70);
+    }
+}
+
+static void m2_expect_get(size_t limit, size_t maxp, int tl, char *exp, size_t explen)
+{
+    int picked[64], np = 0, i, t, tmin = 1 << 30, tmax = -1;
+    size_t used = 0;
+
+    for (i = 0; i < m2_n; i++)
+        if (m2[i].alive) {
+            tmin = m2[i].tr < tmin ? m2[i].tr : tmin;
+            tmax = m2[i].tr > tmax ? m2[i].tr : tmax;
+        }
+    for (t = tmin; t <= tmax && (size_t)np < maxp;) {
+        int best = -1;
+        if (limit <= used + 2)
+            break;
+        for (i = 0; i < m2_n; i++)
+            if (m2[i].alive && m2[i].tr == t && (size_t)m2[i].len <= limit - used - 2 &&
+                (best < 0 || m2_before(&m2[i], &m2[best])))
+                best = i;
+        if (best < 0) {
+            t++;
+            continue;
+        }
+        picked[np++] = best;
+        used += 2 + (size_t)m2[best].len;
+        m2[best].alive = 0;
+    }
+    exp[0] = 0;
+    for (i = 0; i < np; i++) {
+        size_t l = strlen(exp);
+        snprintf(exp + l, explen - l, "%06d,", m2[picked[i]].serial);
+        m2[picked[i]].alive = ++m2[picked[i]].tr < tl;
+    }
+}
+
+static void m2_expect_prune(int keep)
+{
+    int live = 0, i;
+
+    for (i = 0; i < m2_n; i++)
+        live += m2[i].alive;
+    for (; live > keep; live--) {
+        int last = -1;
+        for (i = 0; i < m2_n; i++)
+            if (m2[i].alive && (last < 0 || m2_before(&m2[last], &m2[i])))
+                last = i;
+        m2[last].alive = 0;
+    }
+}
+
+static void m2_push(hm_bcast_queue_t *q, unsigned r, int serial)
+{
+    int kind = (int)(r % 5), len = m2_len(r >> 3), i;
+    m2_t *m = &m2[m2_n];
+    uint8_t *buf = malloc((size_t)len + 8);
+
+    if (len < 6 && kind != 2 && kind != 3)
+        kind = 2; /* stored messages carry the serial: tiny ones are lazy */
+    memset(buf, 'z', (size_t)len + 8);
+    snprintf((char *)buf, 8, "%06d", serial);
+    *m = (m2_t){.len = len, .serial = serial, .alive = 1};
+    if (kind == 0) {
+        snprintf(m->name, sizeof(m->name), "n%u", r / 8 % 12);
+        for (i = 0; i < m2_n; i++)
+            if (m2[i].alive && strcmp(m2[i].name, m->name) == 0)
+                m2[i].alive = 0;
+        hm_bcast_push(q, m->name, buf, (size_t)len, m2_on_done, (void *)(intptr_t)m2_n);
+    } else if (kind == 1) {
+        hm_bcast_push(q, NULL, buf, (size_t)len, m2_on_done, (void *)(intptr_t)m2_n);
+    } else {
+        /* keyed: lazy (kinds 2, 3) or stored (4); the key is the index + 1 */
+        m->keyed = 1;
+        m->handle = hm_bcast_push_keyed(q, (uint32_t)m2_n + 1, kind == 4 ? buf : NULL, (size_t)len,
+                                        m2_on_done, (void *)(intptr_t)m2_n);
+    }
+    m2_n++;
+    free(buf);
+}
+
+static void test_model2(uint32_t mult, int ops, int push_pct, unsigned seed, const char *what)
+{
+    hm_bcast_queue_t *q = hm_bcast_new(mult);
+    int step, mismatches = 0, gets = 0, live = 0, bad_done = 0, i, maxtr = 0;
+    hm_buf_t parts[64] = {{0}};
+
+    memset(m2_done, 0, sizeof(m2_done));
+    memset(m2_dropped, 0, sizeof(m2_dropped));
+    m2_n = 0;
+    hm_bcast_set_hooks(q, m2_enc, m2_drop, NULL);
+    for (step = 0; step < ops; step++) {
+        int op;
+        seed = seed * 1103515245u + 12345u;
+        op = (int)((seed >> 16) % 100);
+        if (op < push_pct && m2_n < M2_MAX) {
+            m2_push(q, seed >> 8 ^ seed << 7, step);
+        } else if (op < push_pct + 5) {
+            /* news about a node: its queued message goes away */
+            int k = m2_n ? (int)((seed >> 4) % (unsigned)m2_n) : 0;
+            for (i = 0; i < m2_n; i++, k = (k + 1) % m2_n)
+                if (m2[k].alive && m2[k].keyed)
+                    break;
+            if (i < m2_n) {
+                m2[k].alive = 0;
+                hm_bcast_remove(q, m2[k].handle);
+            }
+        } else if (op < push_pct + 6) {
+            int keep = (int)((seed >> 5) % 40);
+            m2_expect_prune(keep);
+            hm_bcast_prune(q, (size_t)keep);
+        } else {
+            /* mostly packet-sized, sometimes big enough for every length */
+            size_t limit = (seed >> 9) % 8 == 0 ? 300000 : 10 + (seed >> 12) % 200;
+            size_t maxp = (seed >> 3) % 4 == 0 ? 3 : 64, k, pi;
+            char exp[64 * 8], got[64 * 8];
+
+            m2_expect_get(limit, maxp, (int)mult, exp, sizeof(exp));
+            k = hm_bcast_get(q, 1, 2, limit, parts, maxp);
+            got[0] = 0;
+            for (pi = 0; pi < k; pi++) {
+                size_t l = strlen(got);
+                snprintf(got + l, sizeof(got) - l, "%.6s,", (const char *)parts[pi].data);
+            }
+            gets++;
+            if (strcmp(exp, got) != 0 && mismatches++ == 0)
+                diag("%s step %d: expected %s got %s", what, step, exp, got);
+        }
+    }
+    for (i = 0; i < m2_n; i++) {
+        live += m2[i].alive;
+        maxtr = m2[i].tr > maxtr ? m2[i].tr : maxtr;
+        /* finished exactly once when gone, and a keyed item dropped with it */
+        if (m2_done[i] != !m2[i].alive || (m2[i].keyed && m2_dropped[i + 1] != !m2[i].alive))
+            bad_done++;
+    }
+    is_int(mismatches, 0, "%s: all %d gets match the model", what, gets);
+    is_int(hm_bcast_len(q), live, "%s: length matches the model (%d pushes)", what, m2_n);
+    is_int(bad_done, 0, "%s: every item that left was finished (and dropped) once", what);
+    diag("%s: highest transmit count %d", what, maxtr);
+    for (i = 0; i < 64; i++)
+        hm_buf_free(&parts[i]);
+    hm_bcast_free(q);
+}
+
 int main(void)
 {
     test_limits();
@@ -258,6 +481,9 @@ int main(void)
     test_named();
     test_prune();
     test_keyed();
+    test_encode_failure();
     test_model();
+    test_model2(3, 8000, 45, 777, "mixed items");
+    test_model2(100, 12000, 2, 4242, "transmit counts past 64");
     return done_testing();
 }
