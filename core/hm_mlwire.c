@@ -170,7 +170,8 @@ static int get_vsn(hm_mp_reader_t *r, uint8_t vsn[6], bool *has)
     }
     if (hm_mp_get_raw(r, &p, &n) < 0)
         return -1;
-    memcpy(vsn, p, n < 6 ? n : 6);
+    if (n) /* nil gives p == NULL (the fast paths pass nil through) */
+        memcpy(vsn, p, n < 6 ? n : 6);
     *has = n >= 6;
     return 0;
 }

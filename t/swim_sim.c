@@ -404,7 +404,8 @@ static void test_three_sites(void)
      * comes every 30 s, after the 25.9 s maximum suspicion timeout.  So
      * the check: every false failure is declared at an incarnation the
      * victim had refuted seconds before and that the other nodes already
-     * had. */
+     * had.  (The real serf agent does it too: 3 false failures in 20 min
+     * of this cut on 12 agents in network namespaces, contrib/netns.) */
     g_memberlist = true;
     for (i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
         ff = three_sites(4, 4, 4, seeds[i], &ep, &refs);
@@ -441,7 +442,9 @@ static void test_three_sites(void)
     /* hamlet (the default): a timed-out suspicion is checked with one
      * push/pull with a peer that answered us lately, which has the missed
      * refutation; a newer accusation takes the suspicion up at its
-     * incarnation.  Zero false failures, on these seeds and 36 more. */
+     * incarnation.  Zero false failures, on these seeds and 36 more (on
+     * these 40 seeds memberlist gives 50, the check alone 18, the newer
+     * accusation alone 24). */
     all_ep = all_ff = 0;
     g_checked = 0;
     for (i = 0; i < 40; i++) {

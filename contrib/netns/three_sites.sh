@@ -12,6 +12,12 @@
 #
 #   contrib/netns/three_sites.sh [-a serf|hamletd] [-m MINUTES] [-n A,B,C]
 #
+# Measured here (Debian serf 0.9.4; 4+4+4, two runs of 10 min each):
+#   serf agent:                      3 + 0 false failures, 264 + 278 suspicions
+#   hamletd, verify_suspicions off:  0 + 1 false failures, 290 + 314 suspicions
+#   hamletd (default):               0 + 0 false failures, 290 + 293 suspicions
+# (hamletd's logs show 5 and 4 timed-out suspicions saved by its check.)
+#
 # Environment: SERF (default: serf on PATH), HAMLETD (default
 # ./core/hamletd), AGENT_ARGS (more flags for every agent, e.g.
 # "-c memberlist.yaml" for hamletd), KEEP=1 keeps the logs (the directory
