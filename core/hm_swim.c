@@ -827,7 +827,8 @@ static void susp_free(hm_swim_t *s, uint32_t idx)
     x->seen = NULL;
     x->nseen = 0;
     x->rec = 0;
-    x->verify = x->newer = 0;
+    x->verify = x->vpeer = x->vself = x->newer = 0;
+    x->rearmed = x->self_lost = false;
     x->gen++;
     x->k = s->susps_free; /* free list through .k */
     s->susps_free = idx;
@@ -901,7 +902,8 @@ static void susp_start(hm_swim_t *s, hm_rec_t *r, const hm_ml_str_t *from)
     x->rec = rec_idx(s, r);
     x->k = k;
     x->n = 0;
-    x->verify = x->newer = 0;
+    x->verify = x->vpeer = x->vself = x->newer = 0;
+    x->rearmed = x->self_lost = false;
     x->min = suspicion_min(s, n);
     x->max = (uint64_t)s->cfg.suspicion_max_timeout_mult * x->min;
     x->start = s->now;
@@ -976,6 +978,19 @@ static void susp_fire(hm_swim_t *s, uint32_t idx)
     }
     if (x->verify == 0 && verify_start(s, idx))
         return;
+    if (x->verify && (x->vself || x->self_lost) && !x->rearmed) {
+        /* the suspect neither answered nor refused the connection: a
+         * route we lack, or a dead host.  One more period lets the nodes
+         * that do reach it bring its refutation back (their own checks);
+         * a dead host is declared one minimum suspicion time later. */
+        x->rearmed = true;
+        x->self_lost = false;
+        x->verify = x->vpeer = x->vself = 0;
+        x->deadline = s->now + x->min;
+        x->gen++;
+        heap_push(s, x->deadline, idx, x->gen);
+        return;
+    }
     if (x->verify) {
         s->stats.verify_dead++; /* the check found no refutation */
         x->verify = 0;
@@ -1011,10 +1026,14 @@ static void susp_timers(hm_swim_t *s)
  * this: an A node hears C's refutation only through A and B nodes.
  *
  * So a suspicion that times out is first checked with one push/pull with
- * a peer that answered our own probe lately (not the suspect).  The merge
- * applies the peer's view by the usual rules: a higher incarnation clears
- * the suspicion (aliveNode); else the node is declared dead, as before,
- * when the push/pull ends, fails, or takes longer than ProbeTimeout.
+ * a peer that answered our own probe lately (not the suspect) and, in
+ * parallel, one with the suspect itself (a refutation whose few
+ * transmissions all went to nodes that cannot hear the suspect reached
+ * nobody; the suspect still has it).  The merges apply what they bring by
+ * the usual rules: a higher incarnation clears the suspicion (aliveNode);
+ * a suspect that answers without one is alive and its suspicion starts
+ * over; else the node is declared dead, as before, when both push/pulls
+ * have ended or failed, or after ProbeTimeout.
  * Confirmations are no reason to skip the check: the nodes of one site
  * confirm each other's suspicions of the other site.  The cost at a true
  * failure is one push/pull by each node whose timer fires before the dead
@@ -1072,7 +1091,7 @@ static hm_verify_t *verify_slot(hm_swim_t *s, uint32_t suspect)
             hm_swim_stream_forget(s, v->stream);
             memset(v, 0, sizeof(*v));
         }
-        if (v->stream && v->peer != suspect)
+        if (v->stream && v->peer != suspect && !v->self)
             return v;
         if (v->stream == 0 && free_slot == NULL)
             free_slot = v;
@@ -1085,42 +1104,111 @@ static hm_verify_t *verify_slot(hm_swim_t *s, uint32_t suspect)
     if (free_slot->stream == 0)
         return NULL;
     free_slot->peer = peer;
+    free_slot->self = false;
+    return free_slot;
+}
+
+/* A push/pull with the suspect itself, in parallel: a refutation that
+ * reached nobody (each of its few transmissions went to nodes that
+ * cannot hear the suspect) is still in the suspect's own state, and a
+ * node that answers is alive.  Nodes that cannot reach it (the other
+ * site) rely on the peer check. */
+static hm_verify_t *verify_self_slot(hm_swim_t *s, uint32_t suspect)
+{
+    hm_verify_t *v, *free_slot = NULL;
+    hm_addr_t to;
+
+    for (v = s->verify; v < s->verify + HM_SWIM_VERIFY_STREAMS; v++) {
+        if (v->stream && v->self && v->peer == suspect)
+            return v;
+        if (v->stream == 0 && free_slot == NULL)
+            free_slot = v;
+    }
+    if (free_slot == NULL)
+        return NULL;
+    hm_swim_rec_addr(s, &s->recs[suspect], &to);
+    free_slot->deadline = s->now + (s->cfg.probe_timeout_ms ? s->cfg.probe_timeout_ms : 1);
+    free_slot->stream = hm_swim_push_pull_until(s, &to, false, free_slot->deadline);
+    if (free_slot->stream == 0)
+        return NULL;
+    free_slot->peer = suspect;
+    free_slot->self = true;
     return free_slot;
 }
 
 static bool verify_start(hm_swim_t *s, uint32_t idx)
 {
     hm_susp_t *x = &s->susps[idx];
-    hm_verify_t *v;
+    hm_rec_t *r = &s->recs[x->rec];
+    hm_verify_t *v, *sv;
 
     if (s->cfg.disable_suspicion_verify || s->leaving)
         return false;
-    if ((v = verify_slot(s, x->rec)) == NULL)
+    v = verify_slot(s, x->rec);
+    sv = verify_self_slot(s, x->rec);
+    if (v == NULL && sv == NULL)
         return false;
-    hm_swim_log(s, HM_LOG_DEBUG, "Suspect %s timed out (%u peer confirmations): checking with %s",
-                REC_NAME(&s->recs[x->rec]), x->n, REC_NAME(&s->recs[v->peer]));
+    hm_swim_log(s, HM_LOG_DEBUG, "Suspect %s timed out (%u peer confirmations): checking with %s%s",
+                REC_NAME(r), x->n, v ? REC_NAME(&s->recs[v->peer]) : "",
+                sv ? (v ? " and itself" : "itself") : "");
     s->stats.verifies++;
-    x->verify = v->stream;
+    x->vpeer = v ? v->stream : 0;
+    x->vself = sv ? sv->stream : 0;
+    x->verify = x->vpeer ? x->vpeer : x->vself;
     x->gen++;
-    heap_push(s, v->deadline, idx, x->gen);
+    heap_push(s,
+              v && sv ? (v->deadline > sv->deadline ? v->deadline : sv->deadline)
+              : v     ? v->deadline
+                      : sv->deadline,
+              idx, x->gen);
     return true;
 }
 
-/* A push/pull ended (merged, failed or refused): the suspicions that
- * waited on it and are still there were not refuted. */
-void hm_swim_verify_done(hm_swim_t *s, uint32_t stream)
+/* The suspect answered our push/pull without a refutation (it had not
+ * heard the suspicion; it has now, from our state): it is alive, so the
+ * suspicion starts over instead of ending in a death it would refute. */
+static void verify_answered(hm_swim_t *s, hm_susp_t *x)
+{
+    x->verify = x->vpeer = x->vself = 0;
+    x->start = s->now;
+    x->deadline = s->now + x->min;
+    x->gen++;
+    heap_push(s, x->deadline, (uint32_t)(x - s->susps), x->gen);
+}
+
+/* A push/pull ended (merged when ok, else failed or refused): the
+ * suspicions that waited on it and are still there were not refuted; each
+ * dies once its other check (if any) is over too, unless the suspect
+ * itself answered. */
+void hm_swim_verify_done(hm_swim_t *s, uint32_t stream, bool ok)
 {
     hm_verify_t *v;
     uint32_t i;
+    bool lost;
 
     for (v = s->verify; v < s->verify + HM_SWIM_VERIFY_STREAMS && v->stream != stream; v++)
         ;
     if (stream == 0 || v == s->verify + HM_SWIM_VERIFY_STREAMS)
         return;
+    lost = !ok && s->now >= v->deadline; /* a timeout, not a refusal */
     memset(v, 0, sizeof(*v));
-    for (i = 1; i < s->susps_cap; i++)
-        if (s->susps[i].rec && s->susps[i].verify == stream)
+    for (i = 1; i < s->susps_cap; i++) {
+        hm_susp_t *x = &s->susps[i];
+        if (x->rec == 0 || x->verify == 0 || (x->vpeer != stream && x->vself != stream))
+            continue;
+        if (x->vself == stream && lost)
+            x->self_lost = true;
+        if (x->vself == stream && ok && s->recs[x->rec].state == HM_ML_STATE_SUSPECT) {
+            verify_answered(s, x);
+            continue;
+        }
+        if (x->vpeer == stream)
+            x->vpeer = 0;
+        if (x->vself == stream)
+            x->vself = 0;
+        if (x->vpeer == 0 && x->vself == 0)
             susp_fire(s, i);
+    }
 }
 
 /* ---- refutation and the alive/suspect/dead rules ---------------------- */

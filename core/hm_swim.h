@@ -32,10 +32,11 @@ typedef struct hm_swim_config {
     bool enable_compression;
     bool disable_tcp_pings;
     /* hamlet's deviation from memberlist (on unless disabled): a suspicion
-     * that times out without its k confirmations is checked with one
-     * push/pull with a peer we reached lately before the node is declared
-     * dead; a refutation we missed (higher incarnation) clears it there.
-     * true: memberlist's behaviour, dead at once. */
+     * that times out is checked with one push/pull with a peer we reached
+     * lately and one with the suspect before the node is declared dead; a
+     * refutation we missed (higher incarnation) or the suspect's answer
+     * keeps it, and a suspect we cannot reach at all gets one more period
+     * (hm_swim.c, "checking a death").  true: memberlist's behaviour. */
     bool disable_suspicion_verify;
     uint8_t vsn[6];         /* default {1,5,2,2,5,5} */
     size_t packet_overhead; /* bytes added by packet-out hooks (AES-GCM: 29) */

@@ -44,7 +44,11 @@ typedef struct hm_rec {
 
 typedef struct hm_susp {
     uint32_t rec, k, n, gen;
-    uint32_t verify; /* push/pull stream checking the timed-out suspicion, 0 none */
+    uint32_t verify; /* nonzero: the timed-out suspicion is being checked */
+    uint32_t vpeer;  /* its push/pull with a peer in flight, 0 none */
+    uint32_t vself;  /* its push/pull with the suspect itself in flight, 0 none */
+    bool rearmed;    /* given a second period once: we could not reach it */
+    bool self_lost;  /* the push/pull with it went unanswered until its deadline */
     uint32_t newer;  /* highest incarnation accused since, when above ours */
     uint64_t min, max, start, deadline;
     char **seen; /* accusers: at most k + 1 */
@@ -88,10 +92,11 @@ typedef struct hm_probe {
 
 /* A push/pull in flight that checks timed-out suspicions (hm_swim.c
  * verify_*): the suspicions wait on it by stream id. */
-#define HM_SWIM_VERIFY_STREAMS 2
+#define HM_SWIM_VERIFY_STREAMS 4
 #define HM_SWIM_RECENT_OK 4
 typedef struct hm_verify {
     uint32_t stream, peer;
+    bool self; /* to the suspect `peer` itself */
     uint64_t deadline;
 } hm_verify_t;
 
@@ -174,7 +179,7 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
 void hm_swim_suspect(hm_swim_t *s, const hm_ml_accuse_t *m);
 void hm_swim_dead(hm_swim_t *s, const hm_ml_accuse_t *m);
 void hm_swim_health_delta(hm_swim_t *s, int delta);
-void hm_swim_verify_done(hm_swim_t *s, uint32_t stream);
+void hm_swim_verify_done(hm_swim_t *s, uint32_t stream, bool ok);
 void hm_swim_note_reachable(hm_swim_t *s, uint32_t rec);
 void hm_swim_log(hm_swim_t *s, hm_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

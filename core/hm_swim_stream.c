@@ -421,7 +421,7 @@ static int outbound_push_pull(hm_swim_t *s, hm_stream_t *st, const uint8_t *m, s
         snprintf(msg, sizeof(msg), "remote error: %.*s", (int)(e.n > 200 ? 200 : e.n), e.p);
         stream_end(s, st);
         hm_swim_out_push(s, HM_SWIM_STREAM_CLOSE, NULL, id, 0, NULL);
-        hm_swim_verify_done(s, id);
+        hm_swim_verify_done(s, id, false);
         if (s->d.stream_done)
             s->d.stream_done(s->d.ud, id, false, msg);
         return HM_OK;
@@ -435,7 +435,7 @@ static int outbound_push_pull(hm_swim_t *s, hm_stream_t *st, const uint8_t *m, s
         hm_swim_out_push(s, HM_SWIM_STREAM_CLOSE, NULL, id, 0, NULL);
         int merged = merge_remote(s, &acc, user, hdr.user_state_len, join);
         /* the merge took any refutation in: what is still suspect dies */
-        hm_swim_verify_done(s, id);
+        hm_swim_verify_done(s, id, merged >= 0);
         if (merged < 0) {
             if (s->d.stream_done)
                 s->d.stream_done(s->d.ud, id, false, "protocol version is incompatible");
@@ -513,7 +513,7 @@ void hm_swim_stream_failed(hm_swim_t *s, uint64_t now, uint32_t id, const char *
     kind = st->kind;
     stream_end(s, st);
     if (kind == ST_PUSH_PULL)
-        hm_swim_verify_done(s, id);
+        hm_swim_verify_done(s, id, false);
     if (kind == ST_PUSH_PULL && s->d.stream_done)
         s->d.stream_done(s->d.ud, id, false, why ? why : "stream failed");
     else if (kind == ST_PING)

@@ -110,9 +110,11 @@ static void drain(hm_swim_t *s)
         hm_buf_free(&o.data);
 }
 
-/* The last push/pull stream the engine opened (pump() records it). */
-static uint32_t g_open;
-static hm_addr_t g_open_to;
+/* The push/pull streams the engine opened since the test zeroed g_open
+ * (pump() records them): a timed-out suspicion is checked with a peer
+ * (g_open) and with the suspect itself (g_open2), in that order. */
+static uint32_t g_open, g_open2;
+static hm_addr_t g_open_to, g_open2_to;
 static uint64_t g_open_deadline;
 
 /* Tick, then answer every ping the engine sent (so its own probes never
@@ -129,9 +131,14 @@ static void pump(hm_swim_t *s, uint64_t now)
         size_t lens[64];
         int k = 1, j;
         if (o.type == HM_SWIM_STREAM_OPEN && o.data.len && o.data.data[0] == HM_ML_PUSH_PULL) {
-            g_open = o.stream_id;
-            g_open_to = o.to;
-            g_open_deadline = o.deadline_ms;
+            if (g_open == 0) {
+                g_open = o.stream_id;
+                g_open_to = o.to;
+                g_open_deadline = o.deadline_ms;
+            } else {
+                g_open2 = o.stream_id;
+                g_open2_to = o.to;
+            }
         }
         parts[0] = o.data.data;
         lens[0] = o.data.len;
@@ -406,6 +413,7 @@ static void test_suspicion_verify(void)
     const hm_swim_stats_t *st;
     char name[8];
     int i, l;
+    uint64_t t;
     bool peer_ok;
 
     g_no_periodic_push_pull = true;
@@ -417,7 +425,7 @@ static void test_suspicion_verify(void)
     }
     for (i = 1; i <= 20; i++)
         pump(s, (uint64_t)i * 500); /* probes answered directly: peers to check with */
-    g_open = 0;
+    g_open = g_open2 = 0;
     accuse(s, 11000, false, "p0", 1, "p1");
     pump(s, 34999);
     is_int(g_open, 0, "no push/pull before the timeout");
@@ -427,34 +435,53 @@ static void test_suspicion_verify(void)
     ok(g_open != 0 && g_open_deadline == 35500, "a push/pull went out, deadline ProbeTimeout");
     peer_ok = g_open_to.ip[3] >= 11 && g_open_to.ip[3] <= 18;
     ok(peer_ok, "with a peer we probed, not the suspect (10.0.0.%u)", g_open_to.ip[3]);
+    ok(g_open2 != 0 && g_open2_to.ip[3] == 10, "and one with the suspect itself (10.0.0.%u)",
+       g_open2_to.ip[3]);
     pp_reply(s, 35040, g_open, "p0", 10, HM_ML_STATE_ALIVE, 2);
     is_int(state_of(s, "p0"), HM_ML_STATE_ALIVE, "the peer had its refutation: alive");
     is_int(inc_of(s, "p0"), 2, "at the refuting incarnation");
     is_int(leaves, l, "no failure event");
+    hm_swim_stream_failed(s, 35100, g_open2, "timeout"); /* the other check: nothing */
+    is_int(state_of(s, "p0"), HM_ML_STATE_ALIVE, "the other check ending changes nothing");
 
-    g_open = 0;
+    g_open = g_open2 = 0;
     accuse(s, 40000, false, "p2", 1, "p1");
     pump(s, 64000);
-    ok(g_open != 0, "p2 timed out: checking");
+    ok(g_open != 0 && g_open2 != 0, "p2 timed out: checking");
     pp_reply(s, 64030, g_open, "p2", 12, HM_ML_STATE_SUSPECT, 1);
-    is_int(state_of(s, "p2"), HM_ML_STATE_DEAD, "the peer suspects it too: dead when it answers");
+    is_int(state_of(s, "p2"), HM_ML_STATE_SUSPECT, "the peer suspects it too: wait for itself");
+    hm_swim_stream_failed(s, 64040, g_open2, "connection refused");
+    is_int(state_of(s, "p2"), HM_ML_STATE_DEAD, "and it refused: dead");
     is_int(inc_of(s, "p2"), 1, "at the suspected incarnation");
 
-    g_open = 0;
+    g_open = g_open2 = 0;
     accuse(s, 70000, false, "p3", 1, "p1");
     pump(s, 94000);
     pump(s, 94499);
     is_int(state_of(s, "p3"), HM_ML_STATE_SUSPECT, "no answer: suspect until ProbeTimeout");
     pump(s, 94500);
-    is_int(state_of(s, "p3"), HM_ML_STATE_DEAD, "no answer: dead at the timeout + 500 ms");
-    pp_reply(s, 94600, g_open, "p3", 13, HM_ML_STATE_ALIVE, 1); /* late: nothing */
+    is_int(state_of(s, "p3"), HM_ML_STATE_SUSPECT,
+           "no answer, not even a refusal from p3: one more period (a route we may lack)");
+    g_open = g_open2 = 0;
+    pump(s, 98499);
+    is_int(g_open, 0, "no check before the minimum suspicion time");
+    pump(s, 98500);
+    ok(g_open != 0 && g_open2 != 0, "then both checks again");
+    pump(s, 98999);
+    is_int(state_of(s, "p3"), HM_ML_STATE_SUSPECT, "suspect until ProbeTimeout");
+    pump(s, 99000);
+    is_int(state_of(s, "p3"), HM_ML_STATE_DEAD, "still no answer: dead (4.5 s after the first)");
+    pp_reply(s, 99100, g_open, "p3", 13, HM_ML_STATE_ALIVE, 1); /* late: nothing */
 
-    g_open = 0;
+    g_open = g_open2 = 0;
     accuse(s, 100000, false, "p4", 1, "p1");
     pump(s, 124000);
     hm_swim_stream_failed(s, 124010, g_open, "connection refused");
-    is_int(state_of(s, "p4"), HM_ML_STATE_DEAD, "push/pull failed: dead at once");
-    is_int((int)st->verifies, 4, "4 suspicions checked");
+    is_int(state_of(s, "p4"), HM_ML_STATE_SUSPECT, "push/pull with the peer failed: wait");
+    hm_swim_stream_failed(s, 124020, g_open2, "connection refused");
+    is_int(state_of(s, "p4"), HM_ML_STATE_DEAD, "both failed: dead at once");
+
+    is_int((int)st->verifies, 5, "5 checks (p3 twice)");
     is_int((int)st->verify_dead, 3, "3 died after the check");
 
     /* a suspect message at a newer incarnation arrived meanwhile: the node
@@ -470,6 +497,24 @@ static void test_suspicion_verify(void)
     is_int(state_of(s, "p5"), HM_ML_STATE_SUSPECT, "its own timer: max again");
     pump(s, 141381 + 24000);
     ok(g_open != 0, "then checked as any other");
+    for (t = 165500; t <= 172000; t += 500) /* unanswered twice: dead */
+        pump(s, t);
+    is_int(state_of(s, "p5"), HM_ML_STATE_DEAD, "p5 unanswered twice: dead");
+
+    /* the suspect answers without a refutation (it had not heard the
+     * suspicion): alive, so the suspicion starts over */
+    g_open = g_open2 = 0;
+    accuse(s, 200000, false, "p6", 1, "p1");
+    pump(s, 224000);
+    ok(g_open2 != 0 && g_open2_to.ip[3] == 16, "p6 timed out: checking with itself too");
+    pp_reply(s, 224020, g_open2, "p6", 16, HM_ML_STATE_ALIVE, 1);
+    is_int(state_of(s, "p6"), HM_ML_STATE_SUSPECT, "it answered: still suspect, not dead");
+    g_open = g_open2 = 0;
+    pump(s, 224020 + 6000);
+    ok(state_of(s, "p6") == HM_ML_STATE_SUSPECT && g_open != 0,
+       "checked again after the minimum suspicion time (4 s here)");
+    is_int((int)st->verifies, 9, "9 checks in all (p3, p5 and p6 twice)");
+    is_int((int)st->verify_dead, 4, "4 died after a check (p5 unanswered)");
     hm_swim_free(s);
 
     /* the same in memberlist's mode: the older suspicion's timer kills it */
