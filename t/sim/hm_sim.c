@@ -107,6 +107,7 @@ typedef struct worker {
     size_t nlist, list_cap;
     _Alignas(64) _Atomic size_t take; /* next list entry to serve */
     _Atomic uint64_t list_win;        /* the window `list` is for */
+    _Atomic uint64_t claim_win;       /* the window whose list is being made */
     _Alignas(64) _Atomic uint64_t pub[2];
     pthread_t th;
 } worker_t;
@@ -911,8 +912,8 @@ static void serve_node(worker_t *w, node_t *n, uint64_t end)
         w->proc_min = next;
 }
 
-/* The nodes of w's stripe with events before `end`; returns the earliest
- * pending event of the others. */
+/* The nodes of w's stripe with events before `end` into w->list; returns
+ * the earliest pending event of the others. */
 static uint64_t make_list(worker_t *w, uint64_t end)
 {
     hm_sim_t *s = w->sim;
@@ -946,7 +947,7 @@ static void serve_list(worker_t *w, worker_t *o, uint64_t end)
 
     while (atomic_load_explicit(&o->list_win, memory_order_acquire) != w->win)
         if (++spins % 1024 == 0)
-            sched_yield(); /* o is still merging (or preempted) */
+            sched_yield(); /* its maker was preempted */
         else
             cpu_relax();
     for (;;) {
@@ -957,15 +958,16 @@ static void serve_list(worker_t *w, worker_t *o, uint64_t end)
     }
 }
 
-/* Take the events other workers caused for w's stripe in the last window. */
-static void merge(worker_t *w, unsigned par)
+/* Put the events all workers caused for o's stripe in window parity `par`
+ * into its nodes' heaps (nobody serves them meanwhile). */
+static void merge(worker_t *o, unsigned par)
 {
-    hm_sim_t *s = w->sim;
+    hm_sim_t *s = o->sim;
     unsigned i;
     size_t j;
 
     for (i = 0; i < s->nw; i++) {
-        evvec_t *q = &s->w[i]->out[par][w->id];
+        evvec_t *q = &s->w[i]->out[par][o->id];
         for (j = 0; j < q->n; j++) {
             uint32_t to = q->v[j].to;
             if (q->v[j].when < s->next[to])
@@ -977,8 +979,11 @@ static void merge(worker_t *w, unsigned par)
 }
 
 /* One worker's part of a threaded run: windows [ws, ws + L) until the
- * earliest pending event is past the limit.  Every worker computes the
- * same ws from what all published, so all stop after the same window. */
+ * earliest pending event is past the limit.  Each stripe's list is made
+ * (last window's events merged, nodes due listed) by whoever claims it
+ * first, its owner unless that one is late, and served by all.  Every
+ * worker computes the same ws from what all published, so all stop after
+ * the same window. */
 static void run_windows(worker_t *w)
 {
     hm_sim_t *s = w->sim;
@@ -988,16 +993,22 @@ static void run_windows(worker_t *w)
     while (ws <= s->limit) {
         par = w->par;
         we = s->limit - ws < s->L ? s->limit + 1 : ws + s->L;
-        rest = make_list(w, we);
-        atomic_store(&w->take, 0);
-        atomic_store_explicit(&w->list_win, w->win, memory_order_release);
-        w->out_min[par] = w->proc_min = UINT64_MAX;
-        for (i = 0; i < s->nw; i++)
-            serve_list(w, s->w[(w->id + i) % s->nw], we);
+        w->out_min[par] = w->proc_min = rest = UINT64_MAX;
+        for (i = 0; i < s->nw; i++) {
+            worker_t *o = s->w[(w->id + i) % s->nw];
+            if (atomic_exchange(&o->claim_win, w->win) != w->win) {
+                uint64_t r;
+                merge(o, par ^ 1);
+                r = make_list(o, we);
+                rest = r < rest ? r : rest;
+                atomic_store(&o->take, 0);
+                atomic_store_explicit(&o->list_win, w->win, memory_order_release);
+            }
+            serve_list(w, o, we);
+        }
         pub = rest < w->proc_min ? rest : w->proc_min;
         atomic_store(&w->pub[par], pub < w->out_min[par] ? pub : w->out_min[par]);
         barrier_wait(&s->bar);
-        merge(w, par);
         for (ws = UINT64_MAX, i = 0; i < s->nw; i++) {
             uint64_t p = atomic_load(&s->w[i]->pub[par]);
             ws = p < ws ? p : ws;
@@ -1007,6 +1018,7 @@ static void run_windows(worker_t *w)
         if (w->id == 0)
             s->windows++;
     }
+    merge(w, w->par ^ 1); /* the last window's events, before the run ends */
 }
 
 static void *worker_main(void *arg)
@@ -1064,7 +1076,7 @@ static worker_t *worker_new(hm_sim_t *s, unsigned id, unsigned nw)
     w->sim = s;
     w->id = id;
     w->now = w->cur = s->now;
-    w->list_win = UINT64_MAX;
+    w->list_win = w->claim_win = UINT64_MAX;
     w->wheel = calloc(WHEEL, sizeof(*w->wheel));
     w->out[0] = calloc(nw, sizeof(evvec_t));
     w->out[1] = calloc(nw, sizeof(evvec_t));
