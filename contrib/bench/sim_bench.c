@@ -24,11 +24,11 @@
  * time.  The 60 s target is NOT met.  1000 nodes x 60 s: 17.7 s -> 12.2 s
  * user CPU, 133 MB, converged at 38.6 s.
  *
- * Threads, 2000 nodes x 20 s (-t 20), same trace 7c0e828ae3b2064a: on a
- * quiet moment -j1 13.0 s wall, 12.2 s user; -j2 7.3 s wall, 12.4 s user
- * (20001 windows; 9.8 s wall when the load rose to 1).  With other jobs
- * on the machine (load 3-4) -j2 ranged from 21 s to 38 s wall against
- * 14-25 s for -j1.
+ * Threads, 2000 nodes x 20 s (-t 20), same trace 7c0e828ae3b2064a, at
+ * quiet moments (load ~1): -j1 12.0-13.0 s wall, 11.4-12.2 s user; -j2
+ * 7.3-7.4 s wall, 12.4-12.7 s user (20001 windows of 1 ms).  With other
+ * jobs on the machine (load 3-4) -j2 took 21-38 s wall against 14-25 s
+ * for -j1.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -13,14 +13,14 @@
  * Conservative parallel simulation (T > 1 threads): every event one node
  * causes at another lies at least L = max(1, lat_min) ms in the future, so
  * within a window [t, t + L) each node's events depend on that node alone.
- * Then every node keeps its own event heap.  At the start of a window each
- * thread lists the nodes of its stripe (node % T) due in it, and all
- * threads take nodes from the lists one at a time, their own stripe's
- * first: uneven work does not hold the window up.  Events for other nodes
- * go to a per-thread outbox per stripe, merged into the heaps when the
- * stripe is listed for the next window, which starts at the earliest
- * pending event anywhere (every thread publishes its earliest before the
- * barrier that ends a window).
+ * Then every node keeps its own event heap.  At the start of a window the
+ * nodes of each stripe (node % T) due in it are listed, by the stripe's
+ * thread or whichever comes first, and all threads take nodes from the
+ * lists one at a time, their own stripe's first: uneven work does not hold
+ * the window up.  Events for other nodes go to a per-thread outbox per
+ * stripe, merged into the heaps when the stripe is listed for the next
+ * window, which starts at the earliest pending event anywhere (every
+ * thread publishes its earliest before the barrier that ends a window).
  */
 #include <linux/futex.h>
 #include <malloc.h>
@@ -106,6 +106,7 @@ typedef struct worker {
     size_t nlist, list_cap;
     _Alignas(64) _Atomic size_t take; /* next list entry to serve */
     _Atomic uint64_t list_win;        /* the window `list` is for */
+    _Atomic uint64_t claim_win;       /* the window whose list is being made */
     _Alignas(64) _Atomic uint64_t pub[2];
     pthread_t th;
 } worker_t;
@@ -244,8 +245,11 @@ static void barrier_wait(barrier_t *b)
     int i;
 
     if (atomic_fetch_add(&b->count, 1) == b->n - 1) {
-        atomic_store(&b->count, 0);
-        atomic_store(&b->gen, g + 1);
+        /* read-modify-writes, not stores: ThreadSanitizer then sees every
+         * arrival happen before every departure (with plain stores it
+         * reported races once threads served each other's stripes) */
+        atomic_fetch_sub(&b->count, b->n);
+        atomic_fetch_add(&b->gen, 1);
         if (atomic_load(&b->sleepers))
             futex_wake_all(&b->gen);
         return;
@@ -977,12 +981,11 @@ static void merge(worker_t *o, unsigned par)
 }
 
 /* One worker's part of a threaded run: windows [ws, ws + L) until the
- * earliest pending event is past the limit.  Each worker makes its
- * stripe's list (last window's events merged, nodes due listed), then all
- * serve all lists.  Every worker computes the same ws from what all
- * published, so all stop after the same window.  (Letting a worker make a
- * late worker's list too gave ThreadSanitizer reports that could not be
- * explained in time; the owner-only scheme is clean under it.) */
+ * earliest pending event is past the limit.  Each stripe's list is made
+ * (last window's events merged, nodes due listed) by whoever claims it
+ * first, its owner unless that one is late (say, still waking up from the
+ * barrier), and served by all.  Every worker computes the same ws from
+ * what all published, so all stop after the same window. */
 static void run_windows(worker_t *w)
 {
     hm_sim_t *s = w->sim;
@@ -992,13 +995,19 @@ static void run_windows(worker_t *w)
     while (ws <= s->limit) {
         par = w->par;
         we = s->limit - ws < s->L ? s->limit + 1 : ws + s->L;
-        w->out_min[par] = w->proc_min = UINT64_MAX;
-        merge(w, par ^ 1);
-        rest = make_list(w, we);
-        atomic_store(&w->take, 0);
-        atomic_store_explicit(&w->list_win, w->win, memory_order_release);
-        for (i = 0; i < s->nw; i++)
-            serve_list(w, s->w[(w->id + i) % s->nw], we);
+        w->out_min[par] = w->proc_min = rest = UINT64_MAX;
+        for (i = 0; i < s->nw; i++) {
+            worker_t *o = s->w[(w->id + i) % s->nw];
+            if (atomic_exchange(&o->claim_win, w->win) != w->win) {
+                uint64_t r;
+                merge(o, par ^ 1);
+                r = make_list(o, we);
+                rest = r < rest ? r : rest;
+                atomic_store(&o->take, 0);
+                atomic_store_explicit(&o->list_win, w->win, memory_order_release);
+            }
+            serve_list(w, o, we);
+        }
         pub = rest < w->proc_min ? rest : w->proc_min;
         atomic_store(&w->pub[par], pub < w->out_min[par] ? pub : w->out_min[par]);
         barrier_wait(&s->bar);
@@ -1069,7 +1078,7 @@ static worker_t *worker_new(hm_sim_t *s, unsigned id, unsigned nw)
     w->sim = s;
     w->id = id;
     w->now = w->cur = s->now;
-    w->list_win = UINT64_MAX;
+    w->list_win = w->claim_win = UINT64_MAX;
     w->wheel = calloc(WHEEL, sizeof(*w->wheel));
     w->out[0] = calloc(nw, sizeof(evvec_t));
     w->out[1] = calloc(nw, sizeof(evvec_t));
