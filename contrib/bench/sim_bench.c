@@ -11,16 +11,24 @@
  *   sim_bench [-t SECONDS] [-c] [-s SEED] [-j THREADS] [N ...]   (default N: 1000 5000 10000)
  *   -c: enable compression (memberlist's default; off by default here
  *       because LZW of every push/pull dominates the wall time at 10k)
- *   -j: simulator threads (hm_sim_set_threads; default: the online CPUs).
- *       The run is the same for any count (same trace hash, printed with
- *       SIM_BENCH_DEBUG=1); only the wall time changes.  Compare CPU by
- *       user time: waiting threads spin a little at each 1 ms window.
+ *   -j: simulator threads (hm_sim_set_threads; default: the online CPUs,
+ *       printed in the header).  The run is the same for any count (same
+ *       trace hash, printed with SIM_BENCH_DEBUG=1); only the wall time
+ *       changes.  The threads meet once per 1 ms window of protocol time,
+ *       so a thread that is preempted by another job stalls the others:
+ *       on a loaded machine -j1 can be faster.  Compare CPU by user time.
  *
  * Measured on the shared 2-core machine (other jobs running), 10000 nodes
  * x 60 s: 617 s wall, 10.6 GB before the codec/queue/trace work; 437.7 s
  * wall (312 s user), 10.6 GB after it; not converged within 60 s either
  * time.  The 60 s target is NOT met.  1000 nodes x 60 s: 17.7 s -> 12.2 s
  * user CPU, 133 MB, converged at 38.6 s.
+ *
+ * Threads, 2000 nodes x 20 s (-t 20), same trace 7c0e828ae3b2064a, at
+ * quiet moments (load ~1): -j1 12.0-13.0 s wall, 11.4-12.2 s user; -j2
+ * 7.3-7.4 s wall, 12.4-12.7 s user (20001 windows of 1 ms).  With other
+ * jobs on the machine (load 3-4) -j2 took 21-38 s wall against 14-25 s
+ * for -j1.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,28 +1,27 @@
 /*
- * The simulator: every node belongs to one worker (node % threads); a
- * worker keeps its nodes' pending events in a timing wheel (the next WHEEL
- * ms, one slot per ms) and a heap for later ones.
+ * The simulator.  With one thread, pending events wait in a timing wheel
+ * (the next WHEEL ms, one slot per ms) and a heap for later ones.
  *
  * Determinism does not depend on the thread count: the events of one node
- * at one time are delivered in (source node, source sequence) order, each
- * node draws latency and loss from its own PRNG, and the trace hash is kept
- * per node and combined in node order.  What two nodes do at the same
- * virtual time is independent (engines share nothing), so the order in
- * which a worker interleaves its nodes does not matter.
+ * at one time are delivered in (source node, source sequence) order, then
+ * the ones the node caused for itself at that time, in the order caused;
+ * each node draws latency and loss from its own PRNG, and the trace hash
+ * is kept per node and combined in node order.  What two nodes do at the
+ * same virtual time is independent (engines share nothing), so the order
+ * in which nodes are interleaved does not matter.
  *
  * Conservative parallel simulation (T > 1 threads): every event one node
  * causes at another lies at least L = max(1, lat_min) ms in the future, so
  * within a window [t, t + L) each node's events depend on that node alone.
- * Then every node keeps its own event heap; at the start of a window each
- * thread lists the nodes of its stripe (node % T) with events in it, and
- * the threads take nodes from their own list, then from the others', one
- * node at a time (an uneven or preempted thread does not hold the window
- * up).  Events for other nodes go to a per-thread outbox per stripe, merged
- * by the stripe's thread after the barrier that ends the window; the next
- * window starts at the earliest pending event anywhere.  One thread uses
- * the timing wheel instead, with the same per-node order.
+ * Then every node keeps its own event heap.  At the start of a window the
+ * nodes of each stripe (node % T) due in it are listed, by the stripe's
+ * thread or whichever comes first, and all threads take nodes from the
+ * lists one at a time, their own stripe's first: uneven work does not hold
+ * the window up.  Events for other nodes go to a per-thread outbox per
+ * stripe, merged into the heaps when the stripe is listed for the next
+ * window, which starts at the earliest pending event anywhere (every
+ * thread publishes its earliest before the barrier that ends a window).
  */
-#include <errno.h>
 #include <linux/futex.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -107,6 +106,7 @@ typedef struct worker {
     size_t nlist, list_cap;
     _Alignas(64) _Atomic size_t take; /* next list entry to serve */
     _Atomic uint64_t list_win;        /* the window `list` is for */
+    _Atomic uint64_t claim_win;       /* the window whose list is being made */
     _Alignas(64) _Atomic uint64_t pub[2];
     pthread_t th;
 } worker_t;
@@ -245,8 +245,11 @@ static void barrier_wait(barrier_t *b)
     int i;
 
     if (atomic_fetch_add(&b->count, 1) == b->n - 1) {
-        atomic_store(&b->count, 0);
-        atomic_store(&b->gen, g + 1);
+        /* read-modify-writes, not stores: ThreadSanitizer then sees every
+         * arrival happen before every departure (with plain stores it
+         * reported races once threads served each other's stripes) */
+        atomic_fetch_sub(&b->count, b->n);
+        atomic_fetch_add(&b->gen, 1);
         if (atomic_load(&b->sleepers))
             futex_wake_all(&b->gen);
         return;
@@ -911,8 +914,8 @@ static void serve_node(worker_t *w, node_t *n, uint64_t end)
         w->proc_min = next;
 }
 
-/* The nodes of w's stripe with events before `end`; returns the earliest
- * pending event of the others. */
+/* The nodes of w's stripe with events before `end` into w->list; returns
+ * the earliest pending event of the others. */
 static uint64_t make_list(worker_t *w, uint64_t end)
 {
     hm_sim_t *s = w->sim;
@@ -946,7 +949,7 @@ static void serve_list(worker_t *w, worker_t *o, uint64_t end)
 
     while (atomic_load_explicit(&o->list_win, memory_order_acquire) != w->win)
         if (++spins % 1024 == 0)
-            sched_yield(); /* o is still merging (or preempted) */
+            sched_yield(); /* its maker was preempted */
         else
             cpu_relax();
     for (;;) {
@@ -957,15 +960,16 @@ static void serve_list(worker_t *w, worker_t *o, uint64_t end)
     }
 }
 
-/* Take the events other workers caused for w's stripe in the last window. */
-static void merge(worker_t *w, unsigned par)
+/* Put the events all workers caused for o's stripe in window parity `par`
+ * into its nodes' heaps (nobody serves them meanwhile). */
+static void merge(worker_t *o, unsigned par)
 {
-    hm_sim_t *s = w->sim;
+    hm_sim_t *s = o->sim;
     unsigned i;
     size_t j;
 
     for (i = 0; i < s->nw; i++) {
-        evvec_t *q = &s->w[i]->out[par][w->id];
+        evvec_t *q = &s->w[i]->out[par][o->id];
         for (j = 0; j < q->n; j++) {
             uint32_t to = q->v[j].to;
             if (q->v[j].when < s->next[to])
@@ -977,8 +981,11 @@ static void merge(worker_t *w, unsigned par)
 }
 
 /* One worker's part of a threaded run: windows [ws, ws + L) until the
- * earliest pending event is past the limit.  Every worker computes the
- * same ws from what all published, so all stop after the same window. */
+ * earliest pending event is past the limit.  Each stripe's list is made
+ * (last window's events merged, nodes due listed) by whoever claims it
+ * first, its owner unless that one is late (say, still waking up from the
+ * barrier), and served by all.  Every worker computes the same ws from
+ * what all published, so all stop after the same window. */
 static void run_windows(worker_t *w)
 {
     hm_sim_t *s = w->sim;
@@ -988,16 +995,22 @@ static void run_windows(worker_t *w)
     while (ws <= s->limit) {
         par = w->par;
         we = s->limit - ws < s->L ? s->limit + 1 : ws + s->L;
-        rest = make_list(w, we);
-        atomic_store(&w->take, 0);
-        atomic_store_explicit(&w->list_win, w->win, memory_order_release);
-        w->out_min[par] = w->proc_min = UINT64_MAX;
-        for (i = 0; i < s->nw; i++)
-            serve_list(w, s->w[(w->id + i) % s->nw], we);
+        w->out_min[par] = w->proc_min = rest = UINT64_MAX;
+        for (i = 0; i < s->nw; i++) {
+            worker_t *o = s->w[(w->id + i) % s->nw];
+            if (atomic_exchange(&o->claim_win, w->win) != w->win) {
+                uint64_t r;
+                merge(o, par ^ 1);
+                r = make_list(o, we);
+                rest = r < rest ? r : rest;
+                atomic_store(&o->take, 0);
+                atomic_store_explicit(&o->list_win, w->win, memory_order_release);
+            }
+            serve_list(w, o, we);
+        }
         pub = rest < w->proc_min ? rest : w->proc_min;
         atomic_store(&w->pub[par], pub < w->out_min[par] ? pub : w->out_min[par]);
         barrier_wait(&s->bar);
-        merge(w, par);
         for (ws = UINT64_MAX, i = 0; i < s->nw; i++) {
             uint64_t p = atomic_load(&s->w[i]->pub[par]);
             ws = p < ws ? p : ws;
@@ -1007,6 +1020,7 @@ static void run_windows(worker_t *w)
         if (w->id == 0)
             s->windows++;
     }
+    merge(w, w->par ^ 1); /* the last window's events, before the run ends */
 }
 
 static void *worker_main(void *arg)
@@ -1064,7 +1078,7 @@ static worker_t *worker_new(hm_sim_t *s, unsigned id, unsigned nw)
     w->sim = s;
     w->id = id;
     w->now = w->cur = s->now;
-    w->list_win = UINT64_MAX;
+    w->list_win = w->claim_win = UINT64_MAX;
     w->wheel = calloc(WHEEL, sizeof(*w->wheel));
     w->out[0] = calloc(nw, sizeof(evvec_t));
     w->out[1] = calloc(nw, sizeof(evvec_t));
