@@ -344,7 +344,7 @@ static void test_suspicion_small(void)
 static void test_suspicion_confirm(void)
 {
     hm_swim_t *s = mk(0);
-    char name[8];
+    char name[16];
     int i;
 
     for (i = 0; i < 9; i++) {
@@ -411,7 +411,7 @@ static void test_suspicion_verify(void)
 {
     hm_swim_t *s;
     const hm_swim_stats_t *st;
-    char name[8];
+    char name[16];
     int i, l;
     uint64_t t;
     bool peer_ok;
@@ -640,7 +640,7 @@ static void test_envelopes(void)
     int streams = 0;
     hm_addr_t peer = addr_of(2);
     hm_buf_t b0 = {0};
-    char name[8];
+    char name[16];
     int i;
 
     for (i = 0; i < 30; i++) {
@@ -858,7 +858,7 @@ static void test_fuzz(void)
     int round;
 
     for (i = 0; i < 8; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof(name), "f%zu", i);
         alive(a, 0, name, 20 + (int)i, 1, i % 2 ? "meta" : NULL);
     }
