@@ -18,11 +18,20 @@
  *       so a thread that is preempted by another job stalls the others:
  *       on a loaded machine -j1 can be faster.  Compare CPU by user time.
  *
- * Measured on the shared 2-core machine (other jobs running), 10000 nodes
- * x 60 s: 617 s wall, 10.6 GB before the codec/queue/trace work; 437.7 s
- * wall (312 s user), 10.6 GB after it; not converged within 60 s either
- * time.  The 60 s target is NOT met.  1000 nodes x 60 s: 17.7 s -> 12.2 s
- * user CPU, 133 MB, converged at 38.6 s.
+ * Figures on this 2-core machine, 60 s of protocol time, -j2, otherwise
+ * idle (2026-11-25):
+ *   nodes  conv_s  pkts/node/s  wall_s  user_s  maxrss
+ *    1000    32.5         12.6     5.1     9.3  134 MB
+ *    5000    none         15.6    53.4    92.0  3.0 GB
+ *   10000    none         15.6   148-161  223-242  11.3 GB
+ * The 10k target (60 s wall) is NOT met.  Before this round (one thread,
+ * treap queue, generic decoders): 10000 nodes 437.7 s wall (312 s user),
+ * 1000 nodes ~21 s wall.  What remains at 10k is mostly cache and TLB
+ * misses: each datagram's ~18 alive messages are looked up in a table of
+ * 10,000 records that is cold (the simulator hops between engines), and
+ * each one sent is encoded from a cold record; the kernel's share (~48 s
+ * sys) is page faults on 11 GB.  Transparent huge pages for the heaps
+ * gained ~5% (tried, not kept).
  *
  * Threads, 2000 nodes x 20 s (-t 20), same trace 7c0e828ae3b2064a, at
  * quiet moments (load ~1): -j1 12.0-13.0 s wall, 11.4-12.2 s user; -j2

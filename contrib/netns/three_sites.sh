@@ -17,6 +17,8 @@
 #   hamletd, verify_suspicions off:  0 + 1 false failures, 290 + 314 suspicions
 #   hamletd (default):               0 + 0 false failures, 290 + 293 suspicions
 # (hamletd's logs show 5 and 4 timed-out suspicions saved by its check.)
+# With the check also asking the suspect itself (final engine, one run of
+# 10 min): hamletd 0 false failures, 275 suspicions, 266 refutations.
 #
 # Environment: SERF (default: serf on PATH), HAMLETD (default
 # ./core/hamletd), AGENT_ARGS (more flags for every agent, e.g.
