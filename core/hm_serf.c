@@ -1191,6 +1191,26 @@ static void check_queues(hm_serf_t *s)
     }
 }
 
+/* hamlet's addition to Serf's leave: the intent also goes straight to a
+ * few alive members.  Gossip gives it RetransmitMult * ceil(log10(n + 1))
+ * transmissions (2 in a small cluster on the local profile), and some of
+ * them go to members dead less than GossipToTheDeadTime: a member that
+ * misses every one takes our memberlist leave that follows as a failure. */
+#define LEAVE_DIRECT_MAX 8
+
+static void leave_intent_direct(hm_serf_t *s, const uint8_t *msg, size_t n)
+{
+    size_t i, sent = 0, start = s->nlist ? serf_rand(s) % s->nlist : 0;
+
+    for (i = 0; i < s->nlist && sent < LEAVE_DIRECT_MAX; i++) {
+        serf_member_t *m = s->list[(start + i) % s->nlist];
+        if (m->m.status != HM_STATUS_ALIVE || strcmp(m->name, s->name) == 0)
+            continue;
+        serf_send_user(s, &m->m.addr, msg, n);
+        sent++;
+    }
+}
+
 static void leave_intent_done(void *ud)
 {
     hm_serf_t *s = ud;
@@ -1425,8 +1445,10 @@ int hm_serf_leave(hm_serf_t *s, uint64_t now, char *err, size_t errlen)
     s->leave_deadline = now + s->cfg.broadcast_timeout_ms;
     s->leave_intent_sent = !others;
     if (others) {
-        if (sw_put_leave(&b, lt, s->name, false) == 0)
+        if (sw_put_leave(&b, lt, s->name, false) == 0) {
             queue_msg(s, s->q_intent, b.data, b.len, leave_intent_done);
+            leave_intent_direct(s, b.data, b.len);
+        }
         hm_buf_free(&b);
     }
     serf_post(s);
