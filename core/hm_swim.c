@@ -617,18 +617,10 @@ static uint8_t *w_key(uint8_t *w, const char *k, size_t n)
     return w + n;
 }
 
-/* The bytes of hm_ml_put_alive() for this record, written in one go: a
- * queued alive is encoded again each of its (up to 20) transmissions. */
-static int encode_alive_rec(hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out)
+/* The keys an alive message and a push/pull node state both begin with
+ * (go-msgpack writes keys sorted): Addr, Incarnation, Meta. */
+static uint8_t *w_addr_inc_meta(const hm_swim_t *s, const hm_rec_t *r, uint8_t *w)
 {
-    size_t len = alive_len(r);
-    uint8_t *w, *start;
-
-    if (hm_buf_reserve(out, len) < 0)
-        return -1;
-    start = w = out->data + out->len;
-    *w++ = HM_ML_ALIVE;
-    *w++ = 0x86;
     w = w_key(w, "Addr", 4);
     if (r->alen == 0)
         *w++ = 0xc0;
@@ -641,6 +633,22 @@ static int encode_alive_rec(hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out)
         *w++ = 0xc0;
     else
         w = w_raw(w, r->meta, r->meta_len);
+    return w;
+}
+
+/* The bytes of hm_ml_put_alive() for this record, written in one go: a
+ * queued alive is encoded again each of its (up to 20) transmissions. */
+static int encode_alive_rec(hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out)
+{
+    size_t len = alive_len(r);
+    uint8_t *w, *start;
+
+    if (hm_buf_reserve(out, len) < 0)
+        return -1;
+    start = w = out->data + out->len;
+    *w++ = HM_ML_ALIVE;
+    *w++ = 0x86;
+    w = w_addr_inc_meta(s, r, w);
     w = w_key(w, "Node", 4);
     w = w_raw(w, REC_NAME(r), r->name_len);
     w = w_key(w, "Port", 4);
@@ -687,18 +695,7 @@ int hm_swim_encode_push_node(const hm_swim_t *s, const hm_rec_t *r, hm_buf_t *ou
         return -1;
     start = w = out->data + out->len;
     *w++ = 0x87;
-    w = w_key(w, "Addr", 4);
-    if (r->alen == 0)
-        *w++ = 0xc0;
-    else
-        w = w_raw(w, r->alen == 16 ? s->v6[r - s->recs] : r->ip4, r->alen);
-    w = w_key(w, "Incarnation", 11);
-    w = w_uint(w, r->inc);
-    w = w_key(w, "Meta", 4);
-    if (r->meta == NULL)
-        *w++ = 0xc0;
-    else
-        w = w_raw(w, r->meta, r->meta_len);
+    w = w_addr_inc_meta(s, r, w);
     w = w_key(w, "Name", 4);
     w = w_raw(w, REC_NAME(r), r->name_len);
     w = w_key(w, "Port", 4);
@@ -1076,13 +1073,28 @@ static uint32_t verify_peer(hm_swim_t *s, uint32_t suspect)
     return 0;
 }
 
+/* Start a check's push/pull with record `peer` in a free slot, bounded
+ * by ProbeTimeout. */
+static hm_verify_t *verify_open(hm_swim_t *s, hm_verify_t *v, uint32_t peer, bool self)
+{
+    hm_addr_t to;
+
+    hm_swim_rec_addr(s, &s->recs[peer], &to);
+    v->deadline = s->now + (s->cfg.probe_timeout_ms ? s->cfg.probe_timeout_ms : 1);
+    v->stream = hm_swim_push_pull_until(s, &to, false, v->deadline);
+    if (v->stream == 0)
+        return NULL;
+    v->peer = peer;
+    v->self = self;
+    return v;
+}
+
 /* A verification slot for this suspect: one in flight through another
  * peer, else a new push/pull if a slot is free. */
 static hm_verify_t *verify_slot(hm_swim_t *s, uint32_t suspect)
 {
     hm_verify_t *v, *free_slot = NULL;
     uint32_t peer;
-    hm_addr_t to;
 
     for (v = s->verify; v < s->verify + HM_SWIM_VERIFY_STREAMS; v++) {
         if (v->stream && s->now >= v->deadline) {
@@ -1098,14 +1110,7 @@ static hm_verify_t *verify_slot(hm_swim_t *s, uint32_t suspect)
     }
     if (free_slot == NULL || (peer = verify_peer(s, suspect)) == 0)
         return NULL;
-    hm_swim_rec_addr(s, &s->recs[peer], &to);
-    free_slot->deadline = s->now + (s->cfg.probe_timeout_ms ? s->cfg.probe_timeout_ms : 1);
-    free_slot->stream = hm_swim_push_pull_until(s, &to, false, free_slot->deadline);
-    if (free_slot->stream == 0)
-        return NULL;
-    free_slot->peer = peer;
-    free_slot->self = false;
-    return free_slot;
+    return verify_open(s, free_slot, peer, false);
 }
 
 /* A push/pull with the suspect itself, in parallel: a refutation that
@@ -1116,7 +1121,6 @@ static hm_verify_t *verify_slot(hm_swim_t *s, uint32_t suspect)
 static hm_verify_t *verify_self_slot(hm_swim_t *s, uint32_t suspect)
 {
     hm_verify_t *v, *free_slot = NULL;
-    hm_addr_t to;
 
     for (v = s->verify; v < s->verify + HM_SWIM_VERIFY_STREAMS; v++) {
         if (v->stream && v->self && v->peer == suspect)
@@ -1126,14 +1130,7 @@ static hm_verify_t *verify_self_slot(hm_swim_t *s, uint32_t suspect)
     }
     if (free_slot == NULL)
         return NULL;
-    hm_swim_rec_addr(s, &s->recs[suspect], &to);
-    free_slot->deadline = s->now + (s->cfg.probe_timeout_ms ? s->cfg.probe_timeout_ms : 1);
-    free_slot->stream = hm_swim_push_pull_until(s, &to, false, free_slot->deadline);
-    if (free_slot->stream == 0)
-        return NULL;
-    free_slot->peer = suspect;
-    free_slot->self = true;
-    return free_slot;
+    return verify_open(s, free_slot, suspect, true);
 }
 
 static bool verify_start(hm_swim_t *s, uint32_t idx)
