@@ -85,6 +85,7 @@ struct hm_bcast_queue {
     uint32_t nbuckets, named;
     hm_bcast_encode_fn enc;
     hm_bcast_drop_fn drop;
+    hm_bcast_prefetch_fn pre;
     void *hook_ud;
 };
 
@@ -766,6 +767,11 @@ static int park(hm_bcast_queue_t *q, uint32_t x)
 
 #define BQ_AHEAD 8
 
+void hm_bcast_set_prefetch(hm_bcast_queue_t *q, hm_bcast_prefetch_fn pre)
+{
+    q->pre = pre;
+}
+
 size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t limit,
                     hm_buf_t *parts, size_t max_parts)
 {
@@ -791,7 +797,13 @@ size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size
         /* the next few items to go are likely the next newest of this
          * length: start fetching them (the pool is cold) */
         for (i = bk->n > BQ_AHEAD ? bk->n - BQ_AHEAD : 0; i + 1 < bk->n; i++)
-            __builtin_prefetch(&q->items[(uint32_t)bk->e[bk->lo + i]]);
+            hm_prefetch(&q->items[(uint32_t)bk->e[bk->lo + i]]);
+        /* and what encoding them reads, for the next two, whose items
+         * were asked for by the gets before (a lazy item's bytes come
+         * from a node record as cold as the item) */
+        if (q->pre)
+            for (i = bk->n > 3 ? bk->n - 3 : 0; i + 1 < bk->n; i++)
+                q->pre(q->hook_ud, q->items[(uint32_t)bk->e[bk->lo + i]].key);
         unlink_at(q, t, tr, (uint32_t)bi, bk->n - 1);
         if (emit(q, x, &parts[k]) < 0) {
             /* cannot produce it: drop it rather than loop forever */

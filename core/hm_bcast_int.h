@@ -11,6 +11,17 @@
 
 #include "hm_swim.h"
 
+/* Start loading the cache line at p.  GCC (12, -O2) deletes a bare
+ * __builtin_prefetch when the function around it has no other effect: its
+ * mod-ref and pure-const passes see a function that only reads memory and
+ * drop calls to it, so the record prefetches of a compound packet were
+ * never issued.  The empty asm is an effect they cannot see through. */
+static inline void hm_prefetch(const void *p)
+{
+    __asm__ volatile("" : : "r"(p));
+    __builtin_prefetch(p);
+}
+
 /* Produce the bytes of a lazy item with `key` (append to out). */
 typedef int (*hm_bcast_encode_fn)(void *ud, uint32_t key, hm_buf_t *out);
 /* An item pushed with a non-zero key left the queue (sent out, replaced,
@@ -19,6 +30,10 @@ typedef void (*hm_bcast_drop_fn)(void *ud, uint32_t key);
 
 void hm_bcast_set_hooks(hm_bcast_queue_t *q, hm_bcast_encode_fn enc, hm_bcast_drop_fn drop,
                         void *ud);
+/* Warm whatever the encode hook will read for `key` (the engine: the node
+ * record); called for the items a get is about to take. */
+typedef void (*hm_bcast_prefetch_fn)(void *ud, uint32_t key);
+void hm_bcast_set_prefetch(hm_bcast_queue_t *q, hm_bcast_prefetch_fn pre);
 /* msg NULL: lazy item of length n.  Returns an item handle (> 0), 0 on
  * allocation failure.  Keyed items are never in the name map. */
 uint32_t hm_bcast_push_keyed(hm_bcast_queue_t *q, uint32_t key, const uint8_t *msg, size_t n,

@@ -114,8 +114,12 @@ static int local_state(hm_swim_t *s, bool join, hm_buf_t *out)
      * megabyte at 10,000 nodes (a hint: the writers grow it if short) */
     hm_buf_reserve(out, (size_t)s->norder * 96 + user.len + 64);
     rc = hm_ml_put_push_pull_head(out, join, s->norder, user.len);
-    for (i = 0; i < s->norder && rc == 0; i++)
+    for (i = 0; i < s->norder && rc == 0; i++) {
+        /* the probe order is a random walk over the records: overlap the misses */
+        if (i + 8 < s->norder)
+            hm_prefetch(&s->recs[s->order[i + 8]]);
         rc = hm_swim_encode_push_node(s, &s->recs[s->order[i]], out);
+    }
     rc |= hm_buf_append(out, user.data, user.len);
     hm_buf_free(&user);
     return rc;

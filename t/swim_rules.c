@@ -1051,6 +1051,69 @@ static void test_push_pull_cap(void)
     hm_swim_free(s);
 }
 
+/* A table that outgrows its first pools keeps every node: past 1,024
+ * records the record pool is a mapping of its own, grown with mremap, and
+ * IPv6 addresses grow beside it.  Names cover each way the lookup compares
+ * them (1-3, 4-7, 8-16 and longer bytes). */
+static void big_name(char *out, int i)
+{
+    static const char *shorts[] = {"a", "ab", "abc", "abcd", "abcde", "abcdefg"};
+    if (i < 6)
+        strcpy(out, shorts[i]);
+    else
+        sprintf(out, "%0*d", 6 + i % 35, i);
+}
+
+static void test_big_table(void)
+{
+    hm_swim_t *s = mk(0);
+    const int n = 5000;
+    char name[64];
+    int i, found = 0, right = 0, strays = 0;
+
+    for (i = 0; i < n; i++) {
+        hm_buf_t b = {0};
+        hm_ml_alive_t a = {0};
+        big_name(name, i);
+        a.incarnation = (uint32_t)i + 1;
+        a.node.p = name;
+        a.node.n = strlen(name);
+        a.addr = addr_of(i % 250);
+        if (i % 7 == 0) {
+            a.addr.len = 16;
+            memset(a.addr.ip, 0, 16);
+            a.addr.ip[0] = 0xfd;
+            a.addr.ip[14] = (uint8_t)(i >> 8);
+            a.addr.ip[15] = (uint8_t)i;
+        }
+        hm_ml_put_alive(&b, &a);
+        feed(s, 10, &b);
+    }
+    is_int(hm_swim_num_nodes(s), n + 1, "5000 nodes learned");
+    for (i = 0; i < n; i++) {
+        const hm_swim_node_t *x;
+        size_t len;
+        big_name(name, i);
+        x = hm_swim_find(s, name);
+        found += x != NULL;
+        right += x && x->incarnation == (uint32_t)i + 1 && strcmp(x->name, name) == 0 &&
+                 (i % 7 == 0 ? x->addr.len == 16 && x->addr.ip[14] == (uint8_t)(i >> 8) &&
+                                   x->addr.ip[15] == (uint8_t)i
+                             : x->addr.len == 4 && x->addr.ip[3] == i % 250);
+        /* same length, one byte off at either end: no such node */
+        len = strlen(name);
+        name[len - 1] ^= 0x40;
+        strays += hm_swim_find(s, name) != NULL;
+        name[len - 1] ^= 0x40;
+        name[0] ^= 0x40;
+        strays += hm_swim_find(s, name) != NULL;
+    }
+    is_int(found, n, "every node found after the pools grew");
+    is_int(right, n, "with its incarnation and address");
+    is_int(strays, 0, "a name one byte off is not found");
+    hm_swim_free(s);
+}
+
 int main(void)
 {
     test_profiles();
@@ -1073,5 +1136,6 @@ int main(void)
     test_crc_by_ip();
     test_push_pull_bytes();
     test_fuzz();
+    test_big_table();
     return done_testing();
 }
