@@ -379,6 +379,9 @@ static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len)
         s->order = n;
         s->order_cap = ncap;
     }
+    /* the probe-order slot is random, so a miss: start it before the rest */
+    off = hm_swim_randn(s, s->norder);
+    hm_prefetch(&s->order[off]);
     r = rec_alloc(s);
     if (r == 0)
         return NULL;
@@ -393,7 +396,6 @@ static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len)
     }
     s->recs[r].name_len = (uint16_t)len;
     htab_put(s, r);
-    off = hm_swim_randn(s, s->norder);
     s->order[s->norder] = s->order[off];
     s->order[off] = r;
     s->norder++;
