@@ -19,19 +19,25 @@
  *       on a loaded machine -j1 can be faster.  Compare CPU by user time.
  *
  * Figures on this 2-core machine, 60 s of protocol time, -j2, otherwise
- * idle (2026-11-25):
- *   nodes  conv_s  pkts/node/s  wall_s  user_s  maxrss
- *    1000    32.5         12.6     5.1     9.3  134 MB
- *    5000    none         15.6    53.4    92.0  3.0 GB
- *   10000    none         15.6   148-161  223-242  11.3 GB
- * The 10k target (60 s wall) is NOT met.  Before this round (one thread,
- * treap queue, generic decoders): 10000 nodes 437.7 s wall (312 s user),
- * 1000 nodes ~21 s wall.  What remains at 10k is mostly cache and TLB
- * misses: each datagram's ~18 alive messages are looked up in a table of
- * 10,000 records that is cold (the simulator hops between engines), and
- * each one sent is encoded from a cold record; the kernel's share (~48 s
- * sys) is page faults on 11 GB.  Transparent huge pages for the heaps
- * gained ~5% (tried, not kept).
+ * idle (2026-11-25, second round):
+ *   nodes  conv_s  pkts/node/s  wall_s   user_s   maxrss
+ *    1000    32.5         12.6     4.1      7.7   133 MB
+ *    5000    none         15.6    39.0     70.9   3.6 GB
+ *   10000    none         15.6  113.8-118.7  174-181  14.0 GB
+ * The 10k target (60 s wall) is NOT met.  First round (same day): 10k
+ * 148-161 s wall, 11.3 GB; before it (one thread, treap queue, generic
+ * decoders) 437.7 s.  This round: the record prefetches were being
+ * deleted by GCC (a function that only reads and prefetches looks pure to
+ * its IPA passes; hm_prefetch() defeats that), queued alive messages and
+ * push/pull states have their records prefetched, record pools grow by
+ * mremap, and the simulator keeps transient buffers on the heap (page
+ * faults 9.1M -> 3.8M, at the price of 2.7 GB more peak RSS).  What
+ * remains is memory latency: every delivery lands on a cold engine, and
+ * each alive message received costs a hash-slot and a record miss, each
+ * one sent an item and a record miss, each new node a random probe-order
+ * slot; first-touch page faults on 14 GB are ~15% of the CPU time.
+ * Transparent huge pages (tried again with THP "always" and a large
+ * malloc top pad: 3.3 GB of huge pages at 5k) changed nothing measurable.
  *
  * Threads, 2000 nodes x 20 s (-t 20), same trace 7c0e828ae3b2064a, at
  * quiet moments (load ~1): -j1 12.0-13.0 s wall, 11.4-12.2 s user; -j2
