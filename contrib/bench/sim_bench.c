@@ -39,7 +39,7 @@
  * Transparent huge pages (tried again with THP "always" and a large
  * malloc top pad: 3.3 GB of huge pages at 5k) changed nothing measurable.
  *
- * Threads, 2000 nodes x 20 s (-t 20), same trace 7c0e828ae3b2064a, at
+ * Threads, 2000 nodes x 20 s (-t 20), one trace hash for both, at
  * quiet moments (load ~1): -j1 12.0-13.0 s wall, 11.4-12.2 s user; -j2
  * 7.3-7.4 s wall, 12.4-12.7 s user (20001 windows of 1 ms).  With other
  * jobs on the machine (load 3-4) -j2 took 21-38 s wall against 14-25 s
