@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "hm_bcast_int.h"
+#include "hm_pool.h"
 
 typedef struct bq_ext {
     hm_bcast_done_fn done;
@@ -160,7 +161,9 @@ static uint32_t entry_lb(const bq_bucket_t *bk, uint64_t v)
 }
 
 /* Move the entries to a new array of ncap slots (ncap >= n), leaving
- * `before` free slots in front. */
+ * `before` free slots in front.  Heap memory, not a pool: buckets grow
+ * and shrink all the time as items move between tiers, and freed blocks
+ * are reused without new page faults. */
 static int bucket_realloc(bq_bucket_t *bk, uint32_t ncap, uint32_t before)
 {
     uint64_t *e = malloc(ncap * sizeof(*e));
@@ -575,7 +578,8 @@ static uint32_t alloc_item(hm_bcast_queue_t *q)
         q->used = 1;
     if (q->used >= q->cap) {
         uint32_t ncap = q->cap ? q->cap * 2 : 64;
-        bq_item_t *n = realloc(q->items, (size_t)ncap * sizeof(*n));
+        bq_item_t *n = hm_pool_resize(q->items, (size_t)q->cap * sizeof(*n),
+                                      (size_t)q->used * sizeof(*n), (size_t)ncap * sizeof(*n));
         if (n == NULL)
             return 0;
         q->items = n;
@@ -645,7 +649,7 @@ void hm_bcast_free(hm_bcast_queue_t *q)
         }
     }
     tiers_free(q);
-    free(q->items);
+    hm_pool_free(q->items, (size_t)q->cap * sizeof(*q->items));
     free(q->exts);
     free(q->ext_free);
     free(q->park);

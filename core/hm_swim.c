@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
+#include "hm_pool.h"
 #include "hm_swim_priv.h"
 
 /* ---- configuration ---------------------------------------------------- */
@@ -223,7 +223,7 @@ static int htab_grow(hm_swim_t *s)
     uint32_t old_cap = s->hcap, *old = s->htab, i;
 
     s->hcap = old_cap ? old_cap * 2 : 64;
-    s->htab = calloc(s->hcap, sizeof(uint32_t));
+    s->htab = hm_pool_zalloc((size_t)s->hcap * sizeof(uint32_t));
     if (s->htab == NULL) {
         s->htab = old;
         s->hcap = old_cap;
@@ -233,7 +233,7 @@ static int htab_grow(hm_swim_t *s)
     for (i = 0; i < old_cap; i++)
         if (old[i])
             htab_put(s, SLOT_IDX(old[i]));
-    free(old);
+    hm_pool_free(old, (size_t)old_cap * sizeof(uint32_t));
     return 0;
 }
 
@@ -259,56 +259,6 @@ static void htab_del(hm_swim_t *s, uint32_t r)
     }
 }
 
-/* The record pool grows by doubling.  Once large it is a mapping of its
- * own, grown with mremap: the records are not copied, no page is faulted
- * in twice, and the doubled tail costs nothing until it is used (with
- * thousands of engines in one simulator process, copying pools was a
- * fifth of the page faults).  Both kinds keep records cache-line aligned,
- * so a record is one line. */
-#define HM_POOL_MAP_MIN (64 * 1024)
-
-static void pool_free(void *p, size_t size)
-{
-    if (p == NULL)
-        return;
-#ifdef MREMAP_MAYMOVE
-    if (size >= HM_POOL_MAP_MIN) {
-        munmap(p, size);
-        return;
-    }
-#endif
-    (void)size;
-    free(p);
-}
-
-static void *pool_grow(void *old, size_t old_size, size_t used, size_t size)
-{
-    void *p;
-
-#ifdef MREMAP_MAYMOVE
-    if (size >= HM_POOL_MAP_MIN) {
-        if (old_size >= HM_POOL_MAP_MIN) {
-            p = mremap(old, old_size, size, MREMAP_MAYMOVE);
-            return p == MAP_FAILED ? NULL : p;
-        }
-        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED)
-            return NULL;
-        if (old)
-            memcpy(p, old, used);
-        pool_free(old, old_size);
-        return p;
-    }
-#endif
-    p = aligned_alloc(64, size);
-    if (p == NULL)
-        return NULL;
-    if (old)
-        memcpy(p, old, used);
-    pool_free(old, old_size);
-    return p;
-}
-
 /* Records come from the free list, else from the never-used tail. */
 static uint32_t rec_alloc(hm_swim_t *s)
 {
@@ -329,8 +279,8 @@ static uint32_t rec_alloc(hm_swim_t *s)
                     return 0;
                 s->v6 = v;
             }
-            n = pool_grow(s->recs, (size_t)s->recs_cap * sizeof(*n),
-                          (size_t)s->recs_used * sizeof(*n), (size_t)ncap * sizeof(*n));
+            n = hm_pool_resize(s->recs, (size_t)s->recs_cap * sizeof(*n),
+                               (size_t)s->recs_used * sizeof(*n), (size_t)ncap * sizeof(*n));
             if (n == NULL)
                 return 0;
             s->recs = n;
@@ -373,7 +323,8 @@ static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len)
         return NULL;
     if (s->norder == s->order_cap) {
         uint32_t ncap = s->order_cap ? s->order_cap * 2 : 16;
-        uint32_t *n = realloc(s->order, (size_t)ncap * sizeof(*n));
+        uint32_t *n = hm_pool_resize(s->order, (size_t)s->order_cap * sizeof(*n),
+                                     (size_t)s->norder * sizeof(*n), (size_t)ncap * sizeof(*n));
         if (n == NULL)
             return NULL;
         s->order = n;
@@ -1585,9 +1536,9 @@ void hm_swim_free(hm_swim_t *s)
     }
     free(s->susps);
     free(s->heap);
-    pool_free(s->recs, (size_t)s->recs_cap * sizeof(*s->recs));
-    free(s->order);
-    free(s->htab);
+    hm_pool_free(s->recs, (size_t)s->recs_cap * sizeof(*s->recs));
+    hm_pool_free(s->order, (size_t)s->order_cap * sizeof(*s->order));
+    hm_pool_free(s->htab, (size_t)s->hcap * sizeof(*s->htab));
     free(s->v6);
     while (s->arena) {
         hm_arena_chunk_t *n = s->arena->next;

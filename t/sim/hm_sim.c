@@ -1227,6 +1227,7 @@ hm_sim_t *hm_sim_new(uint64_t seed)
      * system time at 10,000 nodes, against 3.8M and 35 s).  32 MiB is the
      * most glibc accepts; a fixed value also stops the dynamic one. */
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
     s->seed = seed;
     s->rng[0] = splitmix(&x);
     s->rng[1] = splitmix(&x);

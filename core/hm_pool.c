@@ -1,0 +1,80 @@
+/*
+ * Pools that grow without copying (see hm_pool.h).
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "hm_pool.h"
+
+#ifdef MREMAP_MAYMOVE
+#define POOL_MAPPED(size) ((size) >= HM_POOL_MAP_MIN)
+#else
+#define POOL_MAPPED(size) 0
+#endif
+
+static size_t page_round(size_t size)
+{
+    return (size + 4095) & ~(size_t)4095;
+}
+
+static void *map_new(size_t size)
+{
+    void *p =
+        mmap(NULL, page_round(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void hm_pool_free(void *p, size_t size)
+{
+    if (p == NULL)
+        return;
+    if (POOL_MAPPED(size))
+        munmap(p, page_round(size));
+    else
+        free(p);
+}
+
+/* From 1 KiB on, cache-line aligned (a node record is one line). */
+static void *heap_new(size_t size)
+{
+    return size >= 1024 ? aligned_alloc(64, (size + 63) & ~(size_t)63) : malloc(size);
+}
+
+void *hm_pool_resize(void *p, size_t old_size, size_t keep, size_t size)
+{
+    void *n;
+
+    if (size == 0) {
+        hm_pool_free(p, old_size);
+        return NULL;
+    }
+#ifdef MREMAP_MAYMOVE
+    if (p && POOL_MAPPED(old_size) && POOL_MAPPED(size)) {
+        if (page_round(size) == page_round(old_size))
+            return p;
+        n = mremap(p, page_round(old_size), page_round(size), MREMAP_MAYMOVE);
+        return n == MAP_FAILED ? NULL : n;
+    }
+#endif
+    n = POOL_MAPPED(size) ? map_new(size) : heap_new(size);
+    if (n == NULL)
+        return NULL;
+    if (p && keep)
+        memcpy(n, p, keep);
+    hm_pool_free(p, old_size);
+    return n;
+}
+
+void *hm_pool_zalloc(size_t size)
+{
+    void *p;
+
+    if (POOL_MAPPED(size))
+        return map_new(size);
+    p = heap_new(size);
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
