@@ -1218,14 +1218,16 @@ hm_sim_t *hm_sim_new(uint64_t seed)
 
     if (s == NULL)
         return NULL;
-    /* Thousands of engines in one process.  The engine's record pools
-     * are mappings of their own (grown with mremap, tails untouched); the
-     * rest, notably the push/pull buffers of ~1 MB at 10,000 nodes that
-     * live for one delivery, come from the heap, where freed memory is
-     * reused: with glibc's 128 KiB threshold each was a fresh mapping,
-     * faulted in page by page and unmapped (9.1M page faults and 46 s of
-     * system time at 10,000 nodes, against 3.8M and 35 s).  32 MiB is the
-     * most glibc accepts; a fixed value also stops the dynamic one. */
+    /* Thousands of engines in one process.  The engines' long-lived
+     * arrays are pools (core/hm_pool.c: own mappings grown by mremap,
+     * tails untouched); the rest, notably the push/pull buffers of ~1 MB
+     * at 10,000 nodes that live for one delivery, come from the heap,
+     * where freed memory is reused.  With glibc's 128 KiB mmap threshold
+     * each such buffer was a fresh mapping, faulted in page by page and
+     * unmapped; with a fixed threshold the trim threshold stays 128 KiB,
+     * so the heap top went back to the kernel and was faulted in again.
+     * 10,000 nodes: 9.1M page faults before, 3.5M now.  32 MiB is the
+     * largest mmap threshold glibc accepts. */
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
     s->seed = seed;
