@@ -284,6 +284,10 @@ static int bucket_fit(const bq_tier_t *tr, size_t free_)
     } else {
         fl = (uint32_t)free_;
     }
+    /* the usual case: the longest length present fits (buckets are by
+     * length descending), and the bitmap's cache lines are not needed */
+    if (tr->nb > tr->nlong && tr->b[tr->nlong].len <= fl)
+        return (int)tr->nlong;
     w = fl / 64;
     m = tr->bits[w] & (fl % 64 == 63 ? UINT64_MAX : (UINT64_C(2) << (fl % 64)) - 1);
     for (;;) {
