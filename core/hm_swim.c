@@ -230,9 +230,11 @@ static int htab_grow(hm_swim_t *s)
         return -1;
     }
     s->hcount = 0;
-    for (i = 0; i < old_cap; i++)
-        if (old[i])
-            htab_put(s, SLOT_IDX(old[i]));
+    /* every record in use is in the table: walk the pool, in order, not
+     * the old table, whose order sends each read to a random record */
+    for (i = 1; i < s->recs_used; i++)
+        if (s->recs[i].in_use)
+            htab_put(s, i);
     hm_pool_free(old, (size_t)old_cap * sizeof(uint32_t));
     return 0;
 }
@@ -392,6 +394,8 @@ static bool rec_addr_eq(const hm_swim_t *s, const hm_rec_t *r, const hm_addr_t *
         return false;
     if (a->len == 16)
         return memcmp(s->v6[r - s->recs], a->ip, 16) == 0;
+    if (a->len == 4) /* a fixed size: compiled to one compare, not a call */
+        return memcmp(r->ip4, a->ip, 4) == 0;
     return memcmp(r->ip4, a->ip, a->len > 4 ? 4 : a->len) == 0;
 }
 
