@@ -20,24 +20,27 @@
  *
  * Figures on this 2-core machine, 60 s of protocol time, -j2, otherwise
  * idle (2026-11-25, second round):
- *   nodes  conv_s  pkts/node/s  wall_s   user_s   maxrss
- *    1000    32.5         12.6     4.1      7.7   133 MB
- *    5000    none         15.6    39.0     70.9   3.6 GB
- *   10000    none         15.6  113.8-118.7  174-181  14.0 GB
+ *   nodes  conv_s  pkts/node/s  wall_s  user_s   maxrss
+ *    1000    32.5         12.6     3.1     5.8   133 MB
+ *    5000    none         15.6    34.4    62.0   2.9 GB
+ *   10000    none         15.6   105.3   165.0  10.7 GB
  * The 10k target (60 s wall) is NOT met.  First round (same day): 10k
  * 148-161 s wall, 11.3 GB; before it (one thread, treap queue, generic
  * decoders) 437.7 s.  This round: the record prefetches were being
  * deleted by GCC (a function that only reads and prefetches looks pure to
  * its IPA passes; hm_prefetch() defeats that), queued alive messages and
- * push/pull states have their records prefetched, record pools grow by
- * mremap, and the simulator keeps transient buffers on the heap (page
- * faults 9.1M -> 3.8M, at the price of 2.7 GB more peak RSS).  What
- * remains is memory latency: every delivery lands on a cold engine, and
- * each alive message received costs a hash-slot and a record miss, each
- * one sent an item and a record miss, each new node a random probe-order
- * slot; first-touch page faults on 14 GB are ~15% of the CPU time.
- * Transparent huge pages (tried again with THP "always" and a large
- * malloc top pad: 3.3 GB of huge pages at 5k) changed nothing measurable.
+ * push/pull states have their records prefetched, long-lived arrays are
+ * pools grown by mremap (core/hm_pool.c), the name table is up to 3/4
+ * full and is rebuilt in record order, and the simulator keeps transient
+ * buffers on the heap (page faults 9.1M -> 2.9M).  What remains is memory
+ * latency: every delivery lands on a cold engine, and each alive message
+ * received costs a hash-slot and a record miss, each one sent an item and
+ * a record miss.  First-touch page faults cost ~10 us each on this
+ * machine (a VM backing guest pages on first use: a program touching
+ * 12 GB takes 8 us a page the first time, 2 us the next), ~15% of the
+ * CPU time at 10k, so figures also depend on what ran before.
+ * Transparent huge pages (THP "always" and a large malloc top pad: 3.3 GB
+ * of huge pages at 5k) changed nothing measurable.
  *
  * Threads, 2000 nodes x 20 s (-t 20), one trace hash for both, at
  * quiet moments (load ~1): -j1 12.0-13.0 s wall, 11.4-12.2 s user; -j2
