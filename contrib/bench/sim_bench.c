@@ -20,10 +20,11 @@
  *
  * Figures on this 2-core machine, 60 s of protocol time, -j2, otherwise
  * idle (2026-11-25, second round):
- *   nodes  conv_s  pkts/node/s  wall_s  user_s   maxrss
- *    1000    32.5         12.6     3.1     5.8   133 MB
- *    5000    none         15.6    34.4    62.0   2.9 GB
- *   10000    none         15.6   105.3   165.0  10.7 GB
+ *   nodes  conv_s  pkts/node/s  wall_s       user_s       maxrss
+ *    1000    32.5         12.6  3.1-3.6        5.8-6.8      133 MB
+ *    5000    none         15.6  31.8-34.4      56.2-62.0    2.9 GB
+ *   10000    none         15.6  104.6-105.3    161.0-165.0  10.7 GB
+ * (the ranges are repeated runs: +-5% is this machine's noise)
  * The 10k target (60 s wall) is NOT met.  First round (same day): 10k
  * 148-161 s wall, 11.3 GB; before it (one thread, treap queue, generic
  * decoders) 437.7 s.  This round: the record prefetches were being
@@ -31,7 +32,8 @@
  * its IPA passes; hm_prefetch() defeats that), queued alive messages and
  * push/pull states have their records prefetched, long-lived arrays are
  * pools grown by mremap (core/hm_pool.c), the name table is up to 3/4
- * full and is rebuilt in record order, and the simulator keeps transient
+ * full and is rebuilt in record order, a record prefetch follows the
+ * probe chain to the matching tag, and the simulator keeps transient
  * buffers on the heap (page faults 9.1M -> 2.9M).  What remains is memory
  * latency: every delivery lands on a cold engine, and each alive message
  * received costs a hash-slot and a record miss, each one sent an item and
