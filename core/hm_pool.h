@@ -1,13 +1,12 @@
 /*
  * Pools: arrays that grow (and shrink) by doubling and live as long as
- * their owner.  Small ones are heap blocks (64-byte aligned from 1 KiB
- * on, as a mapping is); from
- * HM_POOL_MAP_MIN on a pool is a mapping of its own, resized with mremap,
- * so its contents are never copied, no page is faulted in twice, and the
- * unused tail of a doubled pool costs nothing until it is used.  With
- * thousands of engines in one simulator process the heap would otherwise
- * keep those tails dirty (freed blocks are reused) or, with a small mmap
- * threshold, map and fault in every transient buffer.
+ * their owner.  Small ones are heap blocks, 64-byte aligned from 1 KiB
+ * on; from HM_POOL_MAP_MIN on a pool is a mapping of its own, resized
+ * with mremap, so its contents are never copied, no page is faulted in
+ * twice, and the unused tail of a doubled pool costs nothing until it is
+ * used.  With thousands of engines in one simulator process the heap
+ * would otherwise keep those tails dirty (freed blocks are reused) or,
+ * with a small mmap threshold, map and fault in every transient buffer.
  */
 #ifndef HM_POOL_H
 #define HM_POOL_H

@@ -161,17 +161,25 @@ static bool name_eq(const char *a, const char *b, size_t n)
             (load_word(a + n - w, w) ^ load_word(b + n - w, w))) == 0;
 }
 
+/* From slot *i on, the first entry whose tag is `tag`, left at *i; 0 at
+ * the empty slot that ends the probe chain. */
+static uint32_t probe_tag(const hm_swim_t *s, uint32_t *i, uint32_t tag)
+{
+    uint32_t mask = s->hcap - 1, x;
+
+    while ((x = s->htab[*i]) != 0 && (x >> 24) != tag)
+        *i = (*i + 1) & mask;
+    return x;
+}
+
 static hm_rec_t *lookup_h(const hm_swim_t *s, const char *name, size_t len, uint32_t h)
 {
     uint32_t mask = s->hcap - 1, i = h & mask, x;
-    uint32_t tag = SLOT_TAG(h);
 
-    while ((x = s->htab[i]) != 0) {
-        if ((x >> 24) == tag) {
-            const hm_rec_t *r = &s->recs[SLOT_IDX(x)];
-            if (r->name_len == len && name_eq(REC_NAME(r), name, len))
-                return (hm_rec_t *)r;
-        }
+    while ((x = probe_tag(s, &i, SLOT_TAG(h))) != 0) {
+        const hm_rec_t *r = &s->recs[SLOT_IDX(x)];
+        if (r->name_len == len && name_eq(REC_NAME(r), name, len))
+            return (hm_rec_t *)r;
         i = (i + 1) & mask;
     }
     return NULL;
@@ -195,15 +203,10 @@ static void prefetch_slot(const hm_swim_t *s, uint32_t h)
  * none when the name is not in the table. */
 static void prefetch_rec(const hm_swim_t *s, uint32_t h)
 {
-    uint32_t mask = s->hcap - 1, i = h & mask, tag = SLOT_TAG(h), x;
+    uint32_t i = h & (s->hcap - 1), x = probe_tag(s, &i, SLOT_TAG(h));
 
-    while ((x = s->htab[i]) != 0) {
-        if ((x >> 24) == tag) {
-            hm_prefetch(&s->recs[SLOT_IDX(x)]);
-            return;
-        }
-        i = (i + 1) & mask;
-    }
+    if (x)
+        hm_prefetch(&s->recs[SLOT_IDX(x)]);
 }
 
 void hm_swim_prefetch(const hm_swim_t *s, const char *name, size_t len, bool rec)
