@@ -19,10 +19,10 @@ static size_t page_round(size_t size)
     return (size + 4095) & ~(size_t)4095;
 }
 
-static void *map_new(size_t size)
+static void *map_new(size_t size, int flags)
 {
-    void *p =
-        mmap(NULL, page_round(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = mmap(NULL, page_round(size), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -58,7 +58,7 @@ void *hm_pool_resize(void *p, size_t old_size, size_t keep, size_t size)
         return n == MAP_FAILED ? NULL : n;
     }
 #endif
-    n = POOL_MAPPED(size) ? map_new(size) : heap_new(size);
+    n = POOL_MAPPED(size) ? map_new(size, 0) : heap_new(size);
     if (n == NULL)
         return NULL;
     if (p && keep)
@@ -71,8 +71,12 @@ void *hm_pool_zalloc(size_t size)
 {
     void *p;
 
+    /* A zeroed pool (a hash table) is used all over at once, and read
+     * before it is written: faulted in page by page, each page would
+     * first map the shared zero page, then fault again on the write and
+     * flush the TLB of every thread.  Populated here, it is one call. */
     if (POOL_MAPPED(size))
-        return map_new(size);
+        return map_new(size, MAP_POPULATE);
     p = heap_new(size);
     if (p)
         memset(p, 0, size);

@@ -20,7 +20,8 @@
  * past `keep` is unspecified, except in a new mapping, where it is zero.
  * NULL on failure, p untouched.  size 0 frees. */
 void *hm_pool_resize(void *p, size_t old_size, size_t keep, size_t size);
-/* A zeroed pool of size bytes (a mapping's pages stay untouched). */
+/* A zeroed pool of size bytes, for use all over at once (a mapping's
+ * pages are populated). */
 void *hm_pool_zalloc(size_t size);
 void hm_pool_free(void *p, size_t size);
 
