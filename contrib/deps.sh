@@ -3,13 +3,13 @@
 # and t/check.sh (one list for both).
 #
 #   build:     build-essential autoconf automake pkg-config, and the libraries
-#              libevent, libyaml, jansson, OpenSSL, msgpack-c, zlib (-dev)
+#              libevent, libyaml, jansson, OpenSSL, msgpack-c, zlib, ISA-L (-dev)
 #   tests:     serf (the interop partner), iproute2 + nftables (network
 #              namespaces, packet loss), clang + libclang-rt (fuzzing,
 #              sanitizers), valgrind, python3-msgpack (wire tools)
 #   reference: the Go sources of memberlist and serf (read when a byte matters)
 HAMLET_DEPS="build-essential autoconf automake pkg-config libevent-dev libyaml-dev
-libjansson-dev libssl-dev libmsgpack-dev zlib1g-dev serf iproute2 nftables clang
+libjansson-dev libssl-dev libmsgpack-dev zlib1g-dev libisal-dev serf iproute2 nftables clang
 libclang-rt-14-dev valgrind python3-msgpack golang-github-hashicorp-memberlist-dev
 golang-github-hashicorp-serf-dev"
 

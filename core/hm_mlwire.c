@@ -4,8 +4,14 @@
  * go-msgpack does (keys sorted, omitempty honoured); decoders take keys in
  * any order, skip unknown ones and also accept Go's struct-as-array form.
  */
+#include <config.h>
+
 #include <string.h>
+#ifdef HAVE_ISAL
+#include <isa-l/crc.h>
+#else
 #include <zlib.h>
+#endif
 
 #include "hm_mlwire.h"
 #include "hm_mpack.h"
@@ -650,6 +656,12 @@ int hm_ml_split_compound(const uint8_t *p, size_t n, const uint8_t **out, size_t
 
 /* ---- CRC envelope (12) ------------------------------------------------------ */
 
+#ifdef HAVE_ISAL
+static uint32_t crc_of(const uint8_t *p, size_t n)
+{
+    return crc32_gzip_refl(0, p, n); /* the same IEEE CRC-32 as zlib's crc32() */
+}
+#else
 static uint32_t crc_of(const uint8_t *p, size_t n)
 {
     uLong c = crc32(0L, Z_NULL, 0);
@@ -663,6 +675,7 @@ static uint32_t crc_of(const uint8_t *p, size_t n)
     }
     return (uint32_t)c;
 }
+#endif
 
 int hm_ml_put_crc(hm_buf_t *b, const uint8_t *p, size_t n)
 {

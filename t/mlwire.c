@@ -1,5 +1,6 @@
 /* hm_mlwire: memberlist messages against packets captured from serf 0.9.4. */
 #include <stdio.h>
+#include <zlib.h>
 
 #include "hm_mlwire.h"
 #include "tap.h"
@@ -361,11 +362,37 @@ static void test_user_stream(void)
     ok(hm_ml_put_user(&b, "\x01\x82", 2) == 0 && buf_is_hex(&b, "080182"), "UDP user message");
 }
 
+/* The CRC comes from ISA-L when configure found it: the same CRC-32 as
+ * zlib's (what Go's crc32.ChecksumIEEE computes) at every length and
+ * alignment its folding loops distinguish. */
+static void test_crc_lengths(void)
+{
+    uint8_t data[1500];
+    size_t n, bad = 0, i;
+
+    for (i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 131 + 7);
+    for (n = 0; n + 3 <= sizeof(data); n++) {
+        const uint8_t *p = data + n % 3;
+        uint32_t want = (uint32_t)crc32(0L, p, (uInt)n), got;
+        hm_buf_reset(&b);
+        if (hm_ml_put_crc(&b, p, n) < 0 || b.len != n + 5) {
+            bad++;
+            continue;
+        }
+        got = (uint32_t)b.data[1] << 24 | (uint32_t)b.data[2] << 16 | (uint32_t)b.data[3] << 8 |
+              b.data[4];
+        bad += got != want;
+    }
+    is_int((int)bad, 0, "CRC envelope equals zlib's crc32 at lengths 0..1497, 3 alignments");
+}
+
 int main(void)
 {
     test_ping();
     test_ping_tolerance();
     test_compound_crc();
+    test_crc_lengths();
     test_ack();
     test_small_messages();
     test_alive_forms();
