@@ -251,6 +251,74 @@ static void test_alive_forms(void)
     ok(hm_ml_addr_from_raw(&a.addr, ip6, 5, 1) < 0 && a.addr.len == 0, "5-byte address bad");
 }
 
+/* An alive body as a six-key fixmap in sorted order, each value in the
+ * form given (hex): the form the fast decoder reads in place, or one it
+ * leaves to the general decoder.  Both must give the same fields. */
+static int alive_from(const char *addr, const char *inc, const char *meta, const char *node,
+                      const char *port, const char *vsn, hm_ml_alive_t *out)
+{
+    char hex[512];
+    uint8_t *p;
+    size_t n;
+    int rc;
+
+    snprintf(
+        hex, sizeof(hex),
+        "86a441646472%sab496e6361726e6174696f6e%sa44d657461%sa44e6f6465%sa4506f7274%sa356736e%s",
+        addr, inc, meta, node, port, vsn);
+    p = unhex(hex, &n);
+    rc = hm_ml_get_alive(p, n, out);
+    free(p);
+    return rc;
+}
+
+static bool alive_is(const hm_ml_alive_t *a, uint32_t inc, size_t meta_len, bool has_vsn)
+{
+    static const uint8_t lo[4] = {127, 0, 0, 1}, vsn[6] = {1, 5, 2, 2, 5, 5};
+    return a->incarnation == inc && a->node.n == 2 && memcmp(a->node.p, "n1", 2) == 0 &&
+           a->addr.len == 4 && memcmp(a->addr.ip, lo, 4) == 0 && a->addr.port == 7946 &&
+           a->meta_len == meta_len && (meta_len > 0) == (a->meta != NULL) &&
+           a->has_vsn == has_vsn && (!has_vsn || memcmp(a->vsn, vsn, 6) == 0);
+}
+
+static void test_alive_encodings(void)
+{
+    static const char *A4 = "a47f000001", *N1 = "a26e31", *P = "cd1f0a", *V6 = "a6010502020505";
+    hm_ml_alive_t a;
+    char hex[512];
+    uint8_t *p;
+    size_t n, k, bad = 0;
+
+    ok(alive_from(A4, "05", "c0", N1, P, V6, &a) == 0 && alive_is(&a, 5, 0, true),
+       "alive: fixint, fixstr, nil meta");
+    ok(alive_from("c4047f000001", "ce00000005", "a2ff80", "d9026e31", P, "c406010502020505", &a) ==
+               0 &&
+           alive_is(&a, 5, 2, true),
+       "alive: bin8 address and Vsn, uint32 incarnation, str8 name, 2-byte meta");
+    ok(alive_from(A4, "cc05", "c0", N1, "cd1f0a", V6, &a) == 0 && alive_is(&a, 5, 0, true),
+       "alive: uint8 incarnation");
+    ok(alive_from(A4, "d200000005", "c0", N1, P, V6, &a) == 0 && alive_is(&a, 5, 0, true),
+       "alive: int32 incarnation (general decoder)");
+    ok(alive_from(A4, "05", "c0", N1, P, "96010502020505", &a) == 0 && alive_is(&a, 5, 0, true),
+       "alive: Vsn as an int array (general decoder)");
+    ok(alive_from(A4, "05", "c0", N1, P, "a3010502", &a) == 0 && alive_is(&a, 5, 0, false) &&
+           a.vsn[2] == 2 && a.vsn[3] == 0,
+       "alive: 3-byte Vsn kept, zero-padded, not counted as versions");
+    ok(alive_from(A4, "cf0000000100000000", "c0", N1, P, V6, &a) < 0,
+       "alive: incarnation above uint32 rejected");
+    ok(alive_from(A4, "05", "c0", N1, "ce00011170", V6, &a) < 0, "alive: port 70000 rejected");
+    ok(alive_from("a37f0000", "05", "c0", N1, P, V6, &a) < 0, "alive: 3-byte address rejected");
+    snprintf(
+        hex, sizeof(hex),
+        "86a441646472%sab496e6361726e6174696f6e%sa44d657461%sa44e6f6465%sa4506f7274%sa356736e%s",
+        A4, "05", "a2ff80", N1, P, V6);
+    p = unhex(hex, &n);
+    for (k = 0; k < n; k++)
+        bad += hm_ml_get_alive(p, k, &a) == 0;
+    is_int((int)bad, 0, "alive: every truncation rejected");
+    free(p);
+}
+
 typedef struct {
     int count;
     char names[4][8];
@@ -396,6 +464,7 @@ int main(void)
     test_ack();
     test_small_messages();
     test_alive_forms();
+    test_alive_encodings();
     test_push_pull();
     test_user_stream();
     hm_buf_free(&b);
