@@ -213,10 +213,12 @@ static int bucket_insert(bq_bucket_t *bk, uint64_t v)
     front = i < bk->n / 2 || (i == 0 && bk->n > 0);
     if (bucket_room(bk, front) < 0)
         return -1;
+    /* the ends are the usual places: no call to move nothing */
     if (front) {
-        memmove(&bk->e[bk->lo - 1], &bk->e[bk->lo], i * sizeof(uint64_t));
+        if (i > 0)
+            memmove(&bk->e[bk->lo - 1], &bk->e[bk->lo], i * sizeof(uint64_t));
         bk->lo--;
-    } else {
+    } else if (i < bk->n) {
         memmove(&bk->e[bk->lo + i + 1], &bk->e[bk->lo + i], (bk->n - i) * sizeof(uint64_t));
     }
     bk->e[bk->lo + i] = v;
@@ -230,9 +232,10 @@ static int bucket_insert(bq_bucket_t *bk, uint64_t v)
 static void bucket_close(bq_bucket_t *bk, uint32_t i)
 {
     if (i < bk->n / 2) {
-        memmove(&bk->e[bk->lo + 1], &bk->e[bk->lo], i * sizeof(uint64_t));
+        if (i > 0)
+            memmove(&bk->e[bk->lo + 1], &bk->e[bk->lo], i * sizeof(uint64_t));
         bk->lo++;
-    } else {
+    } else if (i + 1 < bk->n) { /* not the newest, which a get takes */
         memmove(&bk->e[bk->lo + i], &bk->e[bk->lo + i + 1], (bk->n - i - 1) * sizeof(uint64_t));
     }
     bk->n--;
@@ -375,7 +378,7 @@ static bq_tier_t *tier_get(hm_bcast_queue_t *q, uint32_t t)
     return q->tiers[t];
 }
 
-static void tier_count(hm_bcast_queue_t *q, bq_tier_t *tr, uint32_t t, int d)
+static inline void tier_count(hm_bcast_queue_t *q, bq_tier_t *tr, uint32_t t, int d)
 {
     tr->count += (uint32_t)d;
     if (tr->count == 0)
@@ -785,6 +788,7 @@ size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size
 {
     uint32_t tlimit, t, x, len;
     size_t used = 0, k = 0, i, base = q->npark; /* base: parked by an outer get */
+    const bq_bucket_t *warm = NULL;             /* the bucket last taken from */
 
     if (q->count == 0 || max_parts == 0)
         return 0;
@@ -803,15 +807,24 @@ size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size
         x = (uint32_t)bk->e[bk->lo + bk->n - 1]; /* the newest */
         len = bk->len;
         /* the next few items to go are likely the next newest of this
-         * length: start fetching them (the pool is cold) */
-        for (i = bk->n > BQ_AHEAD ? bk->n - BQ_AHEAD : 0; i + 1 < bk->n; i++)
-            hm_prefetch(&q->items[(uint32_t)bk->e[bk->lo + i]]);
-        /* and what encoding them reads, for the next two, whose items
-         * were asked for by the gets before (a lazy item's bytes come
-         * from a node record as cold as the item) */
-        if (q->pre)
-            for (i = bk->n > 3 ? bk->n - 3 : 0; i + 1 < bk->n; i++)
-                q->pre(q->hook_ud, q->items[(uint32_t)bk->e[bk->lo + i]].key);
+         * length: start fetching them (the pool is cold), and what
+         * encoding them reads for the next two (a lazy item's bytes come
+         * from a node record as cold as the item).  The first take from
+         * a bucket asks for all of them, the next ones for the one that
+         * came into reach. */
+        if (bk != warm) {
+            for (i = bk->n > BQ_AHEAD ? bk->n - BQ_AHEAD : 0; i + 1 < bk->n; i++)
+                hm_prefetch(&q->items[(uint32_t)bk->e[bk->lo + i]]);
+            if (q->pre)
+                for (i = bk->n > 3 ? bk->n - 3 : 0; i + 1 < bk->n; i++)
+                    q->pre(q->hook_ud, q->items[(uint32_t)bk->e[bk->lo + i]].key);
+            warm = bk;
+        } else {
+            if (bk->n > BQ_AHEAD)
+                hm_prefetch(&q->items[(uint32_t)bk->e[bk->lo + bk->n - BQ_AHEAD]]);
+            if (q->pre && bk->n > 3)
+                q->pre(q->hook_ud, q->items[(uint32_t)bk->e[bk->lo + bk->n - 3]].key);
+        }
         unlink_at(q, t, tr, (uint32_t)bi, bk->n - 1);
         if (emit(q, x, &parts[k]) < 0) {
             /* cannot produce it: drop it rather than loop forever */
