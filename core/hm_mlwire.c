@@ -686,28 +686,36 @@ int hm_ml_get_user_stream(const uint8_t *p, size_t n, const uint8_t **msg, size_
 
 /* ---- compound (7) -------------------------------------------------------- */
 
+/* One reservation and straight copies: a gossip packet is a compound of
+ * up to ~20 parts, built five times a second per node. */
 int hm_ml_put_compound(hm_buf_t *b, const hm_buf_t *parts, size_t n)
 {
-    uint8_t hdr[2];
-    size_t i;
-    int rc;
+    size_t i, total = 2 + 2 * n;
+    uint8_t *w;
 
     if (n > 255)
         return -1;
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         if (parts[i].len > 0xffff)
             return -1;
-    hdr[0] = HM_ML_COMPOUND;
-    hdr[1] = (uint8_t)n;
-    rc = hm_buf_append(b, hdr, 2);
-    for (i = 0; i < n; i++) {
-        hdr[0] = (uint8_t)(parts[i].len >> 8);
-        hdr[1] = (uint8_t)parts[i].len;
-        rc |= hm_buf_append(b, hdr, 2);
+        total += parts[i].len;
     }
-    for (i = 0; i < n; i++)
-        rc |= hm_buf_append(b, parts[i].data, parts[i].len);
-    return rc;
+    if (hm_buf_reserve(b, total) < 0)
+        return -1;
+    w = b->data + b->len;
+    *w++ = HM_ML_COMPOUND;
+    *w++ = (uint8_t)n;
+    for (i = 0; i < n; i++) {
+        *w++ = (uint8_t)(parts[i].len >> 8);
+        *w++ = (uint8_t)parts[i].len;
+    }
+    for (i = 0; i < n; i++) {
+        if (parts[i].len)
+            memcpy(w, parts[i].data, parts[i].len);
+        w += parts[i].len;
+    }
+    b->len += total;
+    return 0;
 }
 
 int hm_ml_split_compound(const uint8_t *p, size_t n, const uint8_t **out, size_t *out_len,

@@ -209,20 +209,22 @@ static void prefetch_rec(const hm_swim_t *s, uint32_t h)
         hm_prefetch(&s->recs[SLOT_IDX(x)]);
 }
 
-void hm_swim_prefetch(const hm_swim_t *s, const char *name, size_t len, bool rec)
+uint32_t hm_swim_hash(const char *name, size_t len)
 {
-    uint32_t h = hash_name(name, len);
+    return hash_name(name, len);
+}
 
+void hm_swim_prefetch(const hm_swim_t *s, uint32_t h, bool rec)
+{
     if (rec)
         prefetch_rec(s, h);
     else
         prefetch_slot(s, h);
 }
 
-static void htab_put(hm_swim_t *s, uint32_t r)
+static void htab_put(hm_swim_t *s, uint32_t r, uint32_t h)
 {
-    uint32_t h = hash_name(REC_NAME(&s->recs[r]), s->recs[r].name_len), mask = s->hcap - 1;
-    uint32_t i = h & mask;
+    uint32_t mask = s->hcap - 1, i = h & mask;
 
     while (s->htab[i])
         i = (i + 1) & mask;
@@ -246,7 +248,7 @@ static int htab_grow(hm_swim_t *s)
      * the old table, whose order sends each read to a random record */
     for (i = 1; i < s->recs_used; i++)
         if (s->recs[i].in_use)
-            htab_put(s, i);
+            htab_put(s, i, hash_name(REC_NAME(&s->recs[i]), s->recs[i].name_len));
     hm_pool_free(old, (size_t)old_cap * sizeof(uint32_t));
     return 0;
 }
@@ -326,7 +328,8 @@ static void rec_release(hm_swim_t *s, uint32_t r)
 
 /* Add a node at a random position of the probe order (memberlist does this
  * so that the failure detection bound stays low on average). */
-static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len)
+/* A new record for name, whose hash_name() is h. */
+static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len, uint32_t h)
 {
     uint32_t r, off;
 
@@ -362,7 +365,7 @@ static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len)
         return NULL;
     }
     s->recs[r].name_len = (uint16_t)len;
-    htab_put(s, r);
+    htab_put(s, r, h);
     s->order[s->norder] = s->order[off];
     s->order[off] = r;
     s->norder++;
@@ -1302,6 +1305,12 @@ static bool set_meta(hm_rec_t *r, const uint8_t *meta, size_t n)
 void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcast_done_fn done,
                    void *ud)
 {
+    hm_swim_alive_h(s, a, hash_name(a->node.p, a->node.n), bootstrap, done, ud);
+}
+
+void hm_swim_alive_h(hm_swim_t *s, const hm_ml_alive_t *a, uint32_t h, bool bootstrap,
+                     hm_bcast_done_fn done, void *ud)
+{
     hm_rec_t *r;
     bool is_local, updates_node = false, meta_changed;
     uint8_t old_state;
@@ -1312,9 +1321,9 @@ void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcas
         return;
     if (a->node.n == 0 || a->node.n > UINT16_MAX || a->meta_len > UINT16_MAX)
         return;
-    r = hm_swim_lookup(s, a->node.p, a->node.n);
+    r = lookup_h(s, a->node.p, a->node.n, h);
     if (r == NULL) {
-        r = rec_add(s, a->node.p, a->node.n);
+        r = rec_add(s, a->node.p, a->node.n, h);
         if (r == NULL)
             return;
         rec_set_addr(s, r, &a->addr);
@@ -1694,11 +1703,11 @@ void hm_swim_reset_nodes(hm_swim_t *s)
 static void handle_command(hm_swim_t *s, const hm_addr_t *from, const uint8_t *p, size_t n,
                            int depth);
 
-static void handle_alive_decoded(hm_swim_t *s, hm_ml_alive_t *a)
+static void handle_alive_decoded(hm_swim_t *s, hm_ml_alive_t *a, uint32_t h)
 {
     if (a->addr.port == 0)
         a->addr.port = s->cfg.addr.port;
-    hm_swim_alive(s, a, false, NULL, NULL);
+    hm_swim_alive_h(s, a, h, false, NULL, NULL);
 }
 
 static bool queued_type(uint8_t t)
@@ -1749,7 +1758,7 @@ static void handle_compound(hm_swim_t *s, const hm_addr_t *from, const uint8_t *
     }
     for (i = k - 1; i >= 0; i--)
         if (decoded[i] == 1)
-            handle_alive_decoded(s, &alive[i]);
+            handle_alive_decoded(s, &alive[i], hash[i]);
     for (i = k - 1; i >= 0; i--)
         if (decoded[i] == 0 && lens[i] > 0 && queued_type(parts[i][0]))
             handle_command(s, from, parts[i], lens[i], depth + 1);
@@ -1777,7 +1786,7 @@ static void handle_alive_msg(hm_swim_t *s, const uint8_t *p, size_t n)
         hm_swim_malformed(s, "alive message");
         return;
     }
-    handle_alive_decoded(s, &a);
+    handle_alive_decoded(s, &a, hash_name(a.node.p, a.node.n));
 }
 
 static void handle_accuse_msg(hm_swim_t *s, const uint8_t *p, size_t n, bool dead)

@@ -164,9 +164,12 @@ struct hm_swim {
 uint64_t hm_swim_rand(hm_swim_t *s);
 uint32_t hm_swim_randn(hm_swim_t *s, uint32_t n);
 hm_rec_t *hm_swim_lookup(const hm_swim_t *s, const char *name, size_t len);
-/* Warm the cache for a later lookup of name: its hash slot (rec false),
- * then, a few lookups later, its record (rec true). */
-void hm_swim_prefetch(const hm_swim_t *s, const char *name, size_t len, bool rec);
+/* The name table's hash of a name (to compute it once per message). */
+uint32_t hm_swim_hash(const char *name, size_t len);
+/* Warm the cache for a later lookup of the name whose hm_swim_hash() is h:
+ * its hash slot (rec false), then, a few lookups later, its record (rec
+ * true). */
+void hm_swim_prefetch(const hm_swim_t *s, uint32_t h, bool rec);
 void hm_swim_rec_addr(const hm_swim_t *s, const hm_rec_t *r, hm_addr_t *out);
 int hm_swim_encode_push_node(const hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out);
 const hm_swim_node_t *hm_swim_view(hm_swim_t *s, const hm_rec_t *r, hm_swim_node_t *v);
@@ -176,6 +179,9 @@ void hm_swim_out_push(hm_swim_t *s, hm_swim_out_type_t type, const hm_addr_t *to
                       uint64_t deadline, hm_buf_t *data);
 void hm_swim_alive(hm_swim_t *s, const hm_ml_alive_t *a, bool bootstrap, hm_bcast_done_fn done,
                    void *ud);
+/* The same, given hm_swim_hash() of the node's name. */
+void hm_swim_alive_h(hm_swim_t *s, const hm_ml_alive_t *a, uint32_t h, bool bootstrap,
+                     hm_bcast_done_fn done, void *ud);
 void hm_swim_suspect(hm_swim_t *s, const hm_ml_accuse_t *m);
 void hm_swim_dead(hm_swim_t *s, const hm_ml_accuse_t *m);
 void hm_swim_health_delta(hm_swim_t *s, int delta);

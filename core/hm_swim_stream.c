@@ -231,20 +231,37 @@ static int verify_protocol(const hm_swim_t *s, const nodes_acc_t *rem)
     return 0;
 }
 
+/* Node states hashed (and their name-table slots fetched) ahead of the
+ * merge; their records are fetched half as far ahead. */
+#define MERGE_AHEAD 16
+
+static uint32_t merge_hash(const hm_swim_t *s, const hm_ml_push_node_t *n)
+{
+    uint32_t h = hm_swim_hash(n->name.p, n->name.n);
+
+    hm_swim_prefetch(s, h, false);
+    return h;
+}
+
 static int merge_remote(hm_swim_t *s, const nodes_acc_t *rem, const uint8_t *user, size_t ulen,
                         bool join)
 {
+    uint32_t hr[MERGE_AHEAD], h; /* hr[j % MERGE_AHEAD]: node j's name hash */
     size_t i;
 
     if (verify_protocol(s, rem) < 0)
         return -1;
+    for (i = 0; i < rem->n && i < MERGE_AHEAD; i++)
+        hr[i] = merge_hash(s, &rem->v[i]);
     for (i = 0; i < rem->n; i++) {
         const hm_ml_push_node_t *n = &rem->v[i];
-        /* the names are spread over the whole table: overlap the misses */
-        if (i + 16 < rem->n)
-            hm_swim_prefetch(s, rem->v[i + 16].name.p, rem->v[i + 16].name.n, false);
-        if (i + 8 < rem->n)
-            hm_swim_prefetch(s, rem->v[i + 8].name.p, rem->v[i + 8].name.n, true);
+        /* the names are spread over the whole table: overlap the misses,
+         * each name hashed once */
+        h = hr[i % MERGE_AHEAD];
+        if (i + MERGE_AHEAD < rem->n)
+            hr[i % MERGE_AHEAD] = merge_hash(s, &rem->v[i + MERGE_AHEAD]);
+        if (i + MERGE_AHEAD / 2 < rem->n)
+            hm_swim_prefetch(s, hr[(i + MERGE_AHEAD / 2) % MERGE_AHEAD], true);
         switch (n->state) {
         case HM_ML_STATE_ALIVE: {
             hm_ml_alive_t a = {0};
@@ -255,7 +272,7 @@ static int merge_remote(hm_swim_t *s, const nodes_acc_t *rem, const uint8_t *use
             a.meta_len = n->meta_len;
             memcpy(a.vsn, n->vsn, 6);
             a.has_vsn = n->has_vsn;
-            hm_swim_alive(s, &a, false, NULL, NULL);
+            hm_swim_alive_h(s, &a, h, false, NULL, NULL);
             break;
         }
         case HM_ML_STATE_LEFT: {
