@@ -99,6 +99,7 @@ static void run(uint32_t n, uint64_t secs, bool compress, uint64_t seed, unsigne
     uint64_t rs = seed * 2654435761u + 1;
 
     hm_sim_set_threads(sim, threads);
+    hm_sim_set_trace(sim, getenv("SIM_BENCH_DEBUG") != NULL); /* it hashes every byte */
     hm_swim_config_profile(&cfg, "lan");
     cfg.enable_compression = compress;
     for (i = 0; i < n; i++)

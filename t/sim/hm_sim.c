@@ -136,6 +136,7 @@ struct hm_sim {
     uint64_t *blocked, *blocked_udp;
     size_t nblocked, nblocked_udp;
     bool partitioned;
+    bool no_trace; /* hm_sim_set_trace(false) */
     hm_sim_stats_t *sum;  /* what hm_sim_stats returns, summed on read */
     hm_sim_stats_t carry; /* counts of workers retired by hm_sim_set_threads */
     uint64_t *next;       /* threaded: each node's earliest pending event */
@@ -171,6 +172,8 @@ static uint64_t splitmix(uint64_t *x)
 
 static void trace(node_t *n, uint64_t v)
 {
+    if (n->sim->no_trace)
+        return;
     n->trace = (n->trace ^ v) * 0x100000001b3ull;
 }
 
@@ -187,6 +190,9 @@ static void trace_bytes(node_t *nd, const uint8_t *p, size_t n)
 {
     uint64_t h[4] = {nd->trace ^ n, 1, 2, 3}, w[4];
     int i;
+
+    if (nd->sim->no_trace)
+        return;
 
     for (; n >= 32; n -= 32, p += 32) {
         memcpy(w, p, 32);
@@ -1519,6 +1525,11 @@ uint32_t hm_sim_seen_alive(const hm_sim_t *s, uint32_t node)
 uint32_t hm_sim_joins_ok(const hm_sim_t *s, uint32_t node)
 {
     return node < s->nnodes ? s->nodes[node]->joins_ok : 0;
+}
+
+void hm_sim_set_trace(hm_sim_t *sim, bool on)
+{
+    sim->no_trace = !on;
 }
 
 uint64_t hm_sim_windows(const hm_sim_t *s)
