@@ -654,25 +654,41 @@ static uint8_t *w_uint(uint8_t *w, uint64_t v)
                               : w_be(w, 0xcf, v, 8);
 }
 
-static uint8_t *w_key(uint8_t *w, const char *k, size_t n)
+/* A key (a fixstr; k includes its header byte): a fixed-size copy. */
+#define W_KEY(w, k) (memcpy(w, k, sizeof(k) - 1), (w) + sizeof(k) - 1)
+
+/* A record's name as a raw.  A short one is copied as its whole inline
+ * buffer, a fixed-size copy: callers reserve HM_REC_INLINE_NAME bytes
+ * beyond what they write. */
+static uint8_t *w_name(uint8_t *w, const hm_rec_t *r)
 {
-    *w++ = (uint8_t)(0xa0 | n);
-    memcpy(w, k, n);
-    return w + n;
+    if (r->name_len >= HM_REC_INLINE_NAME)
+        return w_raw(w, r->nm.p, r->name_len);
+    *w++ = (uint8_t)(0xa0 | r->name_len);
+    memcpy(w, r->nm.in, HM_REC_INLINE_NAME);
+    return w + r->name_len;
 }
 
 /* The keys an alive message and a push/pull node state both begin with
  * (go-msgpack writes keys sorted): Addr, Incarnation, Meta. */
 static uint8_t *w_addr_inc_meta(const hm_swim_t *s, const hm_rec_t *r, uint8_t *w)
 {
-    w = w_key(w, "Addr", 4);
-    if (r->alen == 0)
+    w = W_KEY(w, "\xa4"
+                 "Addr");
+    if (r->alen == 4) {
+        *w++ = 0xa4;
+        memcpy(w, r->ip4, 4);
+        w += 4;
+    } else if (r->alen == 0) {
         *w++ = 0xc0;
-    else
-        w = w_raw(w, r->alen == 16 ? s->v6[r - s->recs] : r->ip4, r->alen);
-    w = w_key(w, "Incarnation", 11);
+    } else {
+        w = w_raw(w, s->v6[r - s->recs], r->alen);
+    }
+    w = W_KEY(w, "\xab"
+                 "Incarnation");
     w = w_uint(w, r->inc);
-    w = w_key(w, "Meta", 4);
+    w = W_KEY(w, "\xa4"
+                 "Meta");
     if (r->meta == NULL)
         *w++ = 0xc0;
     else
@@ -680,28 +696,48 @@ static uint8_t *w_addr_inc_meta(const hm_swim_t *s, const hm_rec_t *r, uint8_t *
     return w;
 }
 
+/* Vsn as a raw of 6, or nil. */
+static uint8_t *w_vsn(uint8_t *w, const hm_rec_t *r, bool nil)
+{
+    w = W_KEY(w, "\xa3"
+                 "Vsn");
+    if (nil) {
+        *w++ = 0xc0;
+        return w;
+    }
+    *w++ = 0xa6;
+    memcpy(w, r->vsn, 6);
+    return w + 6;
+}
+
+/* The most a node state or an alive message about r takes (at most 7
+ * keys of at most 12 bytes, 7 value headers of at most 5 bytes, an
+ * address of 16, Vsn 6, and the type and map bytes), with the slack
+ * w_name() needs. */
+static size_t node_room(const hm_rec_t *r)
+{
+    return 2 + 7 * 12 + 7 * 5 + 16 + 6 + r->meta_len + r->name_len + HM_REC_INLINE_NAME;
+}
+
 /* The bytes of hm_ml_put_alive() for this record, written in one go: a
  * queued alive is encoded again each of its (up to 20) transmissions. */
 static int encode_alive_rec(hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out)
 {
-    size_t len = alive_len(r);
     uint8_t *w, *start;
 
-    if (hm_buf_reserve(out, len) < 0)
+    if (hm_buf_reserve(out, node_room(r)) < 0)
         return -1;
     start = w = out->data + out->len;
     *w++ = HM_ML_ALIVE;
     *w++ = 0x86;
     w = w_addr_inc_meta(s, r, w);
-    w = w_key(w, "Node", 4);
-    w = w_raw(w, REC_NAME(r), r->name_len);
-    w = w_key(w, "Port", 4);
+    w = W_KEY(w, "\xa4"
+                 "Node");
+    w = w_name(w, r);
+    w = W_KEY(w, "\xa4"
+                 "Port");
     w = w_uint(w, r->port);
-    w = w_key(w, "Vsn", 3);
-    if (!rec_has_vsn(r))
-        *w++ = 0xc0;
-    else
-        w = w_raw(w, r->vsn, 6);
+    w = w_vsn(w, r, !rec_has_vsn(r));
     out->len += (size_t)(w - start);
 #ifdef HM_SWIM_CHECK_LEN
     {
@@ -717,12 +753,12 @@ static int encode_alive_rec(hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out)
         memcpy(a.vsn, r->vsn, 6);
         a.has_vsn = rec_has_vsn(r);
         if (hm_ml_put_alive(&ref, &a) < 0 || ref.len != (size_t)(w - start) ||
-            memcmp(ref.data, start, ref.len) != 0)
+            memcmp(ref.data, start, ref.len) != 0 || ref.len != alive_len(r))
             abort();
         hm_buf_free(&ref);
     }
 #endif
-    return (size_t)(w - start) == len ? 0 : -1;
+    return 0;
 }
 
 /* The bytes hm_ml_put_push_pull() writes for this record as a node state
@@ -730,24 +766,23 @@ static int encode_alive_rec(hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out)
  * go: a push/pull at 10,000 nodes carries 10,000 of them. */
 int hm_swim_encode_push_node(const hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out)
 {
-    /* map, 7 keys (32 bytes), Addr <= 17, Incarnation <= 5, Meta, Name,
-     * Port <= 3, State 1, Vsn 7; raw headers <= 5 each */
-    size_t max = 1 + 32 + 17 + 5 + 5 + r->meta_len + 5 + r->name_len + 3 + 1 + 7;
     uint8_t *w, *start;
 
-    if (hm_buf_reserve(out, max) < 0)
+    if (hm_buf_reserve(out, node_room(r)) < 0)
         return -1;
     start = w = out->data + out->len;
     *w++ = 0x87;
     w = w_addr_inc_meta(s, r, w);
-    w = w_key(w, "Name", 4);
-    w = w_raw(w, REC_NAME(r), r->name_len);
-    w = w_key(w, "Port", 4);
+    w = W_KEY(w, "\xa4"
+                 "Name");
+    w = w_name(w, r);
+    w = W_KEY(w, "\xa4"
+                 "Port");
     w = w_uint(w, r->port);
-    w = w_key(w, "State", 5);
+    w = W_KEY(w, "\xa5"
+                 "State");
     w = w_uint(w, r->state);
-    w = w_key(w, "Vsn", 3);
-    w = w_raw(w, r->vsn, 6);
+    w = w_vsn(w, r, false);
     out->len += (size_t)(w - start);
     return 0;
 }
