@@ -179,14 +179,14 @@ static int bucket_realloc(bq_bucket_t *bk, uint32_t ncap, uint32_t before)
     return 0;
 }
 
-/* Room for one more entry at the front (else the back) of bk. */
-static int bucket_room(bq_bucket_t *bk, bool front)
+/* Room for m more entries at the front (else the back) of bk. */
+static int bucket_room(bq_bucket_t *bk, bool front, uint32_t m)
 {
     uint32_t spare, ncap;
 
-    if (front ? bk->lo > 0 : bk->lo + bk->n < bk->cap)
+    if (front ? bk->lo >= m : bk->cap - bk->lo - bk->n >= m)
         return 0;
-    if (bk->n < bk->cap / 2) {
+    if (bk->n + m <= bk->cap / 2) {
         /* plenty of room at the other end: share it out */
         spare = bk->cap - bk->n;
         memmove(&bk->e[spare / 2], &bk->e[bk->lo], bk->n * sizeof(uint64_t));
@@ -194,37 +194,48 @@ static int bucket_room(bq_bucket_t *bk, bool front)
         return 0;
     }
     ncap = bk->cap ? bk->cap * 2 : 4;
+    while (ncap - bk->n < 2 * m)
+        ncap *= 2;
     spare = ncap - bk->n;
     /* a bucket only ever appended to (tier 0: pushes) keeps no front room */
     return bucket_realloc(bk, ncap, front ? spare - spare / 4 : bk->lo ? spare / 4 : 0);
 }
 
-static int bucket_insert(bq_bucket_t *bk, uint64_t v)
+/* Where entry v goes in bk (relative). */
+static uint32_t bucket_pos(const bq_bucket_t *bk, uint64_t v)
 {
-    uint32_t i;
-    bool front;
-
     if (bk->n == 0 || v > bk->e[bk->lo + bk->n - 1])
-        i = bk->n; /* the newest: the usual case */
-    else if (v < bk->e[bk->lo])
-        i = 0;
-    else
-        i = entry_lb(bk, v);
-    front = i < bk->n / 2 || (i == 0 && bk->n > 0);
-    if (bucket_room(bk, front) < 0)
+        return bk->n; /* the newest: the usual case */
+    if (v < bk->e[bk->lo])
+        return 0;
+    return entry_lb(bk, v);
+}
+
+/* Put the m ascending entries v at relative position i, where they all
+ * belong, moving the shorter side. */
+static int bucket_put(bq_bucket_t *bk, uint32_t i, const uint64_t *v, uint32_t m)
+{
+    bool front = i < bk->n / 2 || (i == 0 && bk->n > 0);
+
+    if (bucket_room(bk, front, m) < 0)
         return -1;
     /* the ends are the usual places: no call to move nothing */
     if (front) {
         if (i > 0)
-            memmove(&bk->e[bk->lo - 1], &bk->e[bk->lo], i * sizeof(uint64_t));
-        bk->lo--;
+            memmove(&bk->e[bk->lo - m], &bk->e[bk->lo], i * sizeof(uint64_t));
+        bk->lo -= m;
     } else if (i < bk->n) {
-        memmove(&bk->e[bk->lo + i + 1], &bk->e[bk->lo + i], (bk->n - i) * sizeof(uint64_t));
+        memmove(&bk->e[bk->lo + i + m], &bk->e[bk->lo + i], (bk->n - i) * sizeof(uint64_t));
     }
-    bk->e[bk->lo + i] = v;
-    bk->n++;
+    memcpy(&bk->e[bk->lo + i], v, m * sizeof(uint64_t));
+    bk->n += m;
     bk->hint = i;
     return 0;
+}
+
+static int bucket_insert(bq_bucket_t *bk, uint64_t v)
+{
+    return bucket_put(bk, bucket_pos(bk, v), &v, 1);
 }
 
 /* Remove entry i (relative), moving the shorter side; give back memory
@@ -776,6 +787,48 @@ static int park(hm_bcast_queue_t *q, uint32_t x)
     return 0;
 }
 
+/* Items a get sent move to the next tier together.  Those it took from
+ * one bucket (one tier and length, newest first) usually all belong in one
+ * place of the next tier's bucket: one move of the entries behind them
+ * instead of one per item (mid-bucket inserts were 4% of a 10,000-node
+ * run, in memmove). */
+#define BQ_RUN 32
+
+static bool same_run(const hm_bcast_queue_t *q, uint32_t a, uint32_t b)
+{
+    return key_tier(q->items[a].k) == key_tier(q->items[b].k) && item_len(q, a) == item_len(q, b) &&
+           key_id(q->items[b].k) < key_id(q->items[a].k);
+}
+
+/* Link xs[0..m) (a run: same tier and length, ids descending), as one
+ * block if nothing lies between them, else one by one. */
+static void relink(hm_bcast_queue_t *q, const uint32_t *xs, size_t m)
+{
+    uint64_t v[BQ_RUN];
+    uint32_t t, pos;
+    bq_tier_t *tr;
+    bq_bucket_t *bk;
+    size_t j;
+    int bi;
+
+    if (m > 1 && (tr = tier_get(q, t = key_tier(q->items[xs[0]].k))) != NULL &&
+        ((bi = bucket_find(tr, item_len(q, xs[0]))) >= 0 ||
+         (bi = bucket_add(tr, item_len(q, xs[0]))) >= 0)) {
+        bk = &tr->b[bi];
+        for (j = 0; j < m; j++)
+            v[j] = entry_of(q, xs[m - 1 - j]); /* ascending */
+        pos = bucket_pos(bk, v[m - 1]);
+        if ((pos == 0 || bk->e[bk->lo + pos - 1] < v[0]) &&
+            bucket_put(bk, pos, v, (uint32_t)m) == 0) {
+            tier_count(q, tr, t, (int)m);
+            return;
+        }
+    }
+    for (j = 0; j < m; j++)
+        if (link_item(q, xs[j]) < 0)
+            finish_item(q, xs[j], false);
+}
+
 #define BQ_AHEAD 8
 
 void hm_bcast_set_prefetch(hm_bcast_queue_t *q, hm_bcast_prefetch_fn pre)
@@ -787,8 +840,8 @@ size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size
                     hm_buf_t *parts, size_t max_parts)
 {
     uint32_t tlimit, t, x, len;
-    size_t used = 0, k = 0, i, base = q->npark; /* base: parked by an outer get */
-    const bq_bucket_t *warm = NULL;             /* the bucket last taken from */
+    size_t used = 0, k = 0, i, j, base = q->npark; /* base: parked by an outer get */
+    const bq_bucket_t *warm = NULL;                /* the bucket last taken from */
 
     if (q->count == 0 || max_parts == 0)
         return 0;
@@ -838,9 +891,12 @@ size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size
         else
             q->items[x].k = mkkey(t + 1, len, key_id(q->items[x].k));
     }
-    for (i = base; i < q->npark; i++)
-        if (link_item(q, q->park[i]) < 0)
-            finish_item(q, q->park[i], false);
+    for (i = base; i < q->npark; i = j) {
+        for (j = i + 1; j < q->npark && j - i < BQ_RUN && same_run(q, q->park[j - 1], q->park[j]);
+             j++)
+            ;
+        relink(q, &q->park[i], j - i);
+    }
     q->npark = base;
     return k;
 }
