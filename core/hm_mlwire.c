@@ -4,7 +4,9 @@
  * go-msgpack does (keys sorted, omitempty honoured); decoders take keys in
  * any order, skip unknown ones and also accept Go's struct-as-array form.
  */
+#ifdef HAVE_CONFIG_H /* not in out-of-tree builds of the wire codecs (t/fuzz.sh): zlib then */
 #include <config.h>
+#endif
 
 #include <string.h>
 #ifdef HAVE_ISAL
