@@ -1772,7 +1772,10 @@ static void handle_compound(hm_swim_t *s, const hm_addr_t *from, const uint8_t *
         hm_swim_malformed(s, "compound request");
         return;
     }
-    for (i = 0; i < k; i++) {
+    /* the alive messages are handled last to first: fetch their slots,
+     * then their records, in that order, so that each has had the
+     * longest time to arrive when it is needed */
+    for (i = k - 1; i >= 0; i--) {
         decoded[i] = 0;
         if (lens[i] > 0 && parts[i][0] == HM_ML_ALIVE) {
             decoded[i] = hm_ml_get_alive(parts[i] + 1, lens[i] - 1, &alive[i]) == 0 ? 1 : -1;
@@ -1782,7 +1785,7 @@ static void handle_compound(hm_swim_t *s, const hm_addr_t *from, const uint8_t *
             }
         }
     }
-    for (i = 0; i < k; i++)
+    for (i = k - 1; i >= 0; i--)
         if (decoded[i] == 1)
             prefetch_rec(s, hash[i]);
     for (i = 0; i < k; i++) {
