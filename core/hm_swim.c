@@ -328,6 +328,12 @@ static void rec_release(hm_swim_t *s, uint32_t r)
 
 /* Add a node at a random position of the probe order (memberlist does this
  * so that the failure detection bound stays low on average). */
+void hm_swim_prefetch_order(const hm_swim_t *s)
+{
+    if (s->norder)
+        hm_prefetch(&s->order[s->order_draw % s->norder]);
+}
+
 /* A new record for name, whose hash_name() is h. */
 static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len, uint32_t h)
 {
@@ -349,8 +355,11 @@ static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len, uint32_t h)
         s->order = n;
         s->order_cap = ncap;
     }
-    /* the probe-order slot is random, so a miss: start it before the rest */
-    off = hm_swim_randn(s, s->norder);
+    /* memberlist puts a new node at a random place of the probe order,
+     * a cache miss: its random number was drawn by the insert before, and
+     * the slot fetched then and when the message naming it came in */
+    off = s->norder ? s->order_draw % s->norder : 0;
+    s->order_draw = (uint32_t)(hm_swim_rand(s) >> 32);
     hm_prefetch(&s->order[off]);
     r = rec_alloc(s);
     if (r == 0)
@@ -369,6 +378,7 @@ static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len, uint32_t h)
     s->order[s->norder] = s->order[off];
     s->order[off] = r;
     s->norder++;
+    hm_swim_prefetch_order(s);
     return &s->recs[r];
 }
 
@@ -1549,6 +1559,7 @@ hm_swim_t *hm_swim_new(const hm_swim_config_t *cfg, const hm_swim_delegate_t *d,
     seed = cfg->seed;
     s->rng[0] = splitmix(&seed);
     s->rng[1] = splitmix(&seed);
+    s->order_draw = (uint32_t)(hm_swim_rand(s) >> 32);
     s->now = now;
     s->next_stream_id = 1;
     s->bq = hm_bcast_new(s->cfg.retransmit_mult);
@@ -1788,6 +1799,7 @@ static void handle_compound(hm_swim_t *s, const hm_addr_t *from, const uint8_t *
     for (i = k - 1; i >= 0; i--)
         if (decoded[i] == 1)
             prefetch_rec(s, hash[i]);
+    hm_swim_prefetch_order(s); /* in case one of them is new */
     for (i = 0; i < k; i++) {
         if (decoded[i] == -1)
             hm_swim_malformed(s, "alive message");

@@ -119,7 +119,9 @@ struct hm_swim {
     uint32_t recs_cap, recs_free, recs_used; /* used: high-water mark */
     uint32_t *order;
     uint32_t norder, order_cap, probe_index;
-    uint32_t *htab; /* open addressing, linear probing: rec index, 0 empty */
+    uint32_t order_draw; /* the random number of the next insert into the probe
+                          * order, drawn ahead so that its slot is fetched early */
+    uint32_t *htab;      /* open addressing, linear probing: rec index, 0 empty */
     uint32_t hcap, hcount;
     hm_arena_chunk_t *arena;
     uint8_t (*v6)[16]; /* IPv6 addresses by record, allocated on first use */
@@ -191,6 +193,9 @@ void hm_swim_log(hm_swim_t *s, hm_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void hm_swim_malformed(hm_swim_t *s, const char *what);
 void hm_swim_ml_str(hm_ml_str_t *out, const char *p);
+
+/* Start loading the probe-order slot the next new node will take. */
+void hm_swim_prefetch_order(const hm_swim_t *s);
 
 /* hm_swim_probe.c */
 void hm_swim_probe_tick(hm_swim_t *s);

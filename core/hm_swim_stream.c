@@ -253,6 +253,7 @@ static int merge_remote(hm_swim_t *s, const nodes_acc_t *rem, const uint8_t *use
         return -1;
     for (i = 0; i < rem->n && i < MERGE_AHEAD; i++)
         hr[i] = merge_hash(s, &rem->v[i]);
+    hm_swim_prefetch_order(s);
     for (i = 0; i < rem->n; i++) {
         const hm_ml_push_node_t *n = &rem->v[i];
         /* the names are spread over the whole table: overlap the misses,
