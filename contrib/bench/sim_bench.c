@@ -19,30 +19,32 @@
  *       on a loaded machine -j1 can be faster.  Compare CPU by user time.
  *
  * Figures on this 2-core machine, 60 s of protocol time, -j2, otherwise
- * idle (2026-11-25, second round):
- *   nodes  conv_s  pkts/node/s  wall_s       user_s       maxrss
- *    1000    32.5         12.6  3.1-3.6        5.8-6.8      133 MB
- *    5000    none         15.6  31.8-34.4      56.2-62.0    2.9 GB
- *   10000    none         15.6  104.6-105.3    161.0-165.0  10.7 GB
+ * idle (2026-11-25, third round):
+ *   nodes  conv_s  pkts/node/s  wall_s      user_s       maxrss
+ *    1000    32.9         12.6  2.0-2.7     3.7-4.7      138 MB
+ *    5000    none         15.6  23.3-26.5   41.3-45.3    2.9 GB
+ *   10000    none         15.6  81.0-82.7   118.6-121.5  10.6 GB
  * (the ranges are repeated runs: +-5% is this machine's noise)
- * The 10k target (60 s wall) is NOT met.  First round (same day): 10k
- * 148-161 s wall, 11.3 GB; before it (one thread, treap queue, generic
- * decoders) 437.7 s.  This round: the record prefetches were being
- * deleted by GCC (a function that only reads and prefetches looks pure to
- * its IPA passes; hm_prefetch() defeats that), queued alive messages and
- * push/pull states have their records prefetched, long-lived arrays are
- * pools grown by mremap (core/hm_pool.c), the name table is up to 3/4
- * full and is rebuilt in record order, a record prefetch follows the
- * probe chain to the matching tag, and the simulator keeps transient
- * buffers on the heap (page faults 9.1M -> 2.9M).  What remains is memory
- * latency: every delivery lands on a cold engine, and each alive message
- * received costs a hash-slot and a record miss, each one sent an item and
- * a record miss.  First-touch page faults cost ~10 us each on this
- * machine (a VM backing guest pages on first use: a program touching
- * 12 GB takes 8 us a page the first time, 2 us the next), ~15% of the
- * CPU time at 10k, so figures also depend on what ran before.
- * Transparent huge pages (THP "always" and a large malloc top pad: 3.3 GB
- * of huge pages at 5k) changed nothing measurable.
+ * The 10k target (60 s wall) is NOT met.  Second round (same day): 10k
+ * 104.6-105.3 s wall, 161-165 s user; first round 148-161 s; before it
+ * (one thread, treap queue, generic decoders) 437.7 s.  This round cut
+ * instructions (callgrind, 800 nodes x 20 s: 11.22 G -> 6.89 G): alive
+ * messages and node states are decoded straight off a pointer and
+ * written with fixed-size copies, a name is hashed once per message, a
+ * compound is built with one reservation, the queue moves the items a
+ * get sent as blocks and stops re-prefetching, ISA-L computes the CRC, and
+ * the trace hash is off unless SIM_BENCH_DEBUG is set.  It also fetches a
+ * compound's slots and records in the order they are handled and draws
+ * the probe-order slot of the next new node ahead.  What remains at 10k:
+ * ~28 s of system time, nearly all first-touch page faults (2.7M, 10.6 GB:
+ * the machine is a Firecracker VM whose host backs a guest page on first
+ * use, ~10 us each; a program touching 12 GB takes 8 us a page the first
+ * time, 2 us the next, so figures also depend on what ran before), and
+ * memory latency: every delivery lands on a cold engine, and each alive
+ * message received costs a hash-slot and a record miss, each one sent a
+ * queue-item and a record miss.  Transparent huge pages (THP "always", or
+ * glibc.malloc.hugetlb=1 with every pool on the heap: 13.5 GB, no gain)
+ * changed nothing measurable.
  *
  * Threads, 2000 nodes x 20 s (-t 20), one trace hash for both, at
  * quiet moments (load ~1): -j1 12.0-13.0 s wall, 11.4-12.2 s user; -j2
