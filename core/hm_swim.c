@@ -326,15 +326,15 @@ static void rec_release(hm_swim_t *s, uint32_t r)
     s->recs_free = r;
 }
 
-/* Add a node at a random position of the probe order (memberlist does this
- * so that the failure detection bound stays low on average). */
 void hm_swim_prefetch_order(const hm_swim_t *s)
 {
     if (s->norder)
         hm_prefetch(&s->order[s->order_draw % s->norder]);
 }
 
-/* A new record for name, whose hash_name() is h. */
+/* A new record for name, whose hash_name() is h, added at a random
+ * position of the probe order (memberlist does this so that the failure
+ * detection bound stays low on average). */
 static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len, uint32_t h)
 {
     uint32_t r, off;
