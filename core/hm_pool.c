@@ -36,7 +36,7 @@ void hm_pool_free(void *p, size_t size)
         free(p);
 }
 
-/* From 1 KiB on, cache-line aligned (a node record is one line). */
+/* From 1 KiB on, cache-line aligned (so no node record straddles two). */
 static void *heap_new(size_t size)
 {
     return size >= 1024 ? aligned_alloc(64, (size + 63) & ~(size_t)63) : malloc(size);

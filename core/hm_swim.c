@@ -247,7 +247,7 @@ static int htab_grow(hm_swim_t *s)
     /* every record in use is in the table: walk the pool, in order, not
      * the old table, whose order sends each read to a random record */
     for (i = 1; i < s->recs_used; i++)
-        if (s->recs[i].in_use)
+        if (REC_IN_USE(&s->recs[i]))
             htab_put(s, i, hash_name(REC_NAME(&s->recs[i]), s->recs[i].name_len));
     hm_pool_free(old, (size_t)old_cap * sizeof(uint32_t));
     return 0;
@@ -282,18 +282,26 @@ static uint32_t rec_alloc(hm_swim_t *s)
 
     if (s->recs_free) {
         r = s->recs_free;
-        s->recs_free = s->recs[r].susp;
+        s->recs_free = s->recs[r].inc;
     } else {
         if (s->recs_used == 0)
             s->recs_used = 1;
         if (s->recs_used >= s->recs_cap) {
             uint32_t ncap = s->recs_cap ? s->recs_cap * 2 : 16;
             hm_rec_t *n;
-            if (s->v6) { /* first: a bigger v6 with the old pool is harmless */
+            /* first the side arrays: bigger ones with the old pool are harmless */
+            if (s->v6) {
                 uint8_t(*v)[16] = realloc(s->v6, (size_t)ncap * 16);
                 if (v == NULL)
                     return 0;
                 s->v6 = v;
+            }
+            if (s->ext) {
+                hm_rec_ext_t *e = realloc(s->ext, (size_t)ncap * sizeof(*e));
+                if (e == NULL)
+                    return 0;
+                memset(e + s->recs_cap, 0, (size_t)(ncap - s->recs_cap) * sizeof(*e));
+                s->ext = e;
             }
             n = hm_pool_resize(s->recs, (size_t)s->recs_cap * sizeof(*n),
                                (size_t)s->recs_used * sizeof(*n), (size_t)ncap * sizeof(*n));
@@ -305,7 +313,6 @@ static uint32_t rec_alloc(hm_swim_t *s)
         r = s->recs_used++;
     }
     memset(&s->recs[r], 0, sizeof(hm_rec_t));
-    s->recs[r].in_use = 1;
     return r;
 }
 
@@ -318,11 +325,14 @@ static void rec_release(hm_swim_t *s, uint32_t r)
     htab_del(s, r);
     if (x->bc)
         hm_bcast_remove(s->bq, x->bc);
-    if (x->susp)
-        susp_free(s, x->susp);
-    free(x->meta);
+    if (s->ext) {
+        if (s->ext[r].susp)
+            susp_free(s, s->ext[r].susp);
+        free(s->ext[r].meta);
+        memset(&s->ext[r], 0, sizeof(s->ext[r]));
+    }
     memset(x, 0, sizeof(*x));
-    x->susp = s->recs_free;
+    x->inc = s->recs_free;
     s->recs_free = r;
 }
 
@@ -368,8 +378,7 @@ static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len, uint32_t h)
         memcpy(s->recs[r].nm.in, name, len);
         s->recs[r].nm.in[len] = 0;
     } else if ((s->recs[r].nm.p = arena_dup(s, name, len)) == NULL) {
-        s->recs[r].in_use = 0;
-        s->recs[r].susp = s->recs_free;
+        s->recs[r].inc = s->recs_free;
         s->recs_free = r;
         return NULL;
     }
@@ -387,12 +396,58 @@ static uint32_t rec_idx(const hm_swim_t *s, const hm_rec_t *r)
     return (uint32_t)(r - s->recs);
 }
 
+static const uint8_t *rec_meta(const hm_swim_t *s, const hm_rec_t *r)
+{
+    return r->flags & REC_META ? s->ext[rec_idx(s, r)].meta : NULL;
+}
+
+static size_t rec_meta_len(const hm_swim_t *s, const hm_rec_t *r)
+{
+    return r->flags & REC_META ? s->ext[rec_idx(s, r)].meta_len : 0;
+}
+
+/* The side entries, allocated on first use. */
+static hm_rec_ext_t *rec_ext(hm_swim_t *s, const hm_rec_t *r)
+{
+    if (s->ext == NULL && (s->ext = calloc(s->recs_cap, sizeof(*s->ext))) == NULL)
+        return NULL;
+    return &s->ext[rec_idx(s, r)];
+}
+
+/* The suspicion of r, 0 none (there is one only while r is suspect). */
+static uint32_t rec_susp(const hm_swim_t *s, const hm_rec_t *r)
+{
+    return r->state == HM_ML_STATE_SUSPECT && s->ext ? s->ext[rec_idx(s, r)].susp : 0;
+}
+
+/* Set r's Vsn: its index in the table of distinct tuples, added if new.
+ * -1 when the table is full (256 distinct version tuples in one cluster:
+ * only a peer making them up gets there). */
+static int rec_set_vsn(hm_swim_t *s, hm_rec_t *r, const uint8_t vsn[6])
+{
+    uint32_t i;
+
+    if (memcmp(s->vsns[r->vsn], vsn, 6) == 0)
+        return 0;
+    for (i = 0; i < s->nvsns; i++)
+        if (memcmp(s->vsns[i], vsn, 6) == 0)
+            break;
+    if (i == s->nvsns) {
+        if (i == HM_SWIM_VSNS)
+            return -1;
+        memcpy(s->vsns[i], vsn, 6);
+        s->nvsns++;
+    }
+    r->vsn = (uint8_t)i;
+    return 0;
+}
+
 void hm_swim_rec_addr(const hm_swim_t *s, const hm_rec_t *r, hm_addr_t *out)
 {
     memset(out, 0, sizeof(*out));
-    out->len = r->alen;
+    out->len = (uint8_t)hm_rec_alen(r);
     out->port = r->port;
-    if (r->alen == 16)
+    if (r->flags & REC_A16)
         memcpy(out->ip, s->v6[r - s->recs], 16);
     else
         memcpy(out->ip, r->ip4, 4);
@@ -404,10 +459,10 @@ static int rec_set_addr(hm_swim_t *s, hm_rec_t *r, const hm_addr_t *a)
         if (s->v6 == NULL && (s->v6 = calloc(s->recs_cap, 16)) == NULL)
             return -1;
         memcpy(s->v6[r - s->recs], a->ip, 16);
-        r->alen = 16;
+        r->flags = (uint8_t)((r->flags & ~(REC_A4 | REC_A16)) | REC_A16);
     } else {
         memcpy(r->ip4, a->ip, 4);
-        r->alen = a->len;
+        r->flags = (uint8_t)((r->flags & ~(REC_A4 | REC_A16)) | (a->len ? REC_A4 : 0));
     }
     r->port = a->port;
     return 0;
@@ -415,7 +470,7 @@ static int rec_set_addr(hm_swim_t *s, hm_rec_t *r, const hm_addr_t *a)
 
 static bool rec_addr_eq(const hm_swim_t *s, const hm_rec_t *r, const hm_addr_t *a)
 {
-    if (r->alen != a->len || r->port != a->port)
+    if (hm_rec_alen(r) != a->len || r->port != a->port)
         return false;
     if (a->len == 16)
         return memcmp(s->v6[r - s->recs], a->ip, 16) == 0;
@@ -428,12 +483,12 @@ const hm_swim_node_t *hm_swim_view(hm_swim_t *s, const hm_rec_t *r, hm_swim_node
 {
     v->name = REC_NAME(r);
     hm_swim_rec_addr(s, r, &v->addr);
-    v->meta = r->meta;
-    v->meta_len = r->meta_len;
+    v->meta = rec_meta(s, r);
+    v->meta_len = rec_meta_len(s, r);
     v->incarnation = r->inc;
     v->state = r->state;
-    memcpy(v->vsn, r->vsn, 6);
-    v->state_change_ms = r->state_change;
+    memcpy(v->vsn, hm_rec_vsn(s, r), 6);
+    v->state_change_ms = s->now - hm_rec_age(s, r);
     return v;
 }
 
@@ -565,7 +620,7 @@ static void raw_send(hm_swim_t *s, const hm_addr_t *to, hm_buf_t *msg, const hm_
     }
     if (hm_buf_reserve(&out, msg->len + 5) < 0) /* one allocation, not a grow per part */
         return;
-    if (node && node->vsn[1] >= 5) {
+    if (node && hm_rec_vsn(s, node)[1] >= 5) {
         if (hm_ml_put_crc(&out, msg->data, msg->len) < 0)
             return;
     } else if (hm_buf_append(&out, msg->data, msg->len) < 0) {
@@ -626,10 +681,10 @@ void hm_swim_send(hm_swim_t *s, const hm_addr_t *to, hm_buf_t *msg, const hm_rec
  * drop the message. */
 static bool rec_has_vsn(const hm_rec_t *r)
 {
-    return r->vsn[0] || r->vsn[1];
+    return r->vsn != 0; /* s->vsns[0] is all zero, and the only such tuple */
 }
 
-static size_t alive_len(const hm_rec_t *r);
+static size_t alive_len(const hm_swim_t *s, const hm_rec_t *r);
 
 /* go-msgpack's raw header (fixraw, raw16, raw32) and unsigned forms,
  * written at w; return the new end. */
@@ -685,29 +740,29 @@ static uint8_t *w_addr_inc_meta(const hm_swim_t *s, const hm_rec_t *r, uint8_t *
 {
     w = W_KEY(w, "\xa4"
                  "Addr");
-    if (r->alen == 4) {
+    if (r->flags & REC_A4) {
         *w++ = 0xa4;
         memcpy(w, r->ip4, 4);
         w += 4;
-    } else if (r->alen == 0) {
-        *w++ = 0xc0;
+    } else if (r->flags & REC_A16) {
+        w = w_raw(w, s->v6[r - s->recs], 16);
     } else {
-        w = w_raw(w, s->v6[r - s->recs], r->alen);
+        *w++ = 0xc0;
     }
     w = W_KEY(w, "\xab"
                  "Incarnation");
     w = w_uint(w, r->inc);
     w = W_KEY(w, "\xa4"
                  "Meta");
-    if (r->meta == NULL)
-        *w++ = 0xc0;
+    if (r->flags & REC_META)
+        w = w_raw(w, rec_meta(s, r), rec_meta_len(s, r));
     else
-        w = w_raw(w, r->meta, r->meta_len);
+        *w++ = 0xc0;
     return w;
 }
 
 /* Vsn as a raw of 6, or nil. */
-static uint8_t *w_vsn(uint8_t *w, const hm_rec_t *r, bool nil)
+static uint8_t *w_vsn(const hm_swim_t *s, uint8_t *w, const hm_rec_t *r, bool nil)
 {
     w = W_KEY(w, "\xa3"
                  "Vsn");
@@ -716,7 +771,7 @@ static uint8_t *w_vsn(uint8_t *w, const hm_rec_t *r, bool nil)
         return w;
     }
     *w++ = 0xa6;
-    memcpy(w, r->vsn, 6);
+    memcpy(w, hm_rec_vsn(s, r), 6);
     return w + 6;
 }
 
@@ -724,9 +779,9 @@ static uint8_t *w_vsn(uint8_t *w, const hm_rec_t *r, bool nil)
  * keys of at most 12 bytes, 7 value headers of at most 5 bytes, an
  * address of 16, Vsn 6, and the type and map bytes), with the slack
  * w_name() needs. */
-static size_t node_room(const hm_rec_t *r)
+static size_t node_room(const hm_swim_t *s, const hm_rec_t *r)
 {
-    return 2 + 7 * 12 + 7 * 5 + 16 + 6 + r->meta_len + r->name_len + HM_REC_INLINE_NAME;
+    return 2 + 7 * 12 + 7 * 5 + 16 + 6 + rec_meta_len(s, r) + r->name_len + HM_REC_INLINE_NAME;
 }
 
 /* The bytes of hm_ml_put_alive() for this record, written in one go: a
@@ -735,7 +790,7 @@ static int encode_alive_rec(hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out)
 {
     uint8_t *w, *start;
 
-    if (hm_buf_reserve(out, node_room(r)) < 0)
+    if (hm_buf_reserve(out, node_room(s, r)) < 0)
         return -1;
     start = w = out->data + out->len;
     *w++ = HM_ML_ALIVE;
@@ -747,7 +802,7 @@ static int encode_alive_rec(hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out)
     w = W_KEY(w, "\xa4"
                  "Port");
     w = w_uint(w, r->port);
-    w = w_vsn(w, r, !rec_has_vsn(r));
+    w = w_vsn(s, w, r, !rec_has_vsn(r));
     out->len += (size_t)(w - start);
 #ifdef HM_SWIM_CHECK_LEN
     {
@@ -758,12 +813,12 @@ static int encode_alive_rec(hm_swim_t *s, const hm_rec_t *r, hm_buf_t *out)
         a.node.p = REC_NAME(r);
         a.node.n = r->name_len;
         hm_swim_rec_addr(s, r, &a.addr);
-        a.meta = r->meta;
-        a.meta_len = r->meta_len;
-        memcpy(a.vsn, r->vsn, 6);
+        a.meta = rec_meta(s, r);
+        a.meta_len = rec_meta_len(s, r);
+        memcpy(a.vsn, hm_rec_vsn(s, r), 6);
         a.has_vsn = rec_has_vsn(r);
         if (hm_ml_put_alive(&ref, &a) < 0 || ref.len != (size_t)(w - start) ||
-            memcmp(ref.data, start, ref.len) != 0 || ref.len != alive_len(r))
+            memcmp(ref.data, start, ref.len) != 0 || ref.len != alive_len(s, r))
             abort();
         hm_buf_free(&ref);
     }
@@ -778,7 +833,7 @@ int hm_swim_encode_push_node(const hm_swim_t *s, const hm_rec_t *r, hm_buf_t *ou
 {
     uint8_t *w, *start;
 
-    if (hm_buf_reserve(out, node_room(r)) < 0)
+    if (hm_buf_reserve(out, node_room(s, r)) < 0)
         return -1;
     start = w = out->data + out->len;
     *w++ = 0x87;
@@ -792,7 +847,7 @@ int hm_swim_encode_push_node(const hm_swim_t *s, const hm_rec_t *r, hm_buf_t *ou
     w = W_KEY(w, "\xa5"
                  "State");
     w = w_uint(w, r->state);
-    w = w_vsn(w, r, false);
+    w = w_vsn(s, w, r, false);
     out->len += (size_t)(w - start);
     return 0;
 }
@@ -800,7 +855,7 @@ int hm_swim_encode_push_node(const hm_swim_t *s, const hm_rec_t *r, hm_buf_t *ou
 static int bq_encode(void *ud, uint32_t key, hm_buf_t *out)
 {
     hm_swim_t *s = ud;
-    if (key == 0 || key >= s->recs_used || !s->recs[key].in_use)
+    if (key == 0 || key >= s->recs_used || !REC_IN_USE(&s->recs[key]))
         return -1;
     return encode_alive_rec(s, &s->recs[key], out);
 }
@@ -833,13 +888,13 @@ static size_t uint_size(uint64_t v)
 /* The length hm_ml_put_alive() gives for this record, without encoding
  * it: the queue orders and budgets by length, and at 10,000 nodes every
  * engine queues ~10,000 alive messages after its join. */
-static size_t alive_len(const hm_rec_t *r)
+static size_t alive_len(const hm_swim_t *s, const hm_rec_t *r)
 {
     static const size_t keys = 5 + 12 + 5 + 5 + 5 + 4; /* Addr Incarnation Meta Node Port Vsn */
 
-    return 1 + 1 + keys + (r->alen ? raw_size(r->alen) : 1) + uint_size(r->inc) +
-           (r->meta ? raw_size(r->meta_len) : 1) + raw_size(r->name_len) + uint_size(r->port) +
-           (rec_has_vsn(r) ? raw_size(6) : 1);
+    return 1 + 1 + keys + (hm_rec_alen(r) ? raw_size(hm_rec_alen(r)) : 1) + uint_size(r->inc) +
+           (r->flags & REC_META ? raw_size(rec_meta_len(s, r)) : 1) + raw_size(r->name_len) +
+           uint_size(r->port) + (rec_has_vsn(r) ? raw_size(6) : 1);
 }
 
 /* Queue a broadcast about node r (replacing any queued one about it).
@@ -856,7 +911,7 @@ static void broadcast(hm_swim_t *s, hm_rec_t *r, const hm_buf_t *msg, hm_bcast_d
         r->bc = hm_bcast_push_keyed(s->bq, key, msg->data, msg->len, done, ud);
         return;
     }
-    len = alive_len(r);
+    len = alive_len(s, r);
 #ifdef HM_SWIM_CHECK_LEN
     hm_buf_reset(&s->tmp2);
     if (encode_alive_rec(s, r, &s->tmp2) < 0 || s->tmp2.len != len)
@@ -915,8 +970,8 @@ static void susp_free(hm_swim_t *s, uint32_t idx)
     for (i = 0; i < x->nseen; i++)
         free(x->seen[i]);
     free(x->seen);
-    if (x->rec && x->rec < s->recs_used && s->recs[x->rec].susp == idx)
-        s->recs[x->rec].susp = 0;
+    if (x->rec && x->rec < s->recs_used && s->ext && s->ext[x->rec].susp == idx)
+        s->ext[x->rec].susp = 0;
     x->seen = NULL;
     x->nseen = 0;
     x->rec = 0;
@@ -983,7 +1038,9 @@ static uint64_t suspicion_min(const hm_swim_t *s, size_t n)
 
 static void susp_start(hm_swim_t *s, hm_rec_t *r, const hm_ml_str_t *from)
 {
-    uint32_t idx = susp_alloc(s), k = s->cfg.suspicion_mult >= 2 ? s->cfg.suspicion_mult - 2 : 0;
+    hm_rec_ext_t *e = rec_ext(s, r);
+    uint32_t idx = e ? susp_alloc(s) : 0,
+             k = s->cfg.suspicion_mult >= 2 ? s->cfg.suspicion_mult - 2 : 0;
     hm_susp_t *x;
     size_t n = s->norder;
 
@@ -1005,7 +1062,7 @@ static void susp_start(hm_swim_t *s, hm_rec_t *r, const hm_ml_str_t *from)
     x->nseen = 0;
     if (x->seen)
         susp_add_seen(x, from);
-    r->susp = idx;
+    e->susp = idx;
     heap_push(s, x->deadline, idx, x->gen);
 }
 
@@ -1050,7 +1107,7 @@ static void susp_renew(hm_swim_t *s, uint32_t idx)
                 r->inc, inc);
     susp_free(s, idx);
     r->inc = inc;
-    r->state_change = s->now;
+    hm_rec_set_sc(r, s->now);
     hm_swim_ml_str(&me, s->name);
     susp_start(s, r, &me);
 }
@@ -1061,7 +1118,7 @@ static void susp_fire(hm_swim_t *s, uint32_t idx)
     hm_rec_t *r = &s->recs[x->rec];
     hm_ml_accuse_t d;
 
-    if (x->rec == 0 || !r->in_use || r->susp != idx || r->state != HM_ML_STATE_SUSPECT) {
+    if (x->rec == 0 || !REC_IN_USE(r) || rec_susp(s, r) != idx) {
         susp_free(s, idx);
         return;
     }
@@ -1146,7 +1203,7 @@ void hm_swim_note_reachable(hm_swim_t *s, uint32_t rec)
 
 static bool verify_candidate(const hm_swim_t *s, uint32_t ri, uint32_t suspect)
 {
-    return ri && ri < s->recs_used && ri != suspect && ri != s->self && s->recs[ri].in_use &&
+    return ri && ri < s->recs_used && ri != suspect && ri != s->self && REC_IN_USE(&s->recs[ri]) &&
            s->recs[ri].state == HM_ML_STATE_ALIVE;
 }
 
@@ -1329,21 +1386,29 @@ static bool str_is(const hm_ml_str_t *a, const char *b, size_t bn)
     return a->n == bn && memcmp(a->p, b, bn) == 0;
 }
 
-static bool set_meta(hm_rec_t *r, const uint8_t *meta, size_t n)
+static bool meta_eq(const hm_swim_t *s, const hm_rec_t *r, const uint8_t *meta, size_t n)
 {
+    return n == rec_meta_len(s, r) && (n == 0 || memcmp(rec_meta(s, r), meta, n) == 0);
+}
+
+static bool set_meta(hm_swim_t *s, hm_rec_t *r, const uint8_t *meta, size_t n)
+{
+    hm_rec_ext_t *e;
     uint8_t *m = NULL;
 
-    if (n == r->meta_len && (n == 0 || memcmp(r->meta, meta, n) == 0))
+    if (meta_eq(s, r, meta, n))
         return false;
     if (n) {
-        m = malloc(n);
-        if (m == NULL)
+        if ((e = rec_ext(s, r)) == NULL || (m = malloc(n)) == NULL)
             return false;
         memcpy(m, meta, n);
+    } else {
+        e = &s->ext[rec_idx(s, r)]; /* r has meta: the side array is there */
     }
-    free(r->meta);
-    r->meta = m;
-    r->meta_len = (uint16_t)n;
+    free(e->meta);
+    e->meta = m;
+    e->meta_len = (uint32_t)n;
+    r->flags = (uint8_t)(n ? r->flags | REC_META : r->flags & ~REC_META);
     return true;
 }
 
@@ -1373,12 +1438,12 @@ void hm_swim_alive_h(hm_swim_t *s, const hm_ml_alive_t *a, uint32_t h, bool boot
             return;
         rec_set_addr(s, r, &a->addr);
         r->state = HM_ML_STATE_DEAD;
-        set_meta(r, a->meta, a->meta_len);
+        set_meta(s, r, a->meta, a->meta_len);
         if (a->has_vsn)
-            memcpy(r->vsn, a->vsn, 6);
+            rec_set_vsn(s, r, a->vsn); /* full: none, as below */
     } else if (!rec_addr_eq(s, r, &a->addr)) {
-        bool reclaim = s->cfg.dead_node_reclaim_ms > 0 &&
-                       s->now - r->state_change > s->cfg.dead_node_reclaim_ms;
+        bool reclaim =
+            s->cfg.dead_node_reclaim_ms > 0 && hm_rec_age(s, r) > s->cfg.dead_node_reclaim_ms;
         if (r->state == HM_ML_STATE_LEFT || (r->state == HM_ML_STATE_DEAD && reclaim)) {
             updates_node = true;
         } else {
@@ -1401,25 +1466,26 @@ void hm_swim_alive_h(hm_swim_t *s, const hm_ml_alive_t *a, uint32_t h, bool boot
         return;
     if (a->incarnation < r->inc && is_local)
         return;
-    if (r->susp)
-        susp_free(s, r->susp);
+    if (rec_susp(s, r))
+        susp_free(s, rec_susp(s, r));
     old_state = r->state;
     if (!bootstrap && is_local) {
-        if (a->incarnation == r->inc && a->meta_len == r->meta_len &&
-            (a->meta_len == 0 || memcmp(a->meta, r->meta, a->meta_len) == 0) &&
-            (!a->has_vsn ? false : memcmp(a->vsn, r->vsn, 6) == 0))
+        if (a->incarnation == r->inc && meta_eq(s, r, a->meta, a->meta_len) &&
+            (!a->has_vsn ? false : memcmp(a->vsn, hm_rec_vsn(s, r), 6) == 0))
             return;
         refute(s, r, a->incarnation, "alive", NULL);
         return; /* our own state did not change: no event */
     }
-    if (a->has_vsn)
-        memcpy(r->vsn, a->vsn, 6);
+    if (a->has_vsn && rec_set_vsn(s, r, a->vsn) < 0) {
+        hm_swim_malformed(s, "alive message (too many distinct Vsn)");
+        return;
+    }
     r->inc = a->incarnation;
-    meta_changed = set_meta(r, a->meta, a->meta_len);
+    meta_changed = set_meta(s, r, a->meta, a->meta_len);
     rec_set_addr(s, r, &a->addr);
     if (r->state != HM_ML_STATE_ALIVE) {
         r->state = HM_ML_STATE_ALIVE;
-        r->state_change = s->now;
+        hm_rec_set_sc(r, s->now);
     }
     broadcast(s, r, NULL, done, ud);
     if (old_state == HM_ML_STATE_DEAD || old_state == HM_ML_STATE_LEFT) {
@@ -1445,8 +1511,8 @@ void hm_swim_suspect(hm_swim_t *s, const hm_ml_accuse_t *m)
 
     if (r == NULL || m->incarnation < r->inc)
         return;
-    if (r->susp) {
-        hm_susp_t *x = &s->susps[r->susp];
+    if (rec_susp(s, r)) {
+        hm_susp_t *x = &s->susps[rec_susp(s, r)];
         if (m->incarnation > r->inc && m->incarnation > x->newer)
             x->newer = m->incarnation; /* see susp_renew */
         if (susp_confirm(s, x, &m->from))
@@ -1463,7 +1529,7 @@ void hm_swim_suspect(hm_swim_t *s, const hm_ml_accuse_t *m)
     s->stats.suspects++;
     r->inc = m->incarnation;
     r->state = HM_ML_STATE_SUSPECT;
-    r->state_change = s->now;
+    hm_rec_set_sc(r, s->now);
     susp_start(s, r, &m->from);
 }
 
@@ -1479,8 +1545,8 @@ void hm_swim_dead(hm_swim_t *s, const hm_ml_accuse_t *m)
 
     if (r == NULL || m->incarnation < r->inc)
         return;
-    if (r->susp)
-        susp_free(s, r->susp);
+    if (rec_susp(s, r))
+        susp_free(s, rec_susp(s, r));
     if (r->state == HM_ML_STATE_DEAD || r->state == HM_ML_STATE_LEFT)
         return;
     if (r == &s->recs[s->self]) {
@@ -1496,7 +1562,7 @@ void hm_swim_dead(hm_swim_t *s, const hm_ml_accuse_t *m)
     r->state = m->from.n == m->node.n && memcmp(m->from.p, m->node.p, m->node.n) == 0
                    ? HM_ML_STATE_LEFT
                    : HM_ML_STATE_DEAD;
-    r->state_change = s->now;
+    hm_rec_set_sc(r, s->now);
     if (r->state == HM_ML_STATE_DEAD)
         s->stats.deaths++;
     if (s->d.notify_leave)
@@ -1560,6 +1626,7 @@ hm_swim_t *hm_swim_new(const hm_swim_config_t *cfg, const hm_swim_delegate_t *d,
     s->rng[0] = splitmix(&seed);
     s->rng[1] = splitmix(&seed);
     s->order_draw = (uint32_t)(hm_swim_rand(s) >> 32);
+    s->nvsns = 1; /* vsns[0]: none given */
     s->now = now;
     s->next_stream_id = 1;
     s->bq = hm_bcast_new(s->cfg.retransmit_mult);
@@ -1598,9 +1665,8 @@ void hm_swim_free(hm_swim_t *s)
     while (hm_swim_poll(s, &o))
         hm_buf_free(&o.data);
     free(s->outq);
-    for (i = 1; i < s->recs_used; i++)
-        if (s->recs[i].in_use)
-            free(s->recs[i].meta);
+    for (i = 1; s->ext && i < s->recs_used; i++)
+        free(s->ext[i].meta);
     for (i = 1; i < s->susps_cap; i++) {
         uint32_t j;
         for (j = 0; j < s->susps[i].nseen; j++)
@@ -1613,6 +1679,7 @@ void hm_swim_free(hm_swim_t *s)
     hm_pool_free(s->order, (size_t)s->order_cap * sizeof(*s->order));
     hm_pool_free(s->htab, (size_t)s->hcap * sizeof(*s->htab));
     free(s->v6);
+    free(s->ext);
     while (s->arena) {
         hm_arena_chunk_t *n = s->arena->next;
         free(s->arena);
@@ -1661,7 +1728,7 @@ static bool gossip_skip(const hm_swim_t *s, const hm_rec_t *r)
     case HM_ML_STATE_SUSPECT:
         return false;
     case HM_ML_STATE_DEAD:
-        return s->now - r->state_change > s->cfg.gossip_to_the_dead_ms;
+        return hm_rec_age(s, r) > s->cfg.gossip_to_the_dead_ms;
     default:
         return true;
     }
@@ -1729,8 +1796,8 @@ void hm_swim_reset_nodes(hm_swim_t *s)
     for (i = 0; i < s->norder; i++) {
         uint32_t r = s->order[i];
         hm_rec_t *x = &s->recs[r];
-        if (x->state == HM_ML_STATE_DEAD &&
-            s->now - x->state_change > s->cfg.gossip_to_the_dead_ms && r != s->self) {
+        if (x->state == HM_ML_STATE_DEAD && hm_rec_age(s, x) > s->cfg.gossip_to_the_dead_ms &&
+            r != s->self) {
             rec_release(s, r);
             continue;
         }

@@ -14,33 +14,52 @@
 #define HM_SWIM_META_MAX 512
 #define HM_SWIM_MAX_PARTS 255
 
-/* One known node, in one 64-byte cache line: a lookup touches the hash
- * slot and this record only (names shorter than 16 bytes are inline; an
- * IPv6 address lives in a side array indexed by record).  Records live in
- * a pool with stable indices (0 = none) so the broadcast queue and
- * suspicion timers can refer to them; the probe order is a separate array
- * of indices, like memberlist's m.nodes. */
-#define HM_REC_INLINE_NAME 16
+/* One known node, in 32 bytes: a lookup touches the hash slot and this
+ * record only (names shorter than 8 bytes are inline).  At 10,000
+ * simulated nodes the records of all engines are 100 million: their size
+ * is most of the simulator's memory, and its page faults and TLB misses
+ * most of its time, so what is rarely needed lives beside them, indexed
+ * by record: an IPv6 address (s->v6), meta and the suspicion (s->ext),
+ * both allocated on first use; Vsn is an index into the engine's table of
+ * the few distinct version tuples.  Records live in a pool with stable
+ * indices (0 = none) so the broadcast queue and suspicion timers can
+ * refer to them; the probe order is a separate array of indices, like
+ * memberlist's m.nodes. */
+#define HM_REC_INLINE_NAME 8
 typedef struct hm_rec {
     union {
-        char in[HM_REC_INLINE_NAME]; /* name_len < 16: NUL-terminated here */
+        char in[HM_REC_INLINE_NAME]; /* name_len < 8: NUL-terminated here */
         const char *p;               /* else in the engine's string arena */
     } nm;
-    uint8_t *meta; /* malloc'ed, NULL when empty */
-    uint64_t state_change;
-    uint32_t inc;
-    uint32_t susp; /* suspicion slot, 0 none */
-    uint32_t bc;   /* broadcast queue handle, 0 none */
+    uint32_t inc;   /* free records: the next free one */
+    uint32_t bc;    /* broadcast queue handle, 0 none */
+    uint32_t sc_lo; /* state change time (ms), bits 0-31 */
     uint8_t ip4[4];
     uint16_t port;
-    uint8_t alen; /* 4, or 16 (IP in s->v6[record]) */
+    uint16_t name_len; /* 0: a free record */
+    uint8_t sc_hi;     /* bits 32-39: the time wraps every 34 years */
     uint8_t state;
-    uint16_t meta_len, name_len;
-    uint8_t vsn[6];
-    uint8_t in_use;
+    uint8_t vsn;   /* index in s->vsns; 0: none given */
+    uint8_t flags; /* REC_A4, REC_A16, REC_META */
 } hm_rec_t;
 
+_Static_assert(sizeof(hm_rec_t) == 32, "two records a cache line");
+
+#define REC_A4 1u   /* an IPv4 address in ip4 */
+#define REC_A16 2u  /* an IPv6 address in s->v6[record] */
+#define REC_META 4u /* meta in s->ext[record] */
+
 #define REC_NAME(r) ((r)->name_len < HM_REC_INLINE_NAME ? (r)->nm.in : (r)->nm.p)
+#define REC_IN_USE(r) ((r)->name_len != 0)
+
+/* The side entry of a record (see hm_rec_t). */
+typedef struct hm_rec_ext {
+    uint8_t *meta; /* malloc'ed when REC_META */
+    uint32_t meta_len;
+    uint32_t susp; /* suspicion slot, 0 none; only while suspect */
+} hm_rec_ext_t;
+
+#define HM_SWIM_VSNS 256
 
 typedef struct hm_susp {
     uint32_t rec, k, n, gen;
@@ -124,7 +143,10 @@ struct hm_swim {
     uint32_t *htab;      /* open addressing, linear probing: rec index, 0 empty */
     uint32_t hcap, hcount;
     hm_arena_chunk_t *arena;
-    uint8_t (*v6)[16]; /* IPv6 addresses by record, allocated on first use */
+    uint8_t (*v6)[16];             /* IPv6 addresses by record, allocated on first use */
+    hm_rec_ext_t *ext;             /* meta and suspicions by record, allocated on first use */
+    uint8_t vsns[HM_SWIM_VSNS][6]; /* distinct version tuples; [0] all zero */
+    uint32_t nvsns;
     uint32_t self;
 
     uint32_t seq;
@@ -163,6 +185,28 @@ struct hm_swim {
 };
 
 /* hm_swim.c */
+static inline uint32_t hm_rec_alen(const hm_rec_t *r)
+{
+    return r->flags & REC_A4 ? 4 : r->flags & REC_A16 ? 16 : 0;
+}
+static inline const uint8_t *hm_rec_vsn(const hm_swim_t *s, const hm_rec_t *r)
+{
+    return s->vsns[r->vsn];
+}
+static inline uint64_t hm_rec_sc(const hm_rec_t *r)
+{
+    return r->sc_lo | (uint64_t)r->sc_hi << 32;
+}
+/* Milliseconds since r's state changed (modulo 2^40, the stored width). */
+static inline uint64_t hm_rec_age(const hm_swim_t *s, const hm_rec_t *r)
+{
+    return (s->now - hm_rec_sc(r)) & ((UINT64_C(1) << 40) - 1);
+}
+static inline void hm_rec_set_sc(hm_rec_t *r, uint64_t t)
+{
+    r->sc_lo = (uint32_t)t;
+    r->sc_hi = (uint8_t)(t >> 32);
+}
 uint64_t hm_swim_rand(hm_swim_t *s);
 uint32_t hm_swim_randn(hm_swim_t *s, uint32_t n);
 hm_rec_t *hm_swim_lookup(const hm_swim_t *s, const char *name, size_t len);

@@ -146,14 +146,14 @@ static void probe_indirect(hm_swim_t *s)
         hm_rec_t *peer = &s->recs[peers[i]];
         hm_addr_t to;
         hm_swim_rec_addr(s, peer, &to);
-        ind.nack = peer->vsn[1] >= 4;
+        ind.nack = hm_rec_vsn(s, peer)[1] >= 4;
         if (ind.nack)
             p->expected_nacks++;
         hm_buf_reset(&s->tmp);
         if (hm_ml_put_indirect_ping(&s->tmp, &ind) == 0)
             hm_swim_send(s, &to, &s->tmp, NULL, true);
     }
-    if (!s->cfg.disable_tcp_pings && target->vsn[1] >= 3) {
+    if (!s->cfg.disable_tcp_pings && hm_rec_vsn(s, target)[1] >= 3) {
         hm_ml_ping_t ping = {0};
         hm_buf_t msg = {0};
         ping.node = ind.node;
@@ -191,7 +191,7 @@ static void probe_verdict(hm_swim_t *s)
         delta = 1;
     }
     s->stats.probe_failures++;
-    if (r->in_use) {
+    if (REC_IN_USE(r)) {
         hm_swim_log(s, HM_LOG_INFO, "Suspect %s has failed, no acks received", REC_NAME(r));
         sus.incarnation = r->inc;
         sus.node.p = REC_NAME(r);
@@ -346,7 +346,7 @@ void hm_swim_handle_ack(hm_swim_t *s, const uint8_t *p, size_t n)
     if (pr->active && !pr->acked && ack.seq_no == pr->seq) {
         hm_rec_t *r = &s->recs[pr->rec];
         /* memberlist only reports the RTT for an ack inside ProbeTimeout */
-        if (s->now < pr->timeout_at && s->d.notify_ping_complete && r->in_use)
+        if (s->now < pr->timeout_at && s->d.notify_ping_complete && REC_IN_USE(r))
             s->d.notify_ping_complete(s->d.ud, hm_swim_view(s, r, &s->view),
                                       (s->now - pr->sent) * 1000, ack.payload, ack.payload_len);
         /* before any indirect ping went out, only the target can have

@@ -209,12 +209,13 @@ static int verify_protocol(const hm_swim_t *s, const nodes_acc_t *rem)
     }
     for (i = 0; i < s->norder; i++) {
         const hm_rec_t *r = &s->recs[s->order[i]];
+        const uint8_t *v = hm_rec_vsn(s, r);
         if (r->state != HM_ML_STATE_ALIVE)
             continue;
-        maxpmin = r->vsn[0] > maxpmin ? r->vsn[0] : maxpmin;
-        minpmax = r->vsn[1] < minpmax ? r->vsn[1] : minpmax;
-        maxdmin = r->vsn[3] > maxdmin ? r->vsn[3] : maxdmin;
-        mindmax = r->vsn[4] < mindmax ? r->vsn[4] : mindmax;
+        maxpmin = v[0] > maxpmin ? v[0] : maxpmin;
+        minpmax = v[1] < minpmax ? v[1] : minpmax;
+        maxdmin = v[3] > maxdmin ? v[3] : maxdmin;
+        mindmax = v[4] < mindmax ? v[4] : mindmax;
     }
     for (i = 0; i < rem->n; i++) {
         const hm_ml_push_node_t *n = &rem->v[i];
@@ -223,9 +224,8 @@ static int verify_protocol(const hm_swim_t *s, const nodes_acc_t *rem)
             return -1;
     }
     for (i = 0; i < s->norder; i++) {
-        const hm_rec_t *r = &s->recs[s->order[i]];
-        if (r->vsn[2] < maxpmin || r->vsn[2] > minpmax || r->vsn[5] < maxdmin ||
-            r->vsn[5] > mindmax)
+        const uint8_t *v = hm_rec_vsn(s, &s->recs[s->order[i]]);
+        if (v[2] < maxpmin || v[2] > minpmax || v[5] < maxdmin || v[5] > mindmax)
             return -1;
     }
     return 0;
