@@ -803,6 +803,50 @@ static void test_gossip_to_the_dead(void)
 }
 
 /* An alive that came without Vsn is forwarded without Vsn. */
+/* Vsn is kept as an index into the engine's table of distinct tuples
+ * (256, the zero tuple and our own included): tuples beyond it are
+ * dropped and counted, known ones are still taken. */
+static void test_vsn_table(void)
+{
+    hm_swim_t *s = mk(0);
+    const hm_swim_node_t *x;
+    uint64_t before = hm_swim_stats(s)->dropped_malformed;
+    int i, alive_n = 0, kept = 0;
+
+    for (i = 0; i <= 300; i++) {
+        hm_buf_t b = {0};
+        hm_ml_alive_t a = {0};
+        char name[16];
+        int t = i == 300 ? 7 : i; /* the last one reuses a known tuple */
+        snprintf(name, sizeof(name), "v%d", i);
+        a.incarnation = 1;
+        a.node.p = name;
+        a.node.n = strlen(name);
+        a.addr = addr_of(2 + i);
+        a.vsn[0] = 1;
+        a.vsn[1] = 5;
+        a.vsn[2] = (uint8_t)(t & 0xff);
+        a.vsn[3] = (uint8_t)(10 + (t >> 8));
+        a.vsn[4] = 5;
+        a.vsn[5] = 4;
+        a.has_vsn = true;
+        hm_ml_put_alive(&b, &a);
+        feed(s, 10 + (uint64_t)i, &b);
+        x = hm_swim_find(s, name);
+        if (x && x->state == HM_ML_STATE_ALIVE) {
+            alive_n++;
+            kept += memcmp(x->vsn, a.vsn, 6) == 0;
+        }
+    }
+    is_int(alive_n, 255, "254 new distinct Vsn tuples taken, then one already known");
+    is_int(kept, 255, "each alive node keeps its own Vsn");
+    is_int((int)(hm_swim_stats(s)->dropped_malformed - before), 46,
+           "the 46 tuples beyond the table dropped and counted");
+    x = hm_swim_find(s, "self");
+    ok(x && x->vsn[0] == 1 && x->vsn[1] == 5 && x->vsn[2] == 2, "our own Vsn unchanged");
+    hm_swim_free(s);
+}
+
 static void test_no_vsn(void)
 {
     hm_swim_t *s = mk(0);
@@ -1131,6 +1175,7 @@ int main(void)
     test_push_pull_merge();
     test_reclaim();
     test_no_vsn();
+    test_vsn_table();
     test_gossip_to_the_dead();
     test_push_pull_cap();
     test_crc_by_ip();
