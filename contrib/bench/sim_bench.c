@@ -19,32 +19,39 @@
  *       on a loaded machine -j1 can be faster.  Compare CPU by user time.
  *
  * Figures on this 2-core machine, 60 s of protocol time, -j2, otherwise
- * idle (2026-11-25, third round):
+ * idle (2026-11-26, fourth round):
  *   nodes  conv_s  pkts/node/s  wall_s      user_s       maxrss
- *    1000    32.9         12.6  2.0-2.7     3.7-4.7      138 MB
- *    5000    none         15.6  23.3-26.5   41.3-45.3    2.9 GB
- *   10000    none         15.6  81.0-82.7   118.6-121.5  10.6 GB
- * (the ranges are repeated runs: +-5% is this machine's noise)
- * The 10k target (60 s wall) is NOT met.  Second round (same day): 10k
- * 104.6-105.3 s wall, 161-165 s user; first round 148-161 s; before it
- * (one thread, treap queue, generic decoders) 437.7 s.  This round cut
- * instructions (callgrind, 800 nodes x 20 s: 11.22 G -> 6.89 G): alive
- * messages and node states are decoded straight off a pointer and
- * written with fixed-size copies, a name is hashed once per message, a
- * compound is built with one reservation, the queue moves the items a
- * get sent as blocks and stops re-prefetching, ISA-L computes the CRC, and
- * the trace hash is off unless SIM_BENCH_DEBUG is set.  It also fetches a
- * compound's slots and records in the order they are handled and draws
- * the probe-order slot of the next new node ahead.  What remains at 10k:
- * ~28 s of system time, nearly all first-touch page faults (2.7M, 10.6 GB:
- * the machine is a Firecracker VM whose host backs a guest page on first
- * use, ~10 us each; a program touching 12 GB takes 8 us a page the first
- * time, 2 us the next, so figures also depend on what ran before), and
- * memory latency: every delivery lands on a cold engine, and each alive
- * message received costs a hash-slot and a record miss, each one sent a
- * queue-item and a record miss.  Transparent huge pages (THP "always", or
- * glibc.malloc.hugetlb=1 with every pool on the heap: 13.5 GB, no gain)
- * changed nothing measurable.
+ *    1000    32.9         12.6  2.0         3.8          108 MB
+ *    5000    none         15.6  23.8-24.7   42.8-44.4    2.1 GB
+ *   10000    none         15.6  65.9-75.4   109.6-119.6  7.7 GB
+ * (the ranges are repeated runs; at 10k the system time alone ranged
+ * from 9 to 20 s, see below).  The 10k target (60 s wall) is NOT met.
+ * This round halved the node record (64 -> 32 bytes: meta and
+ * suspicions beside it, Vsn an index into a table of distinct tuples):
+ * 10.6 GB -> 7.7 GB at 10k, and the build before it, run in the same
+ * hours, took 77.7-83.2 s there.  Third round (2026-11-25): 81.0-82.7 s
+ * wall, 118.6-121.5 s user; second round 104.6-105.3 s; first round
+ * 148-161 s; before it (one thread, treap queue, generic decoders)
+ * 437.7 s.  The third round cut instructions (callgrind, 800 nodes x
+ * 20 s: 11.22 G -> 6.89 G): alive messages and node states are decoded
+ * straight off a pointer and written with fixed-size copies, a name is
+ * hashed once per message, a compound is built with one reservation,
+ * the queue moves the items a get sent as blocks and stops
+ * re-prefetching, ISA-L computes the CRC, and the trace hash is off
+ * unless SIM_BENCH_DEBUG is set.  It also fetches a compound's slots and
+ * records in the order they are handled and draws the probe-order slot
+ * of the next new node ahead.  What remains at 10k: page faults (1.97M
+ * for 7.7 GB: the machine is a Firecracker VM whose host backs a guest
+ * page on first use; one thread touching fresh pages pays 2.5 us a page,
+ * two threads at once 6.5 us each, and pages another process just freed
+ * are cheaper, so the system time depends on what ran before), and
+ * memory latency: every delivery lands on a cold engine.  A get from the
+ * broadcast queue follows about six dependent cold loads (queue, tier
+ * mask, tier, bucket, bucket entries, then items and records, which are
+ * prefetched); each alive message received costs a hash-slot and a
+ * record miss, each one sent an item and a record miss.  Transparent
+ * huge pages (THP "always", or glibc.malloc.hugetlb=1 with every pool on
+ * the heap: 13.5 GB, no gain) changed nothing measurable.
  *
  * Threads, 2000 nodes x 20 s (-t 20), one trace hash for both, at
  * quiet moments (load ~1): -j1 12.0-13.0 s wall, 11.4-12.2 s user; -j2
