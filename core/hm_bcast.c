@@ -761,11 +761,11 @@ uint32_t hm_bcast_retransmit_limit(uint32_t mult, size_t n)
     return mult * (uint32_t)ceil(log10((double)n + 1.0));
 }
 
+/* Append item x's bytes to out. */
 static int emit(hm_bcast_queue_t *q, uint32_t x, hm_buf_t *out)
 {
     bq_ext_t *e = ext_of(q, x);
 
-    hm_buf_reset(out);
     if (e && e->has_msg)
         return hm_buf_append(out, e->msg, e->len);
     if (q->enc == NULL)
@@ -836,12 +836,14 @@ void hm_bcast_set_prefetch(hm_bcast_queue_t *q, hm_bcast_prefetch_fn pre)
     q->pre = pre;
 }
 
-size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t limit,
-                    hm_buf_t *parts, size_t max_parts)
+/* hm_bcast_get(), the bytes going either to parts[k] or, with cat, all
+ * appended to cat with their lengths in lens[k]. */
+static size_t get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t limit,
+                  hm_buf_t *parts, hm_buf_t *cat, uint32_t *lens, size_t max_parts)
 {
     uint32_t tlimit, t, x, len;
-    size_t used = 0, k = 0, i, j, base = q->npark; /* base: parked by an outer get */
-    const bq_bucket_t *warm = NULL;                /* the bucket last taken from */
+    size_t used = 0, k = 0, i, j, at, base = q->npark; /* base: parked by an outer get */
+    const bq_bucket_t *warm = NULL;                    /* the bucket last taken from */
 
     if (q->count == 0 || max_parts == 0)
         return 0;
@@ -879,11 +881,18 @@ size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size
                 q->pre(q->hook_ud, q->items[(uint32_t)bk->e[bk->lo + bk->n - 3]].key);
         }
         unlink_at(q, t, tr, (uint32_t)bi, bk->n - 1);
-        if (emit(q, x, &parts[k]) < 0) {
+        at = cat ? cat->len : 0;
+        if (cat == NULL)
+            hm_buf_reset(&parts[k]);
+        if (emit(q, x, cat ? cat : &parts[k]) < 0) {
             /* cannot produce it: drop it rather than loop forever */
+            if (cat)
+                cat->len = at;
             finish_item(q, x, false);
             continue;
         }
+        if (cat)
+            lens[k] = (uint32_t)(cat->len - at);
         k++;
         used += overhead + len;
         if (t + 1 >= tlimit || park(q, x) < 0)
@@ -899,6 +908,18 @@ size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size
     }
     q->npark = base;
     return k;
+}
+
+size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t limit,
+                    hm_buf_t *parts, size_t max_parts)
+{
+    return get(q, num_nodes, overhead, limit, parts, NULL, NULL, max_parts);
+}
+
+size_t hm_bcast_get_cat(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t limit,
+                        hm_buf_t *cat, uint32_t *lens, size_t max_parts)
+{
+    return get(q, num_nodes, overhead, limit, NULL, cat, lens, max_parts);
 }
 
 size_t hm_bcast_len(const hm_bcast_queue_t *q)

@@ -40,6 +40,12 @@ uint32_t hm_bcast_push_keyed(hm_bcast_queue_t *q, uint32_t key, const uint8_t *m
                              hm_bcast_done_fn done, void *ud);
 /* Remove (and finish) an item by handle. */
 void hm_bcast_remove(hm_bcast_queue_t *q, uint32_t handle);
+/* hm_bcast_get(), all the parts appended to cat, one after another, and
+ * their lengths in lens[0..k): one buffer written in order, where parts
+ * are as many buffers as a packet has messages (at 10,000 simulated
+ * nodes each a cache miss on a cold engine). */
+size_t hm_bcast_get_cat(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t limit,
+                        hm_buf_t *cat, uint32_t *lens, size_t max_parts);
 /* Transmit limit for a cluster of n nodes: mult * ceil(log10(n + 1)). */
 uint32_t hm_bcast_retransmit_limit(uint32_t mult, size_t n);
 

@@ -694,6 +694,33 @@ int hm_ml_get_user_stream(const uint8_t *p, size_t n, const uint8_t **msg, size_
 
 /* One reservation and straight copies: a gossip packet is a compound of
  * up to ~20 parts, built five times a second per node. */
+int hm_ml_put_compound_cat(hm_buf_t *b, const uint8_t *bytes, const uint32_t *lens, size_t n)
+{
+    size_t i, body = 0;
+    uint8_t *w;
+
+    if (n > 255)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (lens[i] > 0xffff)
+            return -1;
+        body += lens[i];
+    }
+    if (hm_buf_reserve(b, 2 + 2 * n + body) < 0)
+        return -1;
+    w = b->data + b->len;
+    *w++ = HM_ML_COMPOUND;
+    *w++ = (uint8_t)n;
+    for (i = 0; i < n; i++) {
+        *w++ = (uint8_t)(lens[i] >> 8);
+        *w++ = (uint8_t)lens[i];
+    }
+    if (body)
+        memcpy(w, bytes, body);
+    b->len += 2 + 2 * n + body;
+    return 0;
+}
+
 int hm_ml_put_compound(hm_buf_t *b, const hm_buf_t *parts, size_t n)
 {
     size_t i, total = 2 + 2 * n;

@@ -129,6 +129,8 @@ int hm_ml_get_err(const uint8_t *p, size_t n, hm_ml_str_t *msg);
 
 /* Compound: [7][count][len16...][msgs...].  `parts` at most 255. */
 int hm_ml_put_compound(hm_buf_t *b, const hm_buf_t *parts, size_t n);
+/* The same, from the n parts laid end to end at bytes, of lengths lens. */
+int hm_ml_put_compound_cat(hm_buf_t *b, const uint8_t *bytes, const uint32_t *lens, size_t n);
 /* Splits a compound body (after the type byte); returns the number of
  * complete parts written to out/out_len (at most max), -1 if malformed.
  * A truncated tail is dropped, earlier parts kept, as memberlist does. */

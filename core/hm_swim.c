@@ -582,25 +582,24 @@ int hm_swim_poll(hm_swim_t *s, hm_swim_out_t *out)
 
 /* memberlist getBroadcasts: own queue first, then the delegate's (each of
  * its messages framed as a user message). */
+/* Broadcasts for the rest of a packet: appended to s->cat, their lengths
+ * in s->plen[first...]; returns how many. */
 static size_t get_broadcasts(hm_swim_t *s, size_t overhead, size_t limit, size_t first)
 {
     size_t k, used = 0, i, max = HM_SWIM_MAX_PARTS - first;
 
-    k = hm_bcast_get(s->bq, s->norder, overhead, limit, &s->parts[first], max);
+    k = hm_bcast_get_cat(s->bq, s->norder, overhead, limit, &s->cat, &s->plen[first], max);
     for (i = 0; i < k; i++)
-        used += s->parts[first + i].len + overhead;
+        used += s->plen[first + i] + overhead;
     if (s->d.get_broadcasts && k < max && limit > used && limit - used > overhead + 1) {
-        size_t j, n = s->d.get_broadcasts(s->d.ud, overhead + 1, limit - used, &s->parts[first + k],
-                                          max - k);
-        for (j = first + k; j < first + k + n; j++) {
-            hm_buf_t *b = &s->parts[j];
-            if (hm_buf_reserve(b, 1) == 0) {
-                memmove(b->data + 1, b->data, b->len);
-                b->data[0] = HM_ML_USER;
-                b->len++;
-            }
+        size_t j, n = s->d.get_broadcasts(s->d.ud, overhead + 1, limit - used, s->parts, max - k);
+        for (j = 0; j < n; j++) {
+            const hm_buf_t *b = &s->parts[j];
+            static const uint8_t user = HM_ML_USER;
+            if (hm_buf_append(&s->cat, &user, 1) < 0 || hm_buf_append(&s->cat, b->data, b->len) < 0)
+                break;
+            s->plen[first + k++] = (uint32_t)b->len + 1;
         }
-        k += n;
     }
     return k;
 }
@@ -662,13 +661,16 @@ void hm_swim_send(hm_swim_t *s, const hm_addr_t *to, hm_buf_t *msg, const hm_rec
     if (node == NULL)
         node = node_named_by_ip(s, to);
 
-    if (piggyback && budget > msg->len + 2 + s->cfg.packet_overhead)
-        k = get_broadcasts(s, 2, budget - msg->len - 2 - s->cfg.packet_overhead, 1);
+    if (piggyback && budget > msg->len + 2 + s->cfg.packet_overhead) {
+        hm_buf_reset(&s->cat);
+        if (hm_buf_append(&s->cat, msg->data, msg->len) == 0) {
+            s->plen[0] = (uint32_t)msg->len;
+            k = get_broadcasts(s, 2, budget - msg->len - 2 - s->cfg.packet_overhead, 1);
+        }
+    }
     if (k > 0) {
-        hm_buf_reset(&s->parts[0]);
-        hm_buf_append(&s->parts[0], msg->data, msg->len);
         hm_buf_reset(msg);
-        if (hm_ml_put_compound(msg, s->parts, k + 1) < 0)
+        if (hm_ml_put_compound_cat(msg, s->cat.data, s->plen, k + 1) < 0)
             return;
     }
     raw_send(s, to, msg, node);
@@ -1693,6 +1695,7 @@ void hm_swim_free(hm_swim_t *s)
     hm_buf_free(&s->tmp3);
     for (i = 0; i <= HM_SWIM_MAX_PARTS; i++)
         hm_buf_free(&s->parts[i]);
+    hm_buf_free(&s->cat);
     free(s->name);
     free(s);
 }
@@ -1751,13 +1754,14 @@ static void gossip(hm_swim_t *s)
     n = k_random(s, k, gossip_skip, nodes);
     for (i = 0; i < n; i++) {
         hm_rec_t *r = &s->recs[nodes[i]];
-        size_t m = get_broadcasts(s, 2, budget, 0);
-        if (m == 0)
+        size_t m;
+        hm_buf_reset(&s->cat);
+        if ((m = get_broadcasts(s, 2, budget, 0)) == 0)
             return;
         hm_buf_reset(&s->tmp);
         if (m == 1)
-            hm_buf_append(&s->tmp, s->parts[0].data, s->parts[0].len);
-        else if (hm_ml_put_compound(&s->tmp, s->parts, m) < 0)
+            hm_buf_append(&s->tmp, s->cat.data, s->cat.len);
+        else if (hm_ml_put_compound_cat(&s->tmp, s->cat.data, s->plen, m) < 0)
             continue;
         hm_addr_t to;
         hm_swim_rec_addr(s, r, &to);

@@ -182,6 +182,8 @@ struct hm_swim {
     hm_swim_node_t view, view2;
     hm_buf_t tmp, tmp2, tmp3;
     hm_buf_t parts[HM_SWIM_MAX_PARTS + 1];
+    hm_buf_t cat;                         /* a packet's messages end to end */
+    uint32_t plen[HM_SWIM_MAX_PARTS + 1]; /* and their lengths */
 };
 
 /* hm_swim.c */

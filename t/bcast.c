@@ -173,6 +173,41 @@ static void test_encode_failure(void)
     hm_bcast_free(q);
 }
 
+/* An encoder that writes part of an item, then fails. */
+static int enc_half7(void *ud, uint32_t key, hm_buf_t *out)
+{
+    (void)ud;
+    if (key == 7) {
+        hm_buf_append(out, "XX", 2);
+        return -1;
+    }
+    return hm_buf_append(out, "lazy", 4);
+}
+
+/* The end-to-end form: the parts follow one another in one buffer, and
+ * an item that cannot be produced leaves no bytes behind. */
+static void test_get_cat(void)
+{
+    hm_bcast_queue_t *q = hm_bcast_new(4);
+    hm_buf_t cat = {0};
+    uint32_t lens[4] = {0};
+    size_t k;
+
+    memset(dropped, 0, sizeof(dropped));
+    hm_bcast_set_hooks(q, enc_half7, drop, NULL);
+    push_s(q, NULL, "ok", 0);
+    hm_bcast_push_keyed(q, 7, NULL, 10, NULL, NULL);
+    hm_bcast_push_keyed(q, 3, NULL, 4, NULL, NULL);
+    hm_buf_append(&cat, "head", 4); /* what the caller put first stays */
+    k = hm_bcast_get_cat(q, 5, 2, 1400, &cat, lens, 4);
+    ok(k == 2 && lens[0] == 4 && lens[1] == 2 && cat.len == 10 &&
+           memcmp(cat.data, "headlazyok", 10) == 0,
+       "parts appended end to end, lengths given, a failed item's bytes taken back");
+    is_int(dropped[7], 1, "the failed item dropped");
+    hm_buf_free(&cat);
+    hm_bcast_free(q);
+}
+
 /* Random operations against a naive model sorted by the same key.  Item
  * ids only matter relative to each other, so the push step serves as id. */
 typedef struct {
@@ -446,11 +481,24 @@ static void test_model2(uint32_t mult, int ops, int push_pct, unsigned seed, con
             char exp[64 * 8], got[64 * 8];
 
             m2_expect_get(limit, maxp, (int)mult, exp, sizeof(exp));
-            k = hm_bcast_get(q, 1, 2, limit, parts, maxp);
             got[0] = 0;
-            for (pi = 0; pi < k; pi++) {
-                size_t l = strlen(got);
-                snprintf(got + l, sizeof(got) - l, "%.6s,", (const char *)parts[pi].data);
+            if (gets % 2) { /* every other get in the end-to-end form */
+                uint32_t lens[64];
+                size_t off = 0;
+                hm_buf_reset(&parts[0]);
+                k = hm_bcast_get_cat(q, 1, 2, limit, &parts[0], lens, maxp);
+                for (pi = 0; pi < k; off += lens[pi++]) {
+                    size_t l = strlen(got);
+                    snprintf(got + l, sizeof(got) - l, "%.6s,", (const char *)parts[0].data + off);
+                }
+                if (off != parts[0].len && mismatches++ == 0)
+                    diag("%s step %d: lengths sum to %zu of %zu", what, step, off, parts[0].len);
+            } else {
+                k = hm_bcast_get(q, 1, 2, limit, parts, maxp);
+                for (pi = 0; pi < k; pi++) {
+                    size_t l = strlen(got);
+                    snprintf(got + l, sizeof(got) - l, "%.6s,", (const char *)parts[pi].data);
+                }
             }
             gets++;
             if (strcmp(exp, got) != 0 && mismatches++ == 0)
@@ -482,6 +530,7 @@ int main(void)
     test_prune();
     test_keyed();
     test_encode_failure();
+    test_get_cat();
     test_model();
     test_model2(3, 8000, 45, 777, "mixed items");
     test_model2(100, 12000, 2, 4242, "transmit counts past 64");

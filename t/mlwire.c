@@ -131,6 +131,22 @@ static void test_compound_crc(void)
     ok(hm_ml_put_compound(&comp, enc, 2) == 0 && comp.len == plen &&
            memcmp(comp.data, payload, plen) == 0,
        "re-encode compound");
+    {
+        hm_buf_t cat = {0}, c2 = {0};
+        uint32_t cl[2] = {(uint32_t)enc[0].len, (uint32_t)enc[1].len};
+        hm_buf_append(&cat, enc[0].data, enc[0].len);
+        hm_buf_append(&cat, enc[1].data, enc[1].len);
+        ok(hm_ml_put_compound_cat(&c2, cat.data, cl, 2) == 0 && c2.len == plen &&
+               memcmp(c2.data, payload, plen) == 0,
+           "compound from parts laid end to end: the same bytes");
+        cl[1] = 0x10000;
+        hm_buf_reset(&c2);
+        ok(hm_ml_put_compound_cat(&c2, cat.data, cl, 2) < 0 && c2.len == 0,
+           "end to end: a part over 65535 bytes refused");
+        ok(hm_ml_put_compound_cat(&c2, cat.data, cl, 256) < 0, "end to end: 256 parts refused");
+        hm_buf_free(&cat);
+        hm_buf_free(&c2);
+    }
     hm_buf_reset(&b);
     ok(hm_ml_put_crc(&b, comp.data, comp.len) == 0 && buf_is_hex(&b, CRC156),
        "re-encode CRC envelope: 156 bytes identical");
