@@ -910,6 +910,60 @@ static size_t get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t
     return k;
 }
 
+/* The bucket a get takes from first in tier t: its longest length. */
+static const bq_bucket_t *head_bucket(const hm_bcast_queue_t *q, uint32_t t)
+{
+    const bq_tier_t *tr = t < q->ntiers ? q->tiers[t] : NULL;
+    return tr && tr->nb > tr->nlong ? &tr->b[tr->nlong] : NULL;
+}
+
+void hm_bcast_warm(const hm_bcast_queue_t *q, unsigned level)
+{
+    uint32_t t, i;
+    const bq_bucket_t *bk;
+
+    if (level == 0) {
+        hm_prefetch(q);
+        hm_prefetch((const char *)q + 64);
+        return;
+    }
+    if (q->ntiers == 0)
+        return;
+    if (level == 1) {
+        hm_prefetch(q->tmask);
+        hm_prefetch(q->tiers);
+        if (q->free_head)
+            hm_prefetch(&q->items[q->free_head]); /* a push takes it */
+        return;
+    }
+    if ((t = next_tier(q, 0)) == UINT32_MAX)
+        t = 0;
+    /* the lowest tier (a get takes from it), the next (what it sent goes
+     * there) and tier 0 (a push goes there) */
+    for (i = 0; i < 3; i++) {
+        uint32_t u = i == 0 ? t : i == 1 ? t + 1 : 0;
+        if (u >= q->ntiers || q->tiers[u] == NULL || (i == 2 && t == 0))
+            continue;
+        if (level == 2) {
+            hm_prefetch(q->tiers[u]);
+        } else if (level == 3) {
+            hm_prefetch(q->tiers[u]->b);
+            hm_prefetch(head_bucket(q, u));
+        } else if ((bk = head_bucket(q, u)) != NULL && bk->n) {
+            const uint64_t *tail = &bk->e[bk->lo + bk->n - 1];
+            if (level == 4) {
+                hm_prefetch(tail);
+                if (bk->n > BQ_NEAR)
+                    hm_prefetch(tail - BQ_NEAR);
+            } else if (i == 0) {
+                uint32_t j;
+                for (j = 0; j < 4 && j < bk->n; j++)
+                    hm_prefetch(&q->items[(uint32_t)tail[-(int)j]]);
+            }
+        }
+    }
+}
+
 size_t hm_bcast_get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t limit,
                     hm_buf_t *parts, size_t max_parts)
 {

@@ -46,6 +46,13 @@ void hm_bcast_remove(hm_bcast_queue_t *q, uint32_t handle);
  * nodes each a cache miss on a cold engine). */
 size_t hm_bcast_get_cat(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t limit,
                         hm_buf_t *cat, uint32_t *lens, size_t max_parts);
+/* Start loading, level by level, what the next get or push will read
+ * first: at level L only what level L - 1 brought in is read.  Called
+ * for levels 0, 1, ... 5 a little ahead of each other (the simulator
+ * does it for the nodes it is about to serve), the chain of dependent
+ * cache misses at the head of a get (queue, tier, bucket, its newest
+ * entries, their items) is paid in parallel across several queues. */
+void hm_bcast_warm(const hm_bcast_queue_t *q, unsigned level);
 /* Transmit limit for a cluster of n nodes: mult * ceil(log10(n + 1)). */
 uint32_t hm_bcast_retransmit_limit(uint32_t mult, size_t n);
 

@@ -336,6 +336,18 @@ static void rec_release(hm_swim_t *s, uint32_t r)
     s->recs_free = r;
 }
 
+void hm_swim_warm(const hm_swim_t *s, unsigned level)
+{
+    if (level == 0) {
+        hm_prefetch(&s->rng);
+        hm_prefetch(&s->recs);
+        hm_prefetch(&s->bq);
+        hm_prefetch(&s->probe);
+    } else {
+        hm_bcast_warm(s->bq, level - 1);
+    }
+}
+
 void hm_swim_prefetch_order(const hm_swim_t *s)
 {
     if (s->norder)

@@ -116,6 +116,13 @@ void hm_swim_free(hm_swim_t *s);
 
 /* Inputs. */
 void hm_swim_tick(hm_swim_t *s, uint64_t now);
+/* Prefetch what the next call will touch first, in steps: level 0 (the
+ * engine's own lines) to 6, each reading only what the one before brought
+ * in.  Whoever drives many engines (the simulator) calls them for the
+ * engines it is about to serve, a few engines apart; it changes nothing
+ * but timing. */
+#define HM_SWIM_WARM_LEVELS 7
+void hm_swim_warm(const hm_swim_t *s, unsigned level);
 void hm_swim_packet(hm_swim_t *s, uint64_t now, const hm_addr_t *from, const uint8_t *p, size_t n);
 uint32_t hm_swim_stream_accept(hm_swim_t *s, uint64_t now, const hm_addr_t *from);
 /* Bytes read so far on a stream (the whole buffer from its start, after the

@@ -458,6 +458,8 @@ static void test_model2(uint32_t mult, int ops, int push_pct, unsigned seed, con
         int op;
         seed = seed * 1103515245u + 12345u;
         op = (int)((seed >> 16) % 100);
+        for (i = 0; i < 6; i++)
+            hm_bcast_warm(q, (unsigned)i); /* reads only; the gets must not change */
         if (op < push_pct && m2_n < M2_MAX) {
             m2_push(q, seed >> 8 ^ seed << 7, step);
         } else if (op < push_pct + 5) {

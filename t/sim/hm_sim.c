@@ -136,7 +136,7 @@ struct hm_sim {
     uint64_t *blocked, *blocked_udp;
     size_t nblocked, nblocked_udp;
     bool partitioned;
-    bool no_trace; /* hm_sim_set_trace(false) */
+    bool no_trace;        /* hm_sim_set_trace(false) */
     hm_sim_stats_t *sum;  /* what hm_sim_stats returns, summed on read */
     hm_sim_stats_t carry; /* counts of workers retired by hm_sim_set_threads */
     uint64_t *next;       /* threaded: each node's earliest pending event */
@@ -961,6 +961,59 @@ static uint64_t make_list(worker_t *w, uint64_t end)
 }
 
 /* Serve the nodes listed by o for this window, as many as we get first. */
+/* As hm_prefetch in the engine: the empty asm keeps GCC from dropping it. */
+static inline void sim_prefetch(const void *p)
+{
+    __asm__ volatile("" : : "r"(p));
+    __builtin_prefetch(p);
+}
+
+/* Start loading node n's state, step by step (see hm_swim_warm): each
+ * step reads only what the step before fetched. */
+static void warm(node_t *n, unsigned step)
+{
+    if (step == 0) {
+        sim_prefetch(n);
+    } else if (n->up && n->eng) {
+        if (step == 1)
+            sim_prefetch(n->q);
+        if (step == 2 && n->qn)
+            sim_prefetch(n->q[0].data);
+        hm_swim_warm(n->eng, step - 1);
+    }
+}
+
+#define WARM_STEPS (1 + HM_SWIM_WARM_LEVELS)
+#define HELD (4 * WARM_STEPS)
+
+/* Serve the nodes of o's list that we take, WARM_STEPS at a time: while
+ * one is served, the next ones (ours alone: nobody else serves them) are
+ * warmed, the k-th next at step WARM_STEPS - k, so the dependent cache
+ * misses at the start of each delivery overlap across nodes instead of
+ * being paid one after another. */
+static void serve_held(worker_t *w, worker_t *o, uint64_t end)
+{
+    hm_sim_t *s = w->sim;
+    uint32_t held[HELD];
+    size_t pos = 0, nh = 0, d;
+    bool more = true;
+
+    for (;;) {
+        while (more && nh - pos <= WARM_STEPS) {
+            size_t j = atomic_fetch_add(&o->take, WARM_STEPS), k;
+            if (j >= o->nlist)
+                more = false;
+            for (k = j; k < j + WARM_STEPS && k < o->nlist; k++)
+                held[nh++ % HELD] = o->list[k];
+        }
+        if (pos == nh)
+            return;
+        for (d = 1; d <= WARM_STEPS && pos + d < nh; d++)
+            warm(s->nodes[held[(pos + d) % HELD]], (unsigned)(WARM_STEPS - d));
+        serve_node(w, s->nodes[held[pos++ % HELD]], end);
+    }
+}
+
 static void serve_list(worker_t *w, worker_t *o, uint64_t end)
 {
     int spins = 0;
@@ -970,12 +1023,7 @@ static void serve_list(worker_t *w, worker_t *o, uint64_t end)
             sched_yield(); /* its maker was preempted */
         else
             cpu_relax();
-    for (;;) {
-        size_t j = atomic_fetch_add(&o->take, 1);
-        if (j >= o->nlist)
-            return;
-        serve_node(w, w->sim->nodes[o->list[j]], end);
-    }
+    serve_held(w, o, end);
 }
 
 /* Put the events all workers caused for o's stripe in window parity `par`
