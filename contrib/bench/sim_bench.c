@@ -21,18 +21,23 @@
  * Figures on this 2-core machine, 60 s of protocol time, -j2, otherwise
  * idle (2026-11-26, fourth round):
  *   nodes  conv_s  pkts/node/s  wall_s      user_s       maxrss
- *    1000    32.9         12.6  2.0         3.8          108 MB
- *    5000    none         15.6  23.8-24.7   42.8-44.4    2.1 GB
- *   10000    none         15.6  65.9-75.4   109.6-119.6  7.7 GB
- * (the ranges are repeated runs; at 10k the system time alone ranged
- * from 9 to 20 s, see below).  The 10k target (60 s wall) is NOT met.
- * This round halved the node record (64 -> 32 bytes: meta and
- * suspicions beside it, Vsn an index into a table of distinct tuples):
- * 10.6 GB -> 7.7 GB at 10k, and the build before it, run in the same
- * hours, took 77.7-83.2 s there.  Third round (2026-11-25): 81.0-82.7 s
- * wall, 118.6-121.5 s user; second round 104.6-105.3 s; first round
- * 148-161 s; before it (one thread, treap queue, generic decoders)
- * 437.7 s.  The third round cut instructions (callgrind, 800 nodes x
+ *    1000    32.9         12.6  2.0-2.3     3.8-4.1      105 MB
+ *    5000    none         15.6  21.0-23.7   36.3-41.6    2.1 GB
+ *   10000    none         15.6  60.0-73.6   92.9-107.2   7.6 GB
+ * (the ranges are repeated runs over two hours in which the machine's
+ * speed drifted: the same build took 60.0-63.3 s at one time and
+ * 67.6-71.8 s at another; in every pair run back to back it beat the
+ * builds before).  The 10k target (60 s wall) is NOT met: 60.0 s at best.
+ * This round: the node record is 32 bytes instead of 64 (meta and
+ * suspicions beside it, Vsn an index into a table of distinct tuples;
+ * 10.6 GB -> 7.7 GB at 10k), a packet's broadcasts are encoded end to end
+ * into one buffer instead of one buffer each, and each thread warms the
+ * nodes it is about to serve, one level of the queue's chain of
+ * dependent misses per node served.  The build before this round took
+ * 77.7-83.2 s at 10k in the same hours.  Third round (2026-11-25):
+ * 81.0-82.7 s wall, 118.6-121.5 s user; second round 104.6-105.3 s;
+ * first round 148-161 s; before it (one thread, treap queue, generic
+ * decoders) 437.7 s.  The third round cut instructions (callgrind, 800 nodes x
  * 20 s: 11.22 G -> 6.89 G): alive messages and node states are decoded
  * straight off a pointer and written with fixed-size copies, a name is
  * hashed once per message, a compound is built with one reservation,
@@ -47,11 +52,14 @@
  * are cheaper, so the system time depends on what ran before), and
  * memory latency: every delivery lands on a cold engine.  A get from the
  * broadcast queue follows about six dependent cold loads (queue, tier
- * mask, tier, bucket, bucket entries, then items and records, which are
- * prefetched); each alive message received costs a hash-slot and a
- * record miss, each one sent an item and a record miss.  Transparent
- * huge pages (THP "always", or glibc.malloc.hugetlb=1 with every pool on
- * the heap: 13.5 GB, no gain) changed nothing measurable.
+ * mask, tier, bucket, bucket entries, then items and records), now
+ * warmed ahead; each alive message received costs a hash-slot and a
+ * record miss, each one sent an item and a record miss.  Warming the
+ * slots and records of the next datagrams too (parsing each twice more)
+ * made 10k slower (77.1 s against 70.4 s), as did warming two nodes per
+ * level (71.4 s against 67.9 s).  Transparent huge pages (THP "always",
+ * or glibc.malloc.hugetlb=1 with every pool on the heap: 13.5 GB, no
+ * gain) changed nothing measurable.
  *
  * Threads, 2000 nodes x 20 s (-t 20), one trace hash for both, at
  * quiet moments (load ~1): -j1 12.0-13.0 s wall, 11.4-12.2 s user; -j2
