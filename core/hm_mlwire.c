@@ -692,22 +692,23 @@ int hm_ml_get_user_stream(const uint8_t *p, size_t n, const uint8_t **msg, size_
 
 /* ---- compound (7) -------------------------------------------------------- */
 
-/* One reservation and straight copies: a gossip packet is a compound of
- * up to ~20 parts, built five times a second per node. */
-int hm_ml_put_compound_cat(hm_buf_t *b, const uint8_t *bytes, const uint32_t *lens, size_t n)
+/* Check the n part lengths, reserve the whole compound and write its
+ * header, [7][n][len16...]: the parts go at the pointer returned (NULL
+ * when refused), *body their total length. */
+static uint8_t *compound_head(hm_buf_t *b, const uint32_t *lens, size_t n, size_t *body)
 {
-    size_t i, body = 0;
+    size_t i;
     uint8_t *w;
 
     if (n > 255)
-        return -1;
-    for (i = 0; i < n; i++) {
+        return NULL;
+    for (*body = 0, i = 0; i < n; i++) {
         if (lens[i] > 0xffff)
-            return -1;
-        body += lens[i];
+            return NULL;
+        *body += lens[i];
     }
-    if (hm_buf_reserve(b, 2 + 2 * n + body) < 0)
-        return -1;
+    if (hm_buf_reserve(b, 2 + 2 * n + *body) < 0)
+        return NULL;
     w = b->data + b->len;
     *w++ = HM_ML_COMPOUND;
     *w++ = (uint8_t)n;
@@ -715,6 +716,18 @@ int hm_ml_put_compound_cat(hm_buf_t *b, const uint8_t *bytes, const uint32_t *le
         *w++ = (uint8_t)(lens[i] >> 8);
         *w++ = (uint8_t)lens[i];
     }
+    return w;
+}
+
+/* One reservation and one copy: a gossip packet is a compound of up to
+ * ~20 parts, built five times a second per node. */
+int hm_ml_put_compound_cat(hm_buf_t *b, const uint8_t *bytes, const uint32_t *lens, size_t n)
+{
+    size_t body;
+    uint8_t *w = compound_head(b, lens, n, &body);
+
+    if (w == NULL)
+        return -1;
     if (body)
         memcpy(w, bytes, body);
     b->len += 2 + 2 * n + body;
@@ -723,31 +736,22 @@ int hm_ml_put_compound_cat(hm_buf_t *b, const uint8_t *bytes, const uint32_t *le
 
 int hm_ml_put_compound(hm_buf_t *b, const hm_buf_t *parts, size_t n)
 {
-    size_t i, total = 2 + 2 * n;
+    uint32_t lens[255] = {0}; /* (zeroed: GCC cannot see that only lens[0..n) is read) */
+    size_t i, body;
     uint8_t *w;
 
     if (n > 255)
         return -1;
-    for (i = 0; i < n; i++) {
-        if (parts[i].len > 0xffff)
-            return -1;
-        total += parts[i].len;
-    }
-    if (hm_buf_reserve(b, total) < 0)
+    for (i = 0; i < n; i++) /* a length over 0xffff stays over it (refused), not wrapped */
+        lens[i] = parts[i].len > 0xffff ? 0x10000 : (uint32_t)parts[i].len;
+    if ((w = compound_head(b, lens, n, &body)) == NULL)
         return -1;
-    w = b->data + b->len;
-    *w++ = HM_ML_COMPOUND;
-    *w++ = (uint8_t)n;
-    for (i = 0; i < n; i++) {
-        *w++ = (uint8_t)(parts[i].len >> 8);
-        *w++ = (uint8_t)parts[i].len;
-    }
     for (i = 0; i < n; i++) {
         if (parts[i].len)
             memcpy(w, parts[i].data, parts[i].len);
         w += parts[i].len;
     }
-    b->len += total;
+    b->len += 2 + 2 * n + body;
     return 0;
 }
 

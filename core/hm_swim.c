@@ -593,9 +593,9 @@ int hm_swim_poll(hm_swim_t *s, hm_swim_out_t *out)
 }
 
 /* memberlist getBroadcasts: own queue first, then the delegate's (each of
- * its messages framed as a user message). */
-/* Broadcasts for the rest of a packet: appended to s->cat, their lengths
- * in s->plen[first...]; returns how many. */
+ * its messages framed as a user message), for the rest of a packet:
+ * appended to s->cat, their lengths in s->plen[first...]; returns how
+ * many. */
 static size_t get_broadcasts(hm_swim_t *s, size_t overhead, size_t limit, size_t first)
 {
     size_t k, used = 0, i, max = HM_SWIM_MAX_PARTS - first;
@@ -1050,6 +1050,15 @@ static uint64_t suspicion_min(const hm_swim_t *s, size_t n)
     return (uint64_t)s->cfg.suspicion_mult * scale_milli * s->cfg.probe_interval_ms / 1000;
 }
 
+/* End r's suspicion, if it has one. */
+static void susp_drop(hm_swim_t *s, const hm_rec_t *r)
+{
+    uint32_t idx = rec_susp(s, r);
+
+    if (idx)
+        susp_free(s, idx);
+}
+
 static void susp_start(hm_swim_t *s, hm_rec_t *r, const hm_ml_str_t *from)
 {
     hm_rec_ext_t *e = rec_ext(s, r);
@@ -1454,7 +1463,7 @@ void hm_swim_alive_h(hm_swim_t *s, const hm_ml_alive_t *a, uint32_t h, bool boot
         r->state = HM_ML_STATE_DEAD;
         set_meta(s, r, a->meta, a->meta_len);
         if (a->has_vsn)
-            rec_set_vsn(s, r, a->vsn); /* full: none, as below */
+            rec_set_vsn(s, r, a->vsn); /* table full: dropped below */
     } else if (!rec_addr_eq(s, r, &a->addr)) {
         bool reclaim =
             s->cfg.dead_node_reclaim_ms > 0 && hm_rec_age(s, r) > s->cfg.dead_node_reclaim_ms;
@@ -1480,8 +1489,7 @@ void hm_swim_alive_h(hm_swim_t *s, const hm_ml_alive_t *a, uint32_t h, bool boot
         return;
     if (a->incarnation < r->inc && is_local)
         return;
-    if (rec_susp(s, r))
-        susp_free(s, rec_susp(s, r));
+    susp_drop(s, r);
     old_state = r->state;
     if (!bootstrap && is_local) {
         if (a->incarnation == r->inc && meta_eq(s, r, a->meta, a->meta_len) &&
@@ -1559,8 +1567,7 @@ void hm_swim_dead(hm_swim_t *s, const hm_ml_accuse_t *m)
 
     if (r == NULL || m->incarnation < r->inc)
         return;
-    if (rec_susp(s, r))
-        susp_free(s, rec_susp(s, r));
+    susp_drop(s, r);
     if (r->state == HM_ML_STATE_DEAD || r->state == HM_ML_STATE_LEFT)
         return;
     if (r == &s->recs[s->self]) {

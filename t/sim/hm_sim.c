@@ -960,7 +960,6 @@ static uint64_t make_list(worker_t *w, uint64_t end)
     return rest;
 }
 
-/* Serve the nodes listed by o for this window, as many as we get first. */
 /* As hm_prefetch in the engine: the empty asm keeps GCC from dropping it. */
 static inline void sim_prefetch(const void *p)
 {
@@ -1014,6 +1013,7 @@ static void serve_held(worker_t *w, worker_t *o, uint64_t end)
     }
 }
 
+/* Serve the nodes listed by o for this window, as many as we get first. */
 static void serve_list(worker_t *w, worker_t *o, uint64_t end)
 {
     int spins = 0;
