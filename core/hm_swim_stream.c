@@ -207,10 +207,12 @@ static int verify_protocol(const hm_swim_t *s, const nodes_acc_t *rem)
         maxdmin = n->vsn[3] > maxdmin ? n->vsn[3] : maxdmin;
         mindmax = n->vsn[4] < mindmax ? n->vsn[4] : mindmax;
     }
-    for (i = 0; i < s->norder; i++) {
-        const hm_rec_t *r = &s->recs[s->order[i]];
+    /* every record in use is in the probe order: read them in pool order,
+     * not in the order's, which sends each read to a random record */
+    for (i = 1; i < s->recs_used; i++) {
+        const hm_rec_t *r = &s->recs[i];
         const uint8_t *v = hm_rec_vsn(s, r);
-        if (r->state != HM_ML_STATE_ALIVE)
+        if (!REC_IN_USE(r) || r->state != HM_ML_STATE_ALIVE)
             continue;
         maxpmin = v[0] > maxpmin ? v[0] : maxpmin;
         minpmax = v[1] < minpmax ? v[1] : minpmax;
@@ -223,8 +225,10 @@ static int verify_protocol(const hm_swim_t *s, const nodes_acc_t *rem)
         if (pcur < maxpmin || pcur > minpmax || dcur < maxdmin || dcur > mindmax)
             return -1;
     }
-    for (i = 0; i < s->norder; i++) {
-        const uint8_t *v = hm_rec_vsn(s, &s->recs[s->order[i]]);
+    for (i = 1; i < s->recs_used; i++) {
+        const uint8_t *v = hm_rec_vsn(s, &s->recs[i]);
+        if (!REC_IN_USE(&s->recs[i]))
+            continue;
         if (v[2] < maxpmin || v[2] > minpmax || v[5] < maxdmin || v[5] > mindmax)
             return -1;
     }
