@@ -7,10 +7,9 @@
  * space", i.e. the longest fitting length, newest first.  So each tier
  * (transmit count) keeps one bucket per length, found through a bitmap of
  * the lengths present ("longest length <= free" is a scan of one or two
- * words), and each bucket keeps its items sorted by id in an array with
- * room at both ends: a get pops the newest, a push appends the newest,
- * and an item sent moves to the next tier, where it mostly lands at one
- * end too.  At 10,000 nodes every engine holds ~10,000 items and the
+ * words), and each bucket keeps its items sorted by id in a ring: a get
+ * pops the newest, a push appends the newest, and an item sent moves to
+ * the next tier, where it mostly lands at one end too.  At 10,000 nodes every engine holds ~10,000 items and the
  * simulator hops between engines, so the queue is cache-cold on every get:
  * this touches a few cache lines per item where a search tree touched
  * dozens.  Items are 16 bytes in a pool addressed by 32-bit index (the
@@ -45,7 +44,13 @@ typedef struct bq_item {
     uint32_t ext; /* index in q->exts; 0 when none */
 } bq_item_t;
 
-/* The items of one tier and length, ascending by id, at e[lo..lo+n). */
+/* The items of one tier and length, ascending by id: a ring of cap
+ * entries (a power of two), the i-th at e[(lo + i) & (cap - 1)].  Items
+ * come in at both ends (a run sent from the tier below lands in front of
+ * the items there as often as behind them) and leave at the back, so an
+ * array with room at both ends kept half of its slots empty: 35% of them
+ * in front, where the entries had moved away from.  A ring has no ends
+ * to keep room at. */
 #define BQ_NEAR 8 /* entries per cache line */
 typedef struct bq_bucket {
     uint64_t *e; /* (uint64_t)id << 32 | item */
@@ -126,17 +131,21 @@ static uint32_t item_len(const hm_bcast_queue_t *q, uint32_t x)
 
 /* ---- buckets ------------------------------------------------------------ */
 
-/* First position in e[0..n) whose entry is >= v. */
-static uint32_t lower_bound(const uint64_t *e, uint32_t n, uint64_t v)
+/* Entry i (relative) of bk, which holds more than i. */
+static inline uint64_t *ent(const bq_bucket_t *bk, uint32_t i)
 {
-    const uint64_t *base = e;
+    return &bk->e[(bk->lo + i) & (bk->cap - 1)];
+}
 
+/* First position in [b, b + n) of bk whose entry is >= v (b + n if none). */
+static uint32_t lower_bound(const bq_bucket_t *bk, uint32_t b, uint32_t n, uint64_t v)
+{
     while (n > 1) {
         uint32_t half = n / 2;
-        e += (e[half - 1] < v) * half; /* branch-free: the outcome is a coin toss */
+        b += (*ent(bk, b + half - 1) < v) * half; /* branch-free: the outcome is a coin toss */
         n -= half;
     }
-    return (uint32_t)(e - base) + (n == 1 && e[0] < v);
+    return b + (n == 1 && *ent(bk, b) < v);
 }
 
 /* First position in bk whose entry is >= v.  Entries mostly come and go
@@ -146,88 +155,115 @@ static uint32_t lower_bound(const uint64_t *e, uint32_t n, uint64_t v)
  * miss on last. */
 static uint32_t entry_lb(const bq_bucket_t *bk, uint64_t v)
 {
-    const uint64_t *e = &bk->e[bk->lo];
     uint32_t n = bk->n, h = bk->hint;
 
-    if (h < n && v < e[h] && (h == 0 || e[h - 1] < v))
+    if (h < n && v < *ent(bk, h) && (h == 0 || *ent(bk, h - 1) < v))
         return h;
     if (n <= 2 * BQ_NEAR)
-        return lower_bound(e, n, v);
-    if (v > e[n - BQ_NEAR])
-        return n - BQ_NEAR + 1 + lower_bound(e + n - BQ_NEAR + 1, BQ_NEAR - 1, v);
-    if (v < e[BQ_NEAR - 1])
-        return lower_bound(e, BQ_NEAR - 1, v);
-    return lower_bound(e, n, v);
+        return lower_bound(bk, 0, n, v);
+    if (v > *ent(bk, n - BQ_NEAR))
+        return lower_bound(bk, n - BQ_NEAR + 1, BQ_NEAR - 1, v);
+    if (v < *ent(bk, BQ_NEAR - 1))
+        return lower_bound(bk, 0, BQ_NEAR - 1, v);
+    return lower_bound(bk, 0, n, v);
 }
 
-/* Move the entries to a new array of ncap slots (ncap >= n), leaving
- * `before` free slots in front.  Heap memory, not a pool: buckets grow
- * and shrink all the time as items move between tiers, and freed blocks
- * are reused without new page faults. */
-static int bucket_realloc(bq_bucket_t *bk, uint32_t ncap, uint32_t before)
+/* Move the count entries at relative position src to dst, in pieces that
+ * wrap neither in the source nor in the destination, taken in the order
+ * that reads every entry before it is overwritten. */
+static void ring_move(bq_bucket_t *bk, uint32_t dst, uint32_t src, uint32_t count)
+{
+    uint32_t mask = bk->cap - 1, c, s, d;
+
+    if (dst < src) {
+        for (; count; count -= c, src += c, dst += c) {
+            s = (bk->lo + src) & mask;
+            d = (bk->lo + dst) & mask;
+            c = count;
+            c = c < bk->cap - s ? c : bk->cap - s;
+            c = c < bk->cap - d ? c : bk->cap - d;
+            memmove(&bk->e[d], &bk->e[s], c * sizeof(uint64_t));
+        }
+    } else if (dst > src) {
+        for (; count; count -= c) {
+            s = (bk->lo + src + count - 1) & mask; /* the last ones first */
+            d = (bk->lo + dst + count - 1) & mask;
+            c = count;
+            c = c < s + 1 ? c : s + 1;
+            c = c < d + 1 ? c : d + 1;
+            memmove(&bk->e[d + 1 - c], &bk->e[s + 1 - c], c * sizeof(uint64_t));
+        }
+    }
+}
+
+/* Copy m entries from v to relative position i (the slots are free). */
+static void ring_write(bq_bucket_t *bk, uint32_t i, const uint64_t *v, uint32_t m)
+{
+    uint32_t at = (bk->lo + i) & (bk->cap - 1), c = m < bk->cap - at ? m : bk->cap - at;
+
+    memcpy(&bk->e[at], v, c * sizeof(uint64_t));
+    memcpy(bk->e, v + c, (m - c) * sizeof(uint64_t));
+}
+
+/* Move the entries to a new ring of ncap slots (a power of two >= n),
+ * starting at its first.  Heap memory, not a pool: buckets grow and
+ * shrink all the time as items move between tiers, and freed blocks are
+ * reused without new page faults. */
+static int bucket_realloc(bq_bucket_t *bk, uint32_t ncap)
 {
     uint64_t *e = malloc(ncap * sizeof(*e));
+    uint32_t c;
 
     if (e == NULL)
         return -1;
-    if (bk->n)
-        memcpy(&e[before], &bk->e[bk->lo], bk->n * sizeof(*e));
+    if (bk->n) {
+        c = bk->n < bk->cap - bk->lo ? bk->n : bk->cap - bk->lo;
+        memcpy(e, &bk->e[bk->lo], c * sizeof(*e));
+        memcpy(e + c, bk->e, (bk->n - c) * sizeof(*e));
+    }
     free(bk->e);
     bk->e = e;
     bk->cap = ncap;
-    bk->lo = before;
+    bk->lo = 0;
     return 0;
 }
 
-/* Room for m more entries at the front (else the back) of bk. */
-static int bucket_room(bq_bucket_t *bk, bool front, uint32_t m)
+/* Room for m more entries in bk. */
+static int bucket_room(bq_bucket_t *bk, uint32_t m)
 {
-    uint32_t spare, ncap;
+    uint32_t ncap;
 
-    if (front ? bk->lo >= m : bk->cap - bk->lo - bk->n >= m)
+    if (bk->cap - bk->n >= m)
         return 0;
-    if (bk->n + m <= bk->cap / 2) {
-        /* plenty of room at the other end: share it out */
-        spare = bk->cap - bk->n;
-        memmove(&bk->e[spare / 2], &bk->e[bk->lo], bk->n * sizeof(uint64_t));
-        bk->lo = spare / 2;
-        return 0;
-    }
     ncap = bk->cap ? bk->cap * 2 : 4;
-    while (ncap - bk->n < 2 * m)
+    while (ncap - bk->n < m)
         ncap *= 2;
-    spare = ncap - bk->n;
-    /* a bucket only ever appended to (tier 0: pushes) keeps no front room */
-    return bucket_realloc(bk, ncap, front ? spare - spare / 4 : bk->lo ? spare / 4 : 0);
+    return bucket_realloc(bk, ncap);
 }
 
 /* Where entry v goes in bk (relative). */
 static uint32_t bucket_pos(const bq_bucket_t *bk, uint64_t v)
 {
-    if (bk->n == 0 || v > bk->e[bk->lo + bk->n - 1])
+    if (bk->n == 0 || v > *ent(bk, bk->n - 1))
         return bk->n; /* the newest: the usual case */
-    if (v < bk->e[bk->lo])
+    if (v < *ent(bk, 0))
         return 0;
     return entry_lb(bk, v);
 }
 
 /* Put the m ascending entries v at relative position i, where they all
- * belong, moving the shorter side. */
+ * belong, moving the shorter side (nothing at either end). */
 static int bucket_put(bq_bucket_t *bk, uint32_t i, const uint64_t *v, uint32_t m)
 {
-    bool front = i < bk->n / 2 || (i == 0 && bk->n > 0);
-
-    if (bucket_room(bk, front, m) < 0)
+    if (bucket_room(bk, m) < 0)
         return -1;
-    /* the ends are the usual places: no call to move nothing */
-    if (front) {
-        if (i > 0)
-            memmove(&bk->e[bk->lo - m], &bk->e[bk->lo], i * sizeof(uint64_t));
-        bk->lo -= m;
-    } else if (i < bk->n) {
-        memmove(&bk->e[bk->lo + i + m], &bk->e[bk->lo + i], (bk->n - i) * sizeof(uint64_t));
+    if (i < bk->n - i) {
+        bk->lo = (bk->lo - m) & (bk->cap - 1);
+        ring_move(bk, 0, m, i);
+    } else {
+        ring_move(bk, i + m, i, bk->n - i);
     }
-    memcpy(&bk->e[bk->lo + i], v, m * sizeof(uint64_t));
+    ring_write(bk, i, v, m);
     bk->n += m;
     bk->hint = i;
     return 0;
@@ -239,19 +275,18 @@ static int bucket_insert(bq_bucket_t *bk, uint64_t v)
 }
 
 /* Remove entry i (relative), moving the shorter side; give back memory
- * when the bucket has shrunk to a quarter of its array. */
+ * when the bucket has shrunk to a quarter of its ring. */
 static void bucket_close(bq_bucket_t *bk, uint32_t i)
 {
-    if (i < bk->n / 2) {
-        if (i > 0)
-            memmove(&bk->e[bk->lo + 1], &bk->e[bk->lo], i * sizeof(uint64_t));
-        bk->lo++;
-    } else if (i + 1 < bk->n) { /* not the newest, which a get takes */
-        memmove(&bk->e[bk->lo + i], &bk->e[bk->lo + i + 1], (bk->n - i - 1) * sizeof(uint64_t));
+    if (i < bk->n - 1 - i) {
+        ring_move(bk, 1, 0, i);
+        bk->lo = (bk->lo + 1) & (bk->cap - 1);
+    } else {
+        ring_move(bk, i, i + 1, bk->n - 1 - i); /* nothing for the newest, which a get takes */
     }
     bk->n--;
     if (bk->n > 0 && bk->cap > 16 && bk->n < bk->cap / 4)
-        bucket_realloc(bk, bk->cap / 2, (bk->cap / 2 - bk->n) / 2); /* failure: keep it */
+        bucket_realloc(bk, bk->cap / 2); /* failure: keep it */
 }
 
 /* Bits set in v (no popcnt instruction in a portable build, and
@@ -468,7 +503,7 @@ static void unlink_item(hm_bcast_queue_t *q, uint32_t x)
     if (tr == NULL || (bi = bucket_find(tr, item_len(q, x))) < 0)
         return; /* not linked: cannot happen */
     i = entry_lb(&tr->b[bi], v);
-    if (i < tr->b[bi].n && tr->b[bi].e[tr->b[bi].lo + i] == v)
+    if (i < tr->b[bi].n && *ent(&tr->b[bi], i) == v)
         unlink_at(q, t, tr, (uint32_t)bi, i);
 }
 
@@ -818,8 +853,7 @@ static void relink(hm_bcast_queue_t *q, const uint32_t *xs, size_t m)
         for (j = 0; j < m; j++)
             v[j] = entry_of(q, xs[m - 1 - j]); /* ascending */
         pos = bucket_pos(bk, v[m - 1]);
-        if ((pos == 0 || bk->e[bk->lo + pos - 1] < v[0]) &&
-            bucket_put(bk, pos, v, (uint32_t)m) == 0) {
+        if ((pos == 0 || *ent(bk, pos - 1) < v[0]) && bucket_put(bk, pos, v, (uint32_t)m) == 0) {
             tier_count(q, tr, t, (int)m);
             return;
         }
@@ -859,7 +893,7 @@ static size_t get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t
             continue;
         }
         bk = &tr->b[bi];
-        x = (uint32_t)bk->e[bk->lo + bk->n - 1]; /* the newest */
+        x = (uint32_t)*ent(bk, bk->n - 1); /* the newest */
         len = bk->len;
         /* the next few items to go are likely the next newest of this
          * length: start fetching them (the pool is cold), and what
@@ -869,16 +903,16 @@ static size_t get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t
          * came into reach. */
         if (bk != warm) {
             for (i = bk->n > BQ_AHEAD ? bk->n - BQ_AHEAD : 0; i + 1 < bk->n; i++)
-                hm_prefetch(&q->items[(uint32_t)bk->e[bk->lo + i]]);
+                hm_prefetch(&q->items[(uint32_t)*ent(bk, i)]);
             if (q->pre)
                 for (i = bk->n > 3 ? bk->n - 3 : 0; i + 1 < bk->n; i++)
-                    q->pre(q->hook_ud, q->items[(uint32_t)bk->e[bk->lo + i]].key);
+                    q->pre(q->hook_ud, q->items[(uint32_t)*ent(bk, i)].key);
             warm = bk;
         } else {
             if (bk->n > BQ_AHEAD)
-                hm_prefetch(&q->items[(uint32_t)bk->e[bk->lo + bk->n - BQ_AHEAD]]);
+                hm_prefetch(&q->items[(uint32_t)*ent(bk, bk->n - BQ_AHEAD)]);
             if (q->pre && bk->n > 3)
-                q->pre(q->hook_ud, q->items[(uint32_t)bk->e[bk->lo + bk->n - 3]].key);
+                q->pre(q->hook_ud, q->items[(uint32_t)*ent(bk, bk->n - 3)].key);
         }
         unlink_at(q, t, tr, (uint32_t)bi, bk->n - 1);
         at = cat ? cat->len : 0;
@@ -950,15 +984,14 @@ void hm_bcast_warm(const hm_bcast_queue_t *q, unsigned level)
             hm_prefetch(q->tiers[u]->b);
             hm_prefetch(head_bucket(q, u));
         } else if ((bk = head_bucket(q, u)) != NULL && bk->n) {
-            const uint64_t *tail = &bk->e[bk->lo + bk->n - 1];
             if (level == 4) {
-                hm_prefetch(tail);
+                hm_prefetch(ent(bk, bk->n - 1));
                 if (bk->n > BQ_NEAR)
-                    hm_prefetch(tail - BQ_NEAR);
+                    hm_prefetch(ent(bk, bk->n - 1 - BQ_NEAR));
             } else if (i == 0) {
                 uint32_t j;
                 for (j = 0; j < 4 && j < bk->n; j++)
-                    hm_prefetch(&q->items[(uint32_t)tail[-(int)j]]);
+                    hm_prefetch(&q->items[(uint32_t)*ent(bk, bk->n - 1 - j)]);
             }
         }
     }
@@ -988,6 +1021,6 @@ void hm_bcast_prune(hm_bcast_queue_t *q, size_t max_retain)
     while (q->count > max_retain) {
         bq_tier_t *tr = q->tiers[last_tier(q)];
         bq_bucket_t *bk = &tr->b[tr->nb - 1];
-        finish_item(q, (uint32_t)bk->e[bk->lo], true);
+        finish_item(q, (uint32_t)*ent(bk, 0), true);
     }
 }
