@@ -618,25 +618,9 @@ static size_t get_broadcasts(hm_swim_t *s, size_t overhead, size_t limit, size_t
 
 /* Compress (only if smaller), add a CRC for peers speaking protocol >= 5,
  * and queue the datagram. */
-void hm_swim_give_buffer(hm_swim_t *s, uint8_t *data, size_t cap)
-{
-    if (s->nspare == HM_SWIM_SPARES || data == NULL) {
-        free(data);
-        return;
-    }
-    s->spare[s->nspare++] = (hm_buf_t){.data = data, .cap = cap};
-}
-
-/* A buffer for an outgoing packet: one handed back if any (a malloc and a
- * free a packet were 4% of a simulated 10,000-node cluster's time). */
-static hm_buf_t out_buffer(hm_swim_t *s)
-{
-    return s->nspare ? s->spare[--s->nspare] : (hm_buf_t){0};
-}
-
 static void raw_send(hm_swim_t *s, const hm_addr_t *to, hm_buf_t *msg, const hm_rec_t *node)
 {
-    hm_buf_t out = out_buffer(s);
+    hm_buf_t out = {0};
 
     if (s->cfg.enable_compression) {
         hm_buf_reset(&s->tmp3);
@@ -645,10 +629,8 @@ static void raw_send(hm_swim_t *s, const hm_addr_t *to, hm_buf_t *msg, const hm_
             hm_buf_append(msg, s->tmp3.data, s->tmp3.len);
         }
     }
-    if (hm_buf_reserve(&out, msg->len + 5) < 0) { /* one allocation, not a grow per part */
-        hm_buf_free(&out);
+    if (hm_buf_reserve(&out, msg->len + 5) < 0) /* one allocation, not a grow per part */
         return;
-    }
     if (node && hm_rec_vsn(s, node)[1] >= 5 ? hm_ml_put_crc(&out, msg->data, msg->len) < 0
                                             : hm_buf_append(&out, msg->data, msg->len) < 0) {
         hm_buf_free(&out);
@@ -1703,8 +1685,6 @@ void hm_swim_free(hm_swim_t *s)
     while (hm_swim_poll(s, &o))
         hm_buf_free(&o.data);
     free(s->outq);
-    while (s->nspare)
-        hm_buf_free(&s->spare[--s->nspare]);
     for (i = 1; s->ext && i < s->recs_used; i++)
         free(s->ext[i].meta);
     for (i = 1; i < s->susps_cap; i++) {

@@ -135,12 +135,6 @@ void hm_swim_stream_failed(hm_swim_t *s, uint64_t now, uint32_t id, const char *
 
 /* Outputs: 1 and fills `out` while there is something to do, else 0. */
 int hm_swim_poll(hm_swim_t *s, hm_swim_out_t *out);
-/* Hand back a buffer the caller is done with (a packet's data, once sent,
- * or once handed to hm_swim_packet): the engine writes a later outgoing
- * packet into it instead of allocating one.  It takes `data` (`cap` bytes
- * from malloc) and frees it when it already holds HM_SWIM_SPARES. */
-#define HM_SWIM_SPARES 4
-void hm_swim_give_buffer(hm_swim_t *s, uint8_t *data, size_t cap);
 uint64_t hm_swim_next_deadline(const hm_swim_t *s);
 
 /* Actions. */

@@ -177,8 +177,6 @@ struct hm_swim {
 
     hm_swim_out_t *outq;
     size_t out_head, out_len, out_cap;
-    hm_buf_t spare[HM_SWIM_SPARES]; /* hm_swim_give_buffer: packets go out in these */
-    unsigned nspare;
 
     hm_swim_stats_t stats;
     hm_swim_node_t view, view2;

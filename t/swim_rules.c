@@ -3,7 +3,6 @@
  * (spec 7.5), refutation, suspicion timeouts (7.4), pings, malformed input.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <hamlet/module.h>
@@ -594,50 +593,6 @@ static void test_ping_and_garbage(void)
     hm_swim_free(s);
 }
 
-/* A buffer handed back carries the next packet out; beyond HM_SWIM_SPARES
- * the engine frees what it is given (LeakSanitizer checks that), and one
- * too small for the packet is grown, not overrun (AddressSanitizer). */
-static void test_give_buffer(void)
-{
-    hm_swim_t *s = mk(0);
-    hm_buf_t b = {0};
-    hm_ml_ping_t ping = {0};
-    hm_swim_out_t o;
-    hm_addr_t from = addr_of(5);
-    uint8_t *given[HM_SWIM_SPARES + 2];
-    int i, sent = 0, reused = 0;
-
-    drain(s);
-    for (i = 0; i < HM_SWIM_SPARES + 2; i++) {
-        given[i] = malloc(i == 0 ? 1 : 2048);
-        hm_swim_give_buffer(s, given[i], i == 0 ? 1 : 2048);
-    }
-    hm_swim_give_buffer(s, NULL, 0);
-    ping.node.p = "self";
-    ping.node.n = 4;
-    ping.source = addr_of(6);
-    ping.source_node.p = "x";
-    ping.source_node.n = 1;
-    for (i = 0; i < HM_SWIM_SPARES + 1; i++) {
-        hm_buf_reset(&b);
-        ping.seq_no = (uint32_t)i;
-        hm_ml_put_ping(&b, &ping);
-        hm_swim_packet(s, 10, &from, b.data, b.len);
-        while (hm_swim_poll(s, &o)) {
-            if (o.type == HM_SWIM_SEND_PACKET) {
-                sent++;
-                /* last given, first used; given[0] is too small */
-                reused += i < HM_SWIM_SPARES - 1 && o.data.data == given[HM_SWIM_SPARES - 1 - i];
-            }
-            hm_buf_free(&o.data);
-        }
-    }
-    is_int(sent, HM_SWIM_SPARES + 1, "every ping answered");
-    is_int(reused, HM_SWIM_SPARES - 1, "the acks went out in the buffers handed back");
-    hm_buf_free(&b);
-    hm_swim_free(s);
-}
-
 static void test_leave(void)
 {
     hm_swim_t *s = mk(0);
@@ -1215,7 +1170,6 @@ int main(void)
     g_memberlist = false;
     test_suspicion_verify();
     test_ping_and_garbage();
-    test_give_buffer();
     test_leave();
     test_envelopes();
     test_push_pull_merge();

@@ -927,11 +927,7 @@ static void serve_node(worker_t *w, node_t *n, uint64_t end)
         if (e.type == EV_STREAM_OPEN || e.type == EV_STREAM_REPLY)
             w->sim->heavy[n->idx] = 0;
         deliver(w, &e);
-        if (e.type == EV_PACKET && n->up && n->eng)
-            hm_swim_give_buffer(n->eng, e.data,
-                                malloc_usable_size(e.data)); /* its next packet goes out in it */
-        else
-            free(e.data);
+        free(e.data);
     }
     next = nq_next(n);
     w->sim->next[n->idx] = next;
