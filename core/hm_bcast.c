@@ -201,8 +201,13 @@ static void ring_write(bq_bucket_t *bk, uint32_t i, const uint64_t *v, uint32_t 
 {
     uint32_t at = (bk->lo + i) & (bk->cap - 1), c = m < bk->cap - at ? m : bk->cap - at;
 
+    if (m == 1) { /* most insertions: no call */
+        bk->e[at] = v[0];
+        return;
+    }
     memcpy(&bk->e[at], v, c * sizeof(uint64_t));
-    memcpy(bk->e, v + c, (m - c) * sizeof(uint64_t));
+    if (c < m)
+        memcpy(bk->e, v + c, (m - c) * sizeof(uint64_t));
 }
 
 /* Move the entries to a new ring of ncap slots (a power of two >= n),
