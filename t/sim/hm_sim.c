@@ -104,6 +104,7 @@ typedef struct worker {
     uint64_t proc_min; /* earliest pending event of the nodes served */
     uint32_t *list;    /* nodes of this stripe with events in the window */
     size_t nlist, list_cap;
+    size_t nheavy;                    /* list[0..nheavy): nodes with a stream event pending */
     _Alignas(64) _Atomic size_t take; /* next list entry to serve */
     _Atomic uint64_t list_win;        /* the window `list` is for */
     _Atomic uint64_t claim_win;       /* the window whose list is being made */
@@ -968,6 +969,7 @@ static uint64_t make_list(worker_t *w, uint64_t end)
             w->list[w->nlist++] = i;
         }
     }
+    w->nheavy = nheavy;
     return rest;
 }
 
@@ -999,12 +1001,16 @@ static void warm(node_t *n, unsigned step)
 /* How many nodes of o's list to take at once, and to hold ahead:
  * WARM_STEPS while plenty are left, fewer near its end, so that the
  * threads run out of nodes together instead of one waiting at the
- * barrier while the other serves the 8 to 16 nodes it holds. */
-static size_t tail_chunk(const worker_t *w, worker_t *o)
+ * barrier while the other serves the 8 to 16 nodes it holds.  The heavy
+ * nodes at the head of the list are taken one at a time, none held
+ * ahead: two of them in one thread's hands made the other wait. */
+static size_t tail_chunk(const worker_t *w, worker_t *o, bool ahead)
 {
     size_t t = atomic_load_explicit(&o->take, memory_order_relaxed);
     size_t rem = t < o->nlist ? o->nlist - t : 0, c = rem / (2 * w->sim->nw);
 
+    if (t < o->nheavy)
+        return ahead ? 0 : 1;
     return c < 1 ? 1 : c > WARM_STEPS ? WARM_STEPS : c;
 }
 
@@ -1021,8 +1027,8 @@ static void serve_held(worker_t *w, worker_t *o, uint64_t end)
     bool more = true;
 
     for (;;) {
-        while (more && nh - pos <= tail_chunk(w, o)) {
-            size_t c = tail_chunk(w, o), j = atomic_fetch_add(&o->take, c), k;
+        while (more && nh - pos <= tail_chunk(w, o, true)) {
+            size_t c = tail_chunk(w, o, false), j = atomic_fetch_add(&o->take, c), k;
             if (j >= o->nlist)
                 more = false;
             for (k = j; k < j + c && k < o->nlist; k++)
