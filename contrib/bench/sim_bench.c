@@ -19,21 +19,36 @@
  *       on a loaded machine -j1 can be faster.  Compare CPU by user time.
  *
  * Figures on this 2-core machine, 60 s of protocol time, -j2, otherwise
- * idle (2026-11-26, fourth round):
+ * idle (2026-11-26, fifth round):
  *   nodes  conv_s  pkts/node/s  wall_s      user_s       maxrss
- *    1000    32.9         12.6  2.0-2.3     3.8-4.1      105 MB
- *    5000    none         15.6  21.0-23.7   36.3-41.6    2.1 GB
- *   10000    none         15.6  60.0-73.6   92.9-107.2   7.6 GB
- * (the ranges are repeated runs over two hours in which the machine's
- * speed drifted: the same build took 60.0-63.3 s at one time and
- * 67.6-71.8 s at another; in every pair run back to back it beat the
- * builds before).  The 10k target (60 s wall) is NOT met: 60.0 s at best.
- * This round: the node record is 32 bytes instead of 64 (meta and
+ *    1000    32.9         12.6  1.9         3.6-3.7      100 MB
+ *    5000    none         15.6  19.9-21.4   36.1-38.4    1.93 GB
+ *   10000    none         15.6  59.6-61.3   94.7-97.7    7.43 GB
+ * The 10k target (under 60 s wall) is met on some runs and missed by a
+ * second or so on others: 59.6 s at best, 61.3 s at worst, as the
+ * machine's speed drifts (the same binary's user time moves by 5%
+ * between runs).  This round: the two threads finish each window
+ * together (near the end of a list they take and hold fewer nodes
+ * ahead; nodes with a push/pull pending are listed first and taken one
+ * at a time), so the time they spent at the window barrier fell from
+ * 13.7-14.0 s to 5.0-6.0 s; verify_protocol walks the records in pool
+ * order instead of the probe order's random one; a queue bucket is a
+ * ring, not an array with room at both ends (5k: 1.93 GB against 2.10).
+ * Builds of the fourth round, run between them: 68.2-69.2 s.
+ * Tried and not kept this round: handing datagram buffers back to the
+ * engines instead of malloc (the buffers came back cold: neutral),
+ * listing first the nodes whose next wake starts a push/pull (more idle
+ * time at 5k), 12-byte queue items (no RSS change at 5k), a bigger
+ * glibc tcache (5k: 22.3-22.9 s against 19.6-21.0 s), a longer barrier
+ * spin (within the noise).
+ * Fourth round (2026-11-26): 60.0-73.6 s wall, 92.9-107.2 s user,
+ * 7.6 GB (the ranges are runs over two hours in which the machine's
+ * speed drifted).  That round: the node record is 32 bytes instead of 64 (meta and
  * suspicions beside it, Vsn an index into a table of distinct tuples;
  * 10.6 GB -> 7.7 GB at 10k), a packet's broadcasts are encoded end to end
  * into one buffer instead of one buffer each, and each thread warms the
  * nodes it is about to serve, one level of the queue's chain of
- * dependent misses per node served.  The build before this round took
+ * dependent misses per node served.  The build before that round took
  * 77.7-83.2 s at 10k in the same hours.  Third round (2026-11-25):
  * 81.0-82.7 s wall, 118.6-121.5 s user; second round 104.6-105.3 s;
  * first round 148-161 s; before it (one thread, treap queue, generic
