@@ -104,7 +104,7 @@ typedef struct worker {
     uint64_t proc_min; /* earliest pending event of the nodes served */
     uint32_t *list;    /* nodes of this stripe with events in the window */
     size_t nlist, list_cap;
-    size_t nheavy;                    /* list[0..nheavy): nodes with a stream event pending */
+    size_t nheavy;                    /* list[0..nheavy): the heavy nodes (make_list) */
     _Alignas(64) _Atomic size_t take; /* next list entry to serve */
     _Atomic uint64_t list_win;        /* the window `list` is for */
     _Atomic uint64_t claim_win;       /* the window whose list is being made */
@@ -1014,11 +1014,11 @@ static size_t tail_chunk(const worker_t *w, worker_t *o, bool ahead)
     return c < 1 ? 1 : c > WARM_STEPS ? WARM_STEPS : c;
 }
 
-/* Serve the nodes of o's list that we take, WARM_STEPS at a time: while
- * one is served, the next ones (ours alone: nobody else serves them) are
- * warmed, the k-th next at step WARM_STEPS - k, so the dependent cache
- * misses at the start of each delivery overlap across nodes instead of
- * being paid one after another. */
+/* Serve the nodes of o's list that we take, up to WARM_STEPS at a time
+ * (tail_chunk): while one is served, the next ones (ours alone: nobody
+ * else serves them) are warmed, the k-th next at step WARM_STEPS - k, so
+ * the dependent cache misses at the start of each delivery overlap
+ * across nodes instead of being paid one after another. */
 static void serve_held(worker_t *w, worker_t *o, uint64_t end)
 {
     hm_sim_t *s = w->sim;
