@@ -9,8 +9,9 @@
  * the lengths present ("longest length <= free" is a scan of one or two
  * words), and each bucket keeps its items sorted by id in a ring: a get
  * pops the newest, a push appends the newest, and an item sent moves to
- * the next tier, where it mostly lands at one end too.  At 10,000 nodes every engine holds ~10,000 items and the
- * simulator hops between engines, so the queue is cache-cold on every get:
+ * the next tier, where it mostly lands at one end too.  At 10,000 nodes
+ * every engine holds ~10,000 items and the simulator hops between
+ * engines, so the queue is cache-cold on every get:
  * this touches a few cache lines per item where a search tree touched
  * dozens.  Items are 16 bytes in a pool addressed by 32-bit index (the
  * handle); bytes, callbacks and names sit in an optional side block.
@@ -883,6 +884,7 @@ static size_t get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t
     uint32_t tlimit, t, x, len;
     size_t used = 0, k = 0, i, j, at, base = q->npark; /* base: parked by an outer get */
     const bq_bucket_t *warm = NULL;                    /* the bucket last taken from */
+    hm_buf_t *out;                                     /* where the item's bytes go */
 
     if (q->count == 0 || max_parts == 0)
         return 0;
@@ -920,18 +922,19 @@ static size_t get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t
                 q->pre(q->hook_ud, q->items[(uint32_t)*ent(bk, bk->n - 3)].key);
         }
         unlink_at(q, t, tr, (uint32_t)bi, bk->n - 1);
-        at = cat ? cat->len : 0;
+        out = cat ? cat : &parts[k];
         if (cat == NULL)
-            hm_buf_reset(&parts[k]);
-        if (emit(q, x, cat ? cat : &parts[k]) < 0) {
-            /* cannot produce it: drop it rather than loop forever */
-            if (cat)
-                cat->len = at;
+            hm_buf_reset(out);
+        at = out->len;
+        if (emit(q, x, out) < 0) {
+            /* cannot produce it: drop it, and any bytes it left, rather
+             * than loop forever */
+            out->len = at;
             finish_item(q, x, false);
             continue;
         }
         if (cat)
-            lens[k] = (uint32_t)(cat->len - at);
+            lens[k] = (uint32_t)(out->len - at);
         k++;
         used += overhead + len;
         if (t + 1 >= tlimit || park(q, x) < 0)

@@ -1529,11 +1529,12 @@ static void broadcast_accuse(hm_swim_t *s, hm_rec_t *r, uint8_t type, const hm_m
 void hm_swim_suspect(hm_swim_t *s, const hm_ml_accuse_t *m)
 {
     hm_rec_t *r = hm_swim_lookup(s, m->node.p, m->node.n);
+    uint32_t si;
 
     if (r == NULL || m->incarnation < r->inc)
         return;
-    if (rec_susp(s, r)) {
-        hm_susp_t *x = &s->susps[rec_susp(s, r)];
+    if ((si = rec_susp(s, r)) != 0) {
+        hm_susp_t *x = &s->susps[si];
         if (m->incarnation > r->inc && m->incarnation > x->newer)
             x->newer = m->incarnation; /* see susp_renew */
         if (susp_confirm(s, x, &m->from))

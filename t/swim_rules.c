@@ -802,7 +802,6 @@ static void test_gossip_to_the_dead(void)
     hm_swim_free(s);
 }
 
-/* An alive that came without Vsn is forwarded without Vsn. */
 /* Vsn is kept as an index into the engine's table of distinct tuples
  * (256, the zero tuple and our own included): tuples beyond it are
  * dropped and counted, known ones are still taken. */
@@ -847,6 +846,7 @@ static void test_vsn_table(void)
     hm_swim_free(s);
 }
 
+/* An alive that came without Vsn is forwarded without Vsn. */
 static void test_no_vsn(void)
 {
     hm_swim_t *s = mk(0);
