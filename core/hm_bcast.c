@@ -39,6 +39,12 @@ typedef struct bq_ext {
 #define BQ_BIGLEN 0xffffu
 #define BQ_FREE UINT64_MAX
 
+/* An entry a get took and sent, waiting to go to the next tier. */
+typedef struct bq_park {
+    uint64_t e;
+    uint32_t t, len; /* its next tier and its length */
+} bq_park_t;
+
 typedef struct bq_item {
     uint64_t k;   /* BQ_FREE when the slot is free */
     uint32_t key; /* keyed items: the owner's key (0 otherwise); free-list link when free */
@@ -58,6 +64,26 @@ typedef struct bq_bucket {
     uint32_t lo, n, cap, len;
     uint32_t hint; /* where the last insertion went (may be stale) */
 } bq_bucket_t;
+
+/* A direct item has no item slot: its entry is (uint64_t)id << 32 |
+ * BQ_DIRECT | key, and its handle BQ_DIRECT | id (the low 31 bits).  It
+ * is what the engine queues for every node it learns of (a lazy, keyed
+ * item with no callback), so at 10,000 simulated nodes the item slots
+ * were 1.5 GB and a cache miss for every item sent.  Its tier and length
+ * are its bucket's; removing one is lazy: the drop hook tells the owner
+ * to forget the handle, and the entry, now stale, is thrown away when a
+ * get or prune comes to it (the encode hook says it is stale). */
+#define BQ_DIRECT 0x80000000u
+
+static inline bool ent_direct(uint64_t e)
+{
+    return ((uint32_t)e & BQ_DIRECT) != 0;
+}
+
+static inline uint32_t ent_handle(uint64_t e)
+{
+    return ent_direct(e) ? BQ_DIRECT | (uint32_t)(e >> 32) : (uint32_t)e;
+}
 
 /* Lengths below BQ_LMAX are found through the bitmap; longer ones (rare:
  * they exceed any UDP packet) by a linear search. */
@@ -86,8 +112,9 @@ struct hm_bcast_queue {
     uint32_t *ext_free;
     uint32_t ext_cap, ext_used, ext_nfree;
     /* items sent by the running get, re-inserted at its end */
-    uint32_t *park;
+    bq_park_t *park;
     size_t npark, park_cap;
+    uint32_t phys;     /* entries in the tiers: the live items and stale direct ones */
     uint32_t *buckets; /* name map: bucket -> item */
     uint32_t nbuckets, named;
     hm_bcast_encode_fn enc;
@@ -433,6 +460,7 @@ static bq_tier_t *tier_get(hm_bcast_queue_t *q, uint32_t t)
 static inline void tier_count(hm_bcast_queue_t *q, bq_tier_t *tr, uint32_t t, int d)
 {
     tr->count += (uint32_t)d;
+    q->phys += (uint32_t)d;
     if (tr->count == 0)
         q->tmask[t / 64] &= ~(UINT64_C(1) << (t % 64));
     else
@@ -471,24 +499,29 @@ static uint64_t entry_of(const hm_bcast_queue_t *q, uint32_t x)
     return (uint64_t)key_id(q->items[x].k) << 32 | x;
 }
 
-static int link_item(hm_bcast_queue_t *q, uint32_t x)
+/* Put entry v in tier t's bucket of length len. */
+static int link_entry(hm_bcast_queue_t *q, uint32_t t, uint32_t len, uint64_t v)
 {
-    uint32_t t = key_tier(q->items[x].k);
     bq_tier_t *tr = tier_get(q, t);
     int bi;
 
     if (tr == NULL)
         return -1;
-    bi = bucket_find(tr, item_len(q, x));
-    if (bi < 0 && (bi = bucket_add(tr, item_len(q, x))) < 0)
+    bi = bucket_find(tr, len);
+    if (bi < 0 && (bi = bucket_add(tr, len)) < 0)
         return -1;
-    if (bucket_insert(&tr->b[bi], entry_of(q, x)) < 0) {
+    if (bucket_insert(&tr->b[bi], v) < 0) {
         if (tr->b[bi].n == 0)
             bucket_del(tr, (uint32_t)bi);
         return -1;
     }
     tier_count(q, tr, t, 1);
     return 0;
+}
+
+static int link_item(hm_bcast_queue_t *q, uint32_t x)
+{
+    return link_entry(q, key_tier(q->items[x].k), item_len(q, x), entry_of(q, x));
 }
 
 static void unlink_at(hm_bcast_queue_t *q, uint32_t t, bq_tier_t *tr, uint32_t bi, uint32_t i)
@@ -653,6 +686,29 @@ static void free_slot(hm_bcast_queue_t *q, uint32_t x)
     q->free_head = x;
 }
 
+/* One live item fewer.  Ids start again from 1 once no entry, live or
+ * stale, is left to be ordered against. */
+static void count_drop(hm_bcast_queue_t *q)
+{
+    q->count--;
+    if (q->count == 0 && q->phys == 0)
+        q->id_gen = 0;
+}
+
+/* A direct item leaves (already unlinked): the owner forgets its handle. */
+static void finish_direct(hm_bcast_queue_t *q, uint64_t e)
+{
+    count_drop(q);
+    if (q->drop)
+        q->drop(q->hook_ud, (uint32_t)e & ~BQ_DIRECT);
+}
+
+/* Is direct entry e still queued (its owner still holds its handle)? */
+static bool direct_live(const hm_bcast_queue_t *q, uint64_t e)
+{
+    return q->enc && q->enc(q->hook_ud, (uint32_t)e & ~BQ_DIRECT, ent_handle(e), NULL) == 0;
+}
+
 /* Leave the queue: unlink, run the finished callback and drop hook. */
 static void finish_item(hm_bcast_queue_t *q, uint32_t x, bool linked)
 {
@@ -666,9 +722,7 @@ static void finish_item(hm_bcast_queue_t *q, uint32_t x, bool linked)
     if (e)
         ext_release(q, q->items[x].ext);
     free_slot(q, x);
-    q->count--;
-    if (q->count == 0)
-        q->id_gen = 0;
+    count_drop(q);
     if (key && q->drop)
         q->drop(q->hook_ud, key);
     if (e) {
@@ -716,6 +770,46 @@ void hm_bcast_free(hm_bcast_queue_t *q)
     free(q);
 }
 
+/* Throw away every stale direct entry.  Done when the ids have gone
+ * round 2^31 (a direct handle holds 31 bits of its id), so that no stale
+ * entry can be mistaken for a newer item of the same key. */
+static void sweep_stale(hm_bcast_queue_t *q)
+{
+    uint32_t t, b, i;
+
+    for (t = 0; t < q->ntiers; t++) {
+        bq_tier_t *tr = q->tiers[t];
+        for (b = 0; tr && b < tr->nb;) {
+            uint32_t nb = tr->nb;
+            for (i = tr->b[b].n; i-- > 0 && tr->nb == nb;) {
+                uint64_t e = *ent(&tr->b[b], i);
+                if (ent_direct(e) && !direct_live(q, e))
+                    unlink_at(q, t, tr, b, i); /* the last one deletes the bucket */
+            }
+            b += tr->nb == nb;
+        }
+    }
+}
+
+static uint32_t next_id(hm_bcast_queue_t *q)
+{
+    q->id_gen = q->id_gen == UINT32_MAX ? 1 : q->id_gen + 1;
+    if ((q->id_gen & ~BQ_DIRECT) == 0 && q->phys > q->count)
+        sweep_stale(q);
+    return q->id_gen;
+}
+
+/* A lazy keyed item with no callback and a packed length: no item slot. */
+static uint32_t push_direct(hm_bcast_queue_t *q, uint32_t key, size_t n)
+{
+    uint32_t id = next_id(q);
+
+    if (link_entry(q, 0, (uint32_t)n, (uint64_t)id << 32 | BQ_DIRECT | key) < 0)
+        return 0;
+    q->count++;
+    return BQ_DIRECT | id;
+}
+
 static uint32_t push(hm_bcast_queue_t *q, const char *name, uint32_t key, const uint8_t *msg,
                      size_t n, hm_bcast_done_fn done, void *ud)
 {
@@ -724,6 +818,8 @@ static uint32_t push(hm_bcast_queue_t *q, const char *name, uint32_t key, const 
 
     if (n > UINT32_MAX)
         return 0;
+    if (key && key < BQ_DIRECT && !msg && !name && !done && n < BQ_BIGLEN)
+        return push_direct(q, key, n);
     if (msg || name || done || n > BQ_BIGLEN) {
         e = malloc(sizeof(*e) + (msg ? n : 0));
         if (e == NULL)
@@ -755,8 +851,7 @@ static uint32_t push(hm_bcast_queue_t *q, const char *name, uint32_t key, const 
         free_slot(q, x);
         goto fail;
     }
-    q->id_gen = q->id_gen == UINT32_MAX ? 1 : q->id_gen + 1;
-    q->items[x] = (bq_item_t){.k = mkkey(0, n, q->id_gen), .key = key, .ext = ei};
+    q->items[x] = (bq_item_t){.k = mkkey(0, n, next_id(q)), .key = key, .ext = ei};
     if (link_item(q, x) < 0) {
         if (ei)
             ext_release(q, ei);
@@ -793,6 +888,12 @@ uint32_t hm_bcast_push_keyed(hm_bcast_queue_t *q, uint32_t key, const uint8_t *m
 
 void hm_bcast_remove(hm_bcast_queue_t *q, uint32_t handle)
 {
+    if (handle & BQ_DIRECT) {
+        /* lazy: its owner forgets the handle; the entry is now stale */
+        if (q->count > 0)
+            count_drop(q);
+        return;
+    }
     if (handle && handle < q->used && q->items[handle].k != BQ_FREE)
         finish_item(q, handle, true);
 }
@@ -802,29 +903,44 @@ uint32_t hm_bcast_retransmit_limit(uint32_t mult, size_t n)
     return mult * (uint32_t)ceil(log10((double)n + 1.0));
 }
 
-/* Append item x's bytes to out. */
-static int emit(hm_bcast_queue_t *q, uint32_t x, hm_buf_t *out)
+/* Append entry e's bytes to out: 0, -1 when they cannot be produced, 1
+ * when e is a stale direct entry (nothing written). */
+static int emit(hm_bcast_queue_t *q, uint64_t e, hm_buf_t *out)
 {
-    bq_ext_t *e = ext_of(q, x);
+    uint32_t x = (uint32_t)e;
+    bq_ext_t *ext;
 
-    if (e && e->has_msg)
-        return hm_buf_append(out, e->msg, e->len);
+    if (ent_direct(e))
+        return q->enc ? q->enc(q->hook_ud, x & ~BQ_DIRECT, ent_handle(e), out) : -1;
+    ext = ext_of(q, x);
+    if (ext && ext->has_msg)
+        return hm_buf_append(out, ext->msg, ext->len);
     if (q->enc == NULL)
         return -1;
-    return q->enc(q->hook_ud, q->items[x].key, out);
+    /* an item with a slot is removed at once, never stale */
+    return q->enc(q->hook_ud, q->items[x].key, x, out) == 0 ? 0 : -1;
 }
 
-static int park(hm_bcast_queue_t *q, uint32_t x)
+/* Entry e (of tier t, length len) has left its bucket for good. */
+static void finish_entry(hm_bcast_queue_t *q, uint64_t e)
+{
+    if (ent_direct(e))
+        finish_direct(q, e);
+    else
+        finish_item(q, (uint32_t)e, false);
+}
+
+static int park(hm_bcast_queue_t *q, uint64_t e, uint32_t t, uint32_t len)
 {
     if (q->npark == q->park_cap) {
         size_t ncap = q->park_cap ? q->park_cap * 2 : 32;
-        uint32_t *n = realloc(q->park, ncap * sizeof(*n));
+        bq_park_t *n = realloc(q->park, ncap * sizeof(*n));
         if (n == NULL)
             return -1;
         q->park = n;
         q->park_cap = ncap;
     }
-    q->park[q->npark++] = x;
+    q->park[q->npark++] = (bq_park_t){.e = e, .t = t, .len = len};
     return 0;
 }
 
@@ -835,29 +951,27 @@ static int park(hm_bcast_queue_t *q, uint32_t x)
  * run, in memmove). */
 #define BQ_RUN 32
 
-static bool same_run(const hm_bcast_queue_t *q, uint32_t a, uint32_t b)
+static bool same_run(const bq_park_t *a, const bq_park_t *b)
 {
-    return key_tier(q->items[a].k) == key_tier(q->items[b].k) && item_len(q, a) == item_len(q, b) &&
-           key_id(q->items[b].k) < key_id(q->items[a].k);
+    return a->t == b->t && a->len == b->len && (uint32_t)(b->e >> 32) < (uint32_t)(a->e >> 32);
 }
 
-/* Link xs[0..m) (a run: same tier and length, ids descending), as one
+/* Link ps[0..m) (a run: same tier and length, ids descending), as one
  * block if nothing lies between them, else one by one. */
-static void relink(hm_bcast_queue_t *q, const uint32_t *xs, size_t m)
+static void relink(hm_bcast_queue_t *q, const bq_park_t *ps, size_t m)
 {
     uint64_t v[BQ_RUN];
-    uint32_t t, pos;
+    uint32_t t = ps[0].t, pos;
     bq_tier_t *tr;
     bq_bucket_t *bk;
     size_t j;
     int bi;
 
-    if (m > 1 && (tr = tier_get(q, t = key_tier(q->items[xs[0]].k))) != NULL &&
-        ((bi = bucket_find(tr, item_len(q, xs[0]))) >= 0 ||
-         (bi = bucket_add(tr, item_len(q, xs[0]))) >= 0)) {
+    if (m > 1 && (tr = tier_get(q, t)) != NULL &&
+        ((bi = bucket_find(tr, ps[0].len)) >= 0 || (bi = bucket_add(tr, ps[0].len)) >= 0)) {
         bk = &tr->b[bi];
         for (j = 0; j < m; j++)
-            v[j] = entry_of(q, xs[m - 1 - j]); /* ascending */
+            v[j] = ps[m - 1 - j].e; /* ascending */
         pos = bucket_pos(bk, v[m - 1]);
         if ((pos == 0 || *ent(bk, pos - 1) < v[0]) && bucket_put(bk, pos, v, (uint32_t)m) == 0) {
             tier_count(q, tr, t, (int)m);
@@ -865,8 +979,8 @@ static void relink(hm_bcast_queue_t *q, const uint32_t *xs, size_t m)
         }
     }
     for (j = 0; j < m; j++)
-        if (link_item(q, xs[j]) < 0)
-            finish_item(q, xs[j], false);
+        if (link_entry(q, ps[j].t, ps[j].len, ps[j].e) < 0)
+            finish_entry(q, ps[j].e);
 }
 
 #define BQ_AHEAD 8
@@ -876,15 +990,34 @@ void hm_bcast_set_prefetch(hm_bcast_queue_t *q, hm_bcast_prefetch_fn pre)
     q->pre = pre;
 }
 
+/* Warm what taking entry e will read: its item slot (far ahead: the
+ * item's key comes from it), or a direct entry's key straight away. */
+static void warm_far(const hm_bcast_queue_t *q, uint64_t e)
+{
+    if (!ent_direct(e))
+        hm_prefetch(&q->items[(uint32_t)e]);
+    else if (q->pre)
+        q->pre(q->hook_ud, (uint32_t)e & ~BQ_DIRECT);
+}
+
+/* The owner's part, nearer (an item slot's key has come in by now). */
+static void warm_near(const hm_bcast_queue_t *q, uint64_t e)
+{
+    if (q->pre && !ent_direct(e))
+        q->pre(q->hook_ud, q->items[(uint32_t)e].key);
+}
+
 /* hm_bcast_get(), the bytes going either to parts[k] or, with cat, all
  * appended to cat with their lengths in lens[k]. */
 static size_t get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t limit,
                   hm_buf_t *parts, hm_buf_t *cat, uint32_t *lens, size_t max_parts)
 {
-    uint32_t tlimit, t, x, len;
+    uint32_t tlimit, t, len;
+    uint64_t e;
     size_t used = 0, k = 0, i, j, at, base = q->npark; /* base: parked by an outer get */
     const bq_bucket_t *warm = NULL;                    /* the bucket last taken from */
     hm_buf_t *out;                                     /* where the item's bytes go */
+    int rc;
 
     if (q->count == 0 || max_parts == 0)
         return 0;
@@ -900,7 +1033,7 @@ static size_t get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t
             continue;
         }
         bk = &tr->b[bi];
-        x = (uint32_t)*ent(bk, bk->n - 1); /* the newest */
+        e = *ent(bk, bk->n - 1); /* the newest */
         len = bk->len;
         /* the next few items to go are likely the next newest of this
          * length: start fetching them (the pool is cold), and what
@@ -910,40 +1043,40 @@ static size_t get(hm_bcast_queue_t *q, size_t num_nodes, size_t overhead, size_t
          * came into reach. */
         if (bk != warm) {
             for (i = bk->n > BQ_AHEAD ? bk->n - BQ_AHEAD : 0; i + 1 < bk->n; i++)
-                hm_prefetch(&q->items[(uint32_t)*ent(bk, i)]);
-            if (q->pre)
-                for (i = bk->n > 3 ? bk->n - 3 : 0; i + 1 < bk->n; i++)
-                    q->pre(q->hook_ud, q->items[(uint32_t)*ent(bk, i)].key);
+                warm_far(q, *ent(bk, i));
+            for (i = bk->n > 3 ? bk->n - 3 : 0; i + 1 < bk->n; i++)
+                warm_near(q, *ent(bk, i));
             warm = bk;
         } else {
             if (bk->n > BQ_AHEAD)
-                hm_prefetch(&q->items[(uint32_t)*ent(bk, bk->n - BQ_AHEAD)]);
-            if (q->pre && bk->n > 3)
-                q->pre(q->hook_ud, q->items[(uint32_t)*ent(bk, bk->n - 3)].key);
+                warm_far(q, *ent(bk, bk->n - BQ_AHEAD));
+            if (bk->n > 3)
+                warm_near(q, *ent(bk, bk->n - 3));
         }
         unlink_at(q, t, tr, (uint32_t)bi, bk->n - 1);
         out = cat ? cat : &parts[k];
         if (cat == NULL)
             hm_buf_reset(out);
         at = out->len;
-        if (emit(q, x, out) < 0) {
-            /* cannot produce it: drop it, and any bytes it left, rather
-             * than loop forever */
+        if ((rc = emit(q, e, out)) != 0) {
+            /* stale, or cannot be produced (dropped rather than looping
+             * forever): take back any bytes it left */
             out->len = at;
-            finish_item(q, x, false);
+            if (rc < 0)
+                finish_entry(q, e);
             continue;
         }
         if (cat)
             lens[k] = (uint32_t)(out->len - at);
         k++;
         used += overhead + len;
-        if (t + 1 >= tlimit || park(q, x) < 0)
-            finish_item(q, x, false);
-        else
-            q->items[x].k = mkkey(t + 1, len, key_id(q->items[x].k));
+        if (t + 1 >= tlimit || park(q, e, t + 1, len) < 0)
+            finish_entry(q, e);
+        else if (!ent_direct(e))
+            q->items[(uint32_t)e].k = mkkey(t + 1, len, (uint32_t)(e >> 32));
     }
     for (i = base; i < q->npark; i = j) {
-        for (j = i + 1; j < q->npark && j - i < BQ_RUN && same_run(q, q->park[j - 1], q->park[j]);
+        for (j = i + 1; j < q->npark && j - i < BQ_RUN && same_run(&q->park[j - 1], &q->park[j]);
              j++)
             ;
         relink(q, &q->park[i], j - i);
@@ -999,7 +1132,7 @@ void hm_bcast_warm(const hm_bcast_queue_t *q, unsigned level)
             } else if (i == 0) {
                 uint32_t j;
                 for (j = 0; j < 4 && j < bk->n; j++)
-                    hm_prefetch(&q->items[(uint32_t)*ent(bk, bk->n - 1 - j)]);
+                    warm_far(q, *ent(bk, bk->n - 1 - j));
             }
         }
     }
@@ -1027,8 +1160,17 @@ size_t hm_bcast_len(const hm_bcast_queue_t *q)
 void hm_bcast_prune(hm_bcast_queue_t *q, size_t max_retain)
 {
     while (q->count > max_retain) {
-        bq_tier_t *tr = q->tiers[last_tier(q)];
+        uint32_t t = last_tier(q);
+        bq_tier_t *tr = q->tiers[t];
         bq_bucket_t *bk = &tr->b[tr->nb - 1];
-        finish_item(q, (uint32_t)*ent(bk, 0), true);
+        uint64_t e = *ent(bk, 0);
+
+        if (!ent_direct(e)) {
+            finish_item(q, (uint32_t)e, true);
+            continue;
+        }
+        unlink_at(q, t, tr, tr->nb - 1, 0);
+        if (direct_live(q, e))
+            finish_direct(q, e);
     }
 }

@@ -22,10 +22,14 @@ static inline void hm_prefetch(const void *p)
     __builtin_prefetch(p);
 }
 
-/* Produce the bytes of a lazy item with `key` (append to out). */
-typedef int (*hm_bcast_encode_fn)(void *ud, uint32_t key, hm_buf_t *out);
+/* Produce the bytes of a lazy item with `key` and `handle` (append to
+ * out): 0, or -1 when they cannot be produced (the item is dropped).
+ * For a direct item (below) it first answers whether the item is still
+ * queued: 1 (nothing written) when the owner no longer holds `handle`
+ * for `key`.  out NULL: only that answer. */
+typedef int (*hm_bcast_encode_fn)(void *ud, uint32_t key, uint32_t handle, hm_buf_t *out);
 /* An item pushed with a non-zero key left the queue (sent out, replaced,
- * removed or pruned). */
+ * removed or pruned), except a direct item its owner removed. */
 typedef void (*hm_bcast_drop_fn)(void *ud, uint32_t key);
 
 void hm_bcast_set_hooks(hm_bcast_queue_t *q, hm_bcast_encode_fn enc, hm_bcast_drop_fn drop,
@@ -35,7 +39,11 @@ void hm_bcast_set_hooks(hm_bcast_queue_t *q, hm_bcast_encode_fn enc, hm_bcast_dr
 typedef void (*hm_bcast_prefetch_fn)(void *ud, uint32_t key);
 void hm_bcast_set_prefetch(hm_bcast_queue_t *q, hm_bcast_prefetch_fn pre);
 /* msg NULL: lazy item of length n.  Returns an item handle (> 0), 0 on
- * allocation failure.  Keyed items are never in the name map. */
+ * allocation failure.  Keyed items are never in the name map.  A lazy
+ * item with no callback, a key below 2^31 and a length below 65535 is
+ * direct: it takes no item slot (8 bytes queued instead of 24), and
+ * hm_bcast_remove() of it is lazy: no drop hook; the owner forgets the
+ * handle, and the encode hook then calls the entry stale. */
 uint32_t hm_bcast_push_keyed(hm_bcast_queue_t *q, uint32_t key, const uint8_t *msg, size_t n,
                              hm_bcast_done_fn done, void *ud);
 /* Remove (and finish) an item by handle. */

@@ -865,10 +865,15 @@ int hm_swim_encode_push_node(const hm_swim_t *s, const hm_rec_t *r, hm_buf_t *ou
     return 0;
 }
 
-static int bq_encode(void *ud, uint32_t key, hm_buf_t *out)
+static int bq_encode(void *ud, uint32_t key, uint32_t handle, hm_buf_t *out)
 {
     hm_swim_t *s = ud;
-    if (key == 0 || key >= s->recs_used || !REC_IN_USE(&s->recs[key]))
+    /* a record holds the handle of its queued message (a released one: 0) */
+    if (key == 0 || key >= s->recs_used || s->recs[key].bc != handle)
+        return 1;
+    if (out == NULL)
+        return 0;
+    if (!REC_IN_USE(&s->recs[key]))
         return -1;
     return encode_alive_rec(s, &s->recs[key], out);
 }

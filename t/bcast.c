@@ -120,15 +120,35 @@ static void test_prune(void)
 }
 
 static int dropped[8];
-static int enc(void *ud, uint32_t key, hm_buf_t *out)
+static uint32_t held[8]; /* the handle queued for each key, 0 none */
+
+/* A direct item is stale once its key's handle is forgotten. */
+static int stale(uint32_t key, uint32_t handle, hm_buf_t *out)
+{
+    return held[key] != handle ? 1 : out == NULL ? 0 : -2;
+}
+
+static int enc(void *ud, uint32_t key, uint32_t handle, hm_buf_t *out)
 {
     char s[16];
+    int rc = stale(key, handle, out);
+
+    (void)ud;
+    if (rc != -2)
+        return rc;
     snprintf(s, sizeof(s), "lazy%u", key);
     return hm_buf_append(out, s, strlen(s));
 }
 static void drop(void *ud, uint32_t key)
 {
+    (void)ud;
     dropped[key]++;
+    held[key] = 0;
+}
+
+static uint32_t push_held(hm_bcast_queue_t *q, uint32_t key, const char *msg, size_t n)
+{
+    return held[key] = hm_bcast_push_keyed(q, key, (const uint8_t *)msg, n, NULL, NULL);
 }
 
 static void test_keyed(void)
@@ -137,9 +157,10 @@ static void test_keyed(void)
     char out[256];
     uint32_t h1, h2;
 
+    memset(held, 0, sizeof(held));
     hm_bcast_set_hooks(q, enc, drop, NULL);
-    h1 = hm_bcast_push_keyed(q, 1, NULL, 5, NULL, NULL);
-    h2 = hm_bcast_push_keyed(q, 2, (const uint8_t *)"stored", 6, NULL, NULL);
+    h1 = push_held(q, 1, NULL, 5);
+    h2 = push_held(q, 2, "stored", 6);
     ok(h1 && h2 && h1 != h2, "handles");
     hm_bcast_remove(q, h2);
     is_int(dropped[2], 1, "drop hook on removal");
@@ -150,9 +171,57 @@ static void test_keyed(void)
     hm_bcast_free(q);
 }
 
-static int enc_fail7(void *ud, uint32_t key, hm_buf_t *out)
+/* Direct items (lazy, keyed, no callback) are removed lazily: the owner
+ * forgets the handle, and a get skips the stale entry without a trace. */
+static void test_direct(void)
+{
+    hm_bcast_queue_t *q = hm_bcast_new(2);
+    char out[256];
+    uint32_t h3, h4;
+
+    memset(held, 0, sizeof(held));
+    memset(dropped, 0, sizeof(dropped));
+    hm_bcast_set_hooks(q, enc, drop, NULL);
+    push_held(q, 1, NULL, 5);
+    push_held(q, 2, NULL, 5);
+    h3 = push_held(q, 3, NULL, 5);
+    h4 = push_held(q, 4, NULL, 5);
+    hm_bcast_remove(q, h3);
+    held[3] = 0;
+    is_int(hm_bcast_len(q), 3, "a removed direct item leaves the count at once");
+    is_int(dropped[3], 0, "with no drop hook");
+    get(q, 5, 2, 1400, out, sizeof(out));
+    is_str(out, "lazy4,lazy2,lazy1", "its stale entry is skipped, newest first");
+    /* replaced: the new item goes first, the old entry is never sent */
+    hm_bcast_remove(q, h4);
+    push_held(q, 4, NULL, 5);
+    ok(held[4] != h4, "a new handle for the replacement");
+    get(q, 5, 2, 1400, out, sizeof(out));
+    is_str(out, "lazy4,lazy2,lazy1", "the replacement is sent, once, in tier 0's place");
+    get(q, 5, 2, 1400, out, sizeof(out));
+    is_str(out, "lazy4", "the others reached the limit");
+    ok(dropped[1] == 1 && dropped[2] == 1 && dropped[4] == 1 && dropped[3] == 0,
+       "dropped once at the limit, the removed one never");
+    is_int(hm_bcast_len(q), 0, "empty");
+    /* prune meets stale entries too, and counts only live ones */
+    push_held(q, 1, NULL, 5);
+    h3 = push_held(q, 3, NULL, 5);
+    push_held(q, 2, NULL, 5);
+    hm_bcast_remove(q, h3);
+    held[3] = 0;
+    hm_bcast_prune(q, 1);
+    is_int(hm_bcast_len(q), 1, "pruned to one live item");
+    get(q, 5, 2, 1400, out, sizeof(out));
+    is_str(out, "lazy2", "the newest kept");
+    hm_bcast_free(q);
+}
+
+static int enc_fail7(void *ud, uint32_t key, uint32_t handle, hm_buf_t *out)
 {
     (void)ud;
+    (void)handle;
+    if (out == NULL)
+        return 0;
     return key == 7 ? -1 : hm_buf_append(out, "lazy", 4);
 }
 
@@ -174,9 +243,12 @@ static void test_encode_failure(void)
 }
 
 /* An encoder that writes part of an item, then fails. */
-static int enc_half7(void *ud, uint32_t key, hm_buf_t *out)
+static int enc_half7(void *ud, uint32_t key, uint32_t handle, hm_buf_t *out)
 {
     (void)ud;
+    (void)handle;
+    if (out == NULL)
+        return 0;
     if (key == 7) {
         hm_buf_append(out, "XX", 2);
         return -1;
@@ -318,6 +390,7 @@ static void test_model(int nlens)
  * 64, and a cap on the parts per get.  Ids are push serials. */
 typedef struct {
     int tr, len, serial, alive, keyed;
+    int has_done, removed, direct; /* direct: lazy, keyed, no callback, short */
     uint32_t handle;
     char name[8];
 } m2_t;
@@ -331,10 +404,14 @@ static void m2_on_done(void *ud)
     m2_done[(intptr_t)ud]++;
 }
 
-static int m2_enc(void *ud, uint32_t key, hm_buf_t *out)
+static int m2_enc(void *ud, uint32_t key, uint32_t handle, hm_buf_t *out)
 {
     char s[16];
     (void)ud;
+    if (m2[key - 1].handle != handle || m2[key - 1].removed || m2_dropped[key])
+        return 1; /* gone: a stale entry of a direct item */
+    if (out == NULL)
+        return 0;
     snprintf(s, sizeof(s), "%06d", m2[key - 1].serial);
     return hm_buf_append(out, s, 6);
 }
@@ -430,6 +507,8 @@ static void m2_push(hm_bcast_queue_t *q, unsigned r, int serial)
     memset(buf, 'z', (size_t)len + 8);
     snprintf((char *)buf, 8, "%06d", serial);
     *m = (m2_t){.len = len, .serial = serial, .alive = 1};
+    if (kind < 2)
+        m->has_done = 1;
     if (kind == 0) {
         snprintf(m->name, sizeof(m->name), "n%u", r / 8 % 12);
         for (i = 0; i < m2_n; i++)
@@ -439,10 +518,13 @@ static void m2_push(hm_bcast_queue_t *q, unsigned r, int serial)
     } else if (kind == 1) {
         hm_bcast_push(q, NULL, buf, (size_t)len, m2_on_done, (void *)(intptr_t)m2_n);
     } else {
-        /* keyed: lazy (kinds 2, 3) or stored (4); the key is the index + 1 */
+        /* keyed: lazy (kinds 2, 3) or stored (4); the key is the index + 1;
+         * kind 3 has no callback, so most of those are direct */
         m->keyed = 1;
+        m->direct = kind == 3 && len < 65535;
+        m->has_done = kind != 3;
         m->handle = hm_bcast_push_keyed(q, (uint32_t)m2_n + 1, kind == 4 ? buf : NULL, (size_t)len,
-                                        m2_on_done, (void *)(intptr_t)m2_n);
+                                        kind == 3 ? NULL : m2_on_done, (void *)(intptr_t)m2_n);
     }
     m2_n++;
     free(buf);
@@ -474,6 +556,7 @@ static void test_model2(uint32_t mult, int ops, int push_pct, unsigned seed, con
                     break;
             if (i < m2_n) {
                 m2[k].alive = 0;
+                m2[k].removed = 1;
                 hm_bcast_remove(q, m2[k].handle);
             }
         } else if (op < push_pct + 6) {
@@ -514,8 +597,11 @@ static void test_model2(uint32_t mult, int ops, int push_pct, unsigned seed, con
     for (i = 0; i < m2_n; i++) {
         live += m2[i].alive;
         maxtr = m2[i].tr > maxtr ? m2[i].tr : maxtr;
-        /* finished exactly once when gone, and a keyed item dropped with it */
-        if (m2_done[i] != !m2[i].alive || (m2[i].keyed && m2_dropped[i + 1] != !m2[i].alive))
+        /* finished exactly once when gone (if it has a callback), and a
+         * keyed item dropped with it, but a direct one its owner removed */
+        if (m2_done[i] != (m2[i].has_done && !m2[i].alive) ||
+            (m2[i].keyed &&
+             m2_dropped[i + 1] != (!m2[i].alive && !(m2[i].direct && m2[i].removed))))
             bad_done++;
     }
     is_int(mismatches, 0, "%s: all %d gets match the model", what, gets);
@@ -535,6 +621,7 @@ int main(void)
     test_named();
     test_prune();
     test_keyed();
+    test_direct();
     test_encode_failure();
     test_get_cat();
     test_model(40);

@@ -59,11 +59,15 @@ static uint32_t msg_len(uint32_t key)
     return 60 + (h >> 16) % 31;
 }
 
-static int encode(void *ud, uint32_t key, hm_buf_t *out)
+static int encode(void *ud, uint32_t key, uint32_t handle, hm_buf_t *out)
 {
+    bench_q_t *b = ud;
     uint8_t msg[256];
 
-    (void)ud;
+    if (b->handle[key] != handle)
+        return 1; /* removed since: a stale entry */
+    if (out == NULL)
+        return 0;
     memset(msg, (int)(key & 0xff), msg_len(key));
     memcpy(msg, &key, sizeof(key)); /* lengths are >= 60 */
     return hm_buf_append(out, msg, msg_len(key));
@@ -169,6 +173,7 @@ int main(int argc, char **argv)
         uint32_t h = qs[qi[r]].handle[key[r]];
         if (h) {
             hm_bcast_remove(qs[qi[r]].q, h);
+            qs[qi[r]].handle[key[r]] = 0; /* no drop hook for a direct item */
             removes++;
         }
     }
