@@ -898,6 +898,11 @@ void hm_bcast_remove(hm_bcast_queue_t *q, uint32_t handle)
         finish_item(q, handle, true);
 }
 
+void hm_bcast_set_id(hm_bcast_queue_t *q, uint32_t id)
+{
+    q->id_gen = id;
+}
+
 uint32_t hm_bcast_retransmit_limit(uint32_t mult, size_t n)
 {
     return mult * (uint32_t)ceil(log10((double)n + 1.0));

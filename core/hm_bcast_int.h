@@ -46,6 +46,8 @@ void hm_bcast_set_prefetch(hm_bcast_queue_t *q, hm_bcast_prefetch_fn pre);
  * handle, and the encode hook then calls the entry stale. */
 uint32_t hm_bcast_push_keyed(hm_bcast_queue_t *q, uint32_t key, const uint8_t *msg, size_t n,
                              hm_bcast_done_fn done, void *ud);
+/* Tests: the next push takes id + 1 (ids go round 2^32 in ~2^32 pushes). */
+void hm_bcast_set_id(hm_bcast_queue_t *q, uint32_t id);
 /* Remove (and finish) an item by handle. */
 void hm_bcast_remove(hm_bcast_queue_t *q, uint32_t handle);
 /* hm_bcast_get(), all the parts appended to cat, one after another, and

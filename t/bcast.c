@@ -216,6 +216,29 @@ static void test_direct(void)
     hm_bcast_free(q);
 }
 
+/* A direct handle holds 31 bits of the id: when the ids pass 2^31, the
+ * stale entries go, or one could pass for a newer item of its key. */
+static void test_direct_wrap(void)
+{
+    hm_bcast_queue_t *q = hm_bcast_new(4); /* nothing leaves after one get */
+    char out[256];
+    uint32_t h2;
+
+    memset(held, 0, sizeof(held));
+    hm_bcast_set_hooks(q, enc, drop, NULL);
+    push_held(q, 1, NULL, 5);
+    h2 = push_held(q, 2, NULL, 5); /* id 2 */
+    hm_bcast_remove(q, h2);
+    held[2] = 0;
+    hm_bcast_set_id(q, 0x7fffffffu);
+    push_held(q, 3, NULL, 5); /* id 2^31: the sweep */
+    hm_bcast_set_id(q, 0x80000001u);
+    ok(push_held(q, 2, NULL, 5) == h2, "key 2 again, with the old handle (id 2^31 + 2)");
+    get(q, 5, 2, 1400, out, sizeof(out));
+    is_str(out, "lazy2,lazy3,lazy1", "the old entry was swept: key 2 goes once");
+    hm_bcast_free(q);
+}
+
 static int enc_fail7(void *ud, uint32_t key, uint32_t handle, hm_buf_t *out)
 {
     (void)ud;
@@ -622,6 +645,7 @@ int main(void)
     test_prune();
     test_keyed();
     test_direct();
+    test_direct_wrap();
     test_encode_failure();
     test_get_cat();
     test_model(40);
