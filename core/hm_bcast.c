@@ -114,7 +114,9 @@ struct hm_bcast_queue {
     /* items sent by the running get, re-inserted at its end */
     bq_park_t *park;
     size_t npark, park_cap;
-    uint32_t phys;     /* entries in the tiers: the live items and stale direct ones */
+    uint32_t phys;   /* entries in the tiers: the live items and stale direct ones */
+    uint64_t *spare; /* the ring of the last bucket emptied, for the next one made */
+    uint32_t spare_cap;
     uint32_t *buckets; /* name map: bucket -> item */
     uint32_t nbuckets, named;
     hm_bcast_encode_fn enc;
@@ -261,6 +263,15 @@ static int bucket_realloc(bq_bucket_t *bk, uint32_t ncap)
     return 0;
 }
 
+/* Rings start at BQ_RING_MIN entries and are not shrunk to below
+ * BQ_RING_KEEP; a bucket emptied leaves its ring (up to BQ_RING_KEEP) to
+ * the next bucket made.  Buckets are emptied and made again all the
+ * time (a get empties tier 0's, the next push makes it again), and their
+ * rings grew from 4 entries and shrank back: two thirds of a run's
+ * mallocs. */
+#define BQ_RING_MIN 16
+#define BQ_RING_KEEP 64
+
 /* Room for m more entries in bk. */
 static int bucket_room(bq_bucket_t *bk, uint32_t m)
 {
@@ -268,7 +279,7 @@ static int bucket_room(bq_bucket_t *bk, uint32_t m)
 
     if (bk->cap - bk->n >= m)
         return 0;
-    ncap = bk->cap ? bk->cap * 2 : 4;
+    ncap = bk->cap ? bk->cap * 2 : BQ_RING_MIN;
     while (ncap - bk->n < m)
         ncap *= 2;
     return bucket_realloc(bk, ncap);
@@ -318,7 +329,7 @@ static void bucket_close(bq_bucket_t *bk, uint32_t i)
         ring_move(bk, i, i + 1, bk->n - 1 - i); /* nothing for the newest, which a get takes */
     }
     bk->n--;
-    if (bk->n > 0 && bk->cap > 16 && bk->n < bk->cap / 4)
+    if (bk->n > 0 && bk->cap > BQ_RING_KEEP && bk->n < bk->cap / 4)
         bucket_realloc(bk, bk->cap / 2); /* failure: keep it */
 }
 
@@ -383,7 +394,7 @@ static int bucket_fit(const bq_tier_t *tr, size_t free_)
 
 /* A new, empty bucket for length len (not yet in tr): its index, -1 when
  * out of memory. */
-static int bucket_add(bq_tier_t *tr, uint32_t len)
+static int bucket_add(hm_bcast_queue_t *q, bq_tier_t *tr, uint32_t len)
 {
     uint32_t i, w;
 
@@ -407,16 +418,23 @@ static int bucket_add(bq_tier_t *tr, uint32_t len)
         tr->nlong++;
     }
     memmove(&tr->b[i + 1], &tr->b[i], (tr->nb - i) * sizeof(bq_bucket_t));
-    tr->b[i] = (bq_bucket_t){.len = len};
+    tr->b[i] = (bq_bucket_t){.len = len, .e = q->spare, .cap = q->spare_cap};
+    q->spare = NULL;
+    q->spare_cap = 0;
     tr->nb++;
     return (int)i;
 }
 
-static void bucket_del(bq_tier_t *tr, uint32_t i)
+static void bucket_del(hm_bcast_queue_t *q, bq_tier_t *tr, uint32_t i)
 {
     uint32_t len = tr->b[i].len, w, j;
 
-    free(tr->b[i].e);
+    if (tr->b[i].cap <= BQ_RING_KEEP && q->spare == NULL) {
+        q->spare = tr->b[i].e;
+        q->spare_cap = tr->b[i].cap;
+    } else {
+        free(tr->b[i].e);
+    }
     memmove(&tr->b[i], &tr->b[i + 1], (tr->nb - i - 1) * sizeof(bq_bucket_t));
     tr->nb--;
     if (len < BQ_LMAX) {
@@ -508,11 +526,11 @@ static int link_entry(hm_bcast_queue_t *q, uint32_t t, uint32_t len, uint64_t v)
     if (tr == NULL)
         return -1;
     bi = bucket_find(tr, len);
-    if (bi < 0 && (bi = bucket_add(tr, len)) < 0)
+    if (bi < 0 && (bi = bucket_add(q, tr, len)) < 0)
         return -1;
     if (bucket_insert(&tr->b[bi], v) < 0) {
         if (tr->b[bi].n == 0)
-            bucket_del(tr, (uint32_t)bi);
+            bucket_del(q, tr, (uint32_t)bi);
         return -1;
     }
     tier_count(q, tr, t, 1);
@@ -528,7 +546,7 @@ static void unlink_at(hm_bcast_queue_t *q, uint32_t t, bq_tier_t *tr, uint32_t b
 {
     bucket_close(&tr->b[bi], i);
     if (tr->b[bi].n == 0)
-        bucket_del(tr, bi);
+        bucket_del(q, tr, bi);
     tier_count(q, tr, t, -1);
 }
 
@@ -762,6 +780,7 @@ void hm_bcast_free(hm_bcast_queue_t *q)
         }
     }
     tiers_free(q);
+    free(q->spare);
     hm_pool_free(q->items, (size_t)q->cap * sizeof(*q->items));
     free(q->exts);
     free(q->ext_free);
@@ -973,7 +992,7 @@ static void relink(hm_bcast_queue_t *q, const bq_park_t *ps, size_t m)
     int bi;
 
     if (m > 1 && (tr = tier_get(q, t)) != NULL &&
-        ((bi = bucket_find(tr, ps[0].len)) >= 0 || (bi = bucket_add(tr, ps[0].len)) >= 0)) {
+        ((bi = bucket_find(tr, ps[0].len)) >= 0 || (bi = bucket_add(q, tr, ps[0].len)) >= 0)) {
         bk = &tr->b[bi];
         for (j = 0; j < m; j++)
             v[j] = ps[m - 1 - j].e; /* ascending */
