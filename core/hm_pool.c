@@ -8,6 +8,9 @@
 
 #include "hm_pool.h"
 
+#include <pthread.h>
+#include <stdint.h>
+
 #ifdef MREMAP_MAYMOVE
 #define POOL_MAPPED(size) ((size) >= HM_POOL_MAP_MIN)
 #else
@@ -81,4 +84,80 @@ void *hm_pool_zalloc(size_t size)
     if (p)
         memset(p, 0, size);
     return p;
+}
+
+/* ---- chunks ------------------------------------------------------------ */
+
+#define HUGE_PAGE (2u << 20)
+#define HUGE_REGION ((size_t)256 << 20) /* carved into chunks as needed */
+
+static struct {
+    pthread_mutex_t mu;
+    bool on;
+    char *cur, *end; /* the region being carved */
+    void *free;      /* chunks given back: a list through their first word */
+} g_huge = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+void hm_pool_set_huge(bool on)
+{
+    pthread_mutex_lock(&g_huge.mu);
+    g_huge.on = on;
+    pthread_mutex_unlock(&g_huge.mu);
+}
+
+/* A new region, aligned to a huge page so that all of it can be one. */
+static int huge_region(void)
+{
+    char *m = mmap(NULL, HUGE_REGION + HUGE_PAGE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    uintptr_t a;
+
+    if (m == MAP_FAILED)
+        return -1;
+    a = ((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+#ifdef MADV_HUGEPAGE
+    madvise((void *)a, HUGE_REGION, MADV_HUGEPAGE); /* a hint: fine if refused */
+#endif
+    g_huge.cur = (char *)a;
+    g_huge.end = (char *)a + HUGE_REGION;
+    return 0;
+}
+
+void *hm_pool_chunk_new(void)
+{
+    void *p = NULL;
+
+    pthread_mutex_lock(&g_huge.mu);
+    if (!g_huge.on) {
+        pthread_mutex_unlock(&g_huge.mu);
+        return map_new(HM_POOL_CHUNK, 0);
+    }
+    if (g_huge.free) {
+        p = g_huge.free;
+        g_huge.free = *(void **)p;
+    } else if (g_huge.cur < g_huge.end || huge_region() == 0) {
+        p = g_huge.cur;
+        g_huge.cur += HM_POOL_CHUNK;
+    }
+    pthread_mutex_unlock(&g_huge.mu);
+    return p;
+}
+
+void hm_pool_chunk_free(void *p)
+{
+    char *c = p;
+
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&g_huge.mu);
+    /* kept for reuse while huge (a chunk mapped before is as good), else
+     * unmapped (a chunk of a region too: a part of a mapping can be) */
+    if (g_huge.on) {
+        *(void **)p = g_huge.free;
+        g_huge.free = p;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&g_huge.mu);
+    if (c)
+        munmap(c, HM_POOL_CHUNK);
 }

@@ -177,7 +177,7 @@ static hm_rec_t *lookup_h(const hm_swim_t *s, const char *name, size_t len, uint
     uint32_t mask = s->hcap - 1, i = h & mask, x;
 
     while ((x = probe_tag(s, &i, SLOT_TAG(h))) != 0) {
-        const hm_rec_t *r = &s->recs[SLOT_IDX(x)];
+        const hm_rec_t *r = hm_rec(s, SLOT_IDX(x));
         if (r->name_len == len && name_eq(REC_NAME(r), name, len))
             return (hm_rec_t *)r;
         i = (i + 1) & mask;
@@ -206,7 +206,7 @@ static void prefetch_rec(const hm_swim_t *s, uint32_t h)
     uint32_t i = h & (s->hcap - 1), x = probe_tag(s, &i, SLOT_TAG(h));
 
     if (x)
-        hm_prefetch(&s->recs[SLOT_IDX(x)]);
+        hm_prefetch(hm_rec(s, SLOT_IDX(x)));
 }
 
 uint32_t hm_swim_hash(const char *name, size_t len)
@@ -247,8 +247,8 @@ static int htab_grow(hm_swim_t *s)
     /* every record in use is in the table: walk the pool, in order, not
      * the old table, whose order sends each read to a random record */
     for (i = 1; i < s->recs_used; i++)
-        if (REC_IN_USE(&s->recs[i]))
-            htab_put(s, i, hash_name(REC_NAME(&s->recs[i]), s->recs[i].name_len));
+        if (REC_IN_USE(hm_rec(s, i)))
+            htab_put(s, i, hash_name(REC_NAME(hm_rec(s, i)), hm_rec(s, i)->name_len));
     hm_pool_free(old, (size_t)old_cap * sizeof(uint32_t));
     return 0;
 }
@@ -256,8 +256,8 @@ static int htab_grow(hm_swim_t *s)
 /* Linear-probing deletion with backward shift (no tombstones). */
 static void htab_del(hm_swim_t *s, uint32_t r)
 {
-    uint32_t mask = s->hcap - 1, i = hash_name(REC_NAME(&s->recs[r]), s->recs[r].name_len) & mask,
-             j;
+    uint32_t mask = s->hcap - 1,
+             i = hash_name(REC_NAME(hm_rec(s, r)), hm_rec(s, r)->name_len) & mask, j;
 
     while (SLOT_IDX(s->htab[i]) != r)
         i = (i + 1) & mask;
@@ -265,7 +265,7 @@ static void htab_del(hm_swim_t *s, uint32_t r)
     s->hcount--;
     for (j = (i + 1) & mask; s->htab[j]; j = (j + 1) & mask) {
         uint32_t x = SLOT_IDX(s->htab[j]);
-        uint32_t h = hash_name(REC_NAME(&s->recs[x]), s->recs[x].name_len) & mask;
+        uint32_t h = hash_name(REC_NAME(hm_rec(s, x)), hm_rec(s, x)->name_len) & mask;
         /* move the entry back if its home slot is not in (i, j] */
         if ((j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j))) {
             s->htab[i] = s->htab[j];
@@ -282,13 +282,13 @@ static uint32_t rec_alloc(hm_swim_t *s)
 
     if (s->recs_free) {
         r = s->recs_free;
-        s->recs_free = s->recs[r].inc;
+        s->recs_free = hm_rec(s, r)->inc;
     } else {
         if (s->recs_used == 0)
             s->recs_used = 1;
         if (s->recs_used >= s->recs_cap) {
-            uint32_t ncap = s->recs_cap ? s->recs_cap * 2 : 16;
-            hm_rec_t *n;
+            uint32_t nch = s->recs_cap / HM_REC_CHUNK, ncap = s->recs_cap + HM_REC_CHUNK;
+            hm_rec_t **t, *n;
             /* first the side arrays: bigger ones with the old pool are harmless */
             if (s->v6) {
                 uint8_t(*v)[16] = realloc(s->v6, (size_t)ncap * 16);
@@ -303,16 +303,17 @@ static uint32_t rec_alloc(hm_swim_t *s)
                 memset(e + s->recs_cap, 0, (size_t)(ncap - s->recs_cap) * sizeof(*e));
                 s->ext = e;
             }
-            n = hm_pool_resize(s->recs, (size_t)s->recs_cap * sizeof(*n),
-                               (size_t)s->recs_used * sizeof(*n), (size_t)ncap * sizeof(*n));
-            if (n == NULL)
+            if ((t = realloc(s->rch, (nch + 1) * sizeof(*t))) == NULL)
                 return 0;
-            s->recs = n;
+            s->rch = t;
+            if ((n = hm_pool_chunk_new()) == NULL)
+                return 0;
+            t[nch] = n;
             s->recs_cap = ncap;
         }
         r = s->recs_used++;
     }
-    memset(&s->recs[r], 0, sizeof(hm_rec_t));
+    memset(hm_rec(s, r), 0, sizeof(hm_rec_t));
     return r;
 }
 
@@ -320,7 +321,7 @@ static void susp_free(hm_swim_t *s, uint32_t idx);
 
 static void rec_release(hm_swim_t *s, uint32_t r)
 {
-    hm_rec_t *x = &s->recs[r];
+    hm_rec_t *x = hm_rec(s, r);
 
     htab_del(s, r);
     if (x->bc)
@@ -340,10 +341,12 @@ void hm_swim_warm(const hm_swim_t *s, unsigned level)
 {
     if (level == 0) {
         hm_prefetch(&s->rng);
-        hm_prefetch(&s->recs);
+        hm_prefetch(&s->rch);
         hm_prefetch(&s->bq);
         hm_prefetch(&s->probe);
     } else {
+        if (level == 1 && s->rch)
+            hm_prefetch(s->rch); /* the chunk table, read before any record */
         hm_bcast_warm(s->bq, level - 1);
     }
 }
@@ -387,25 +390,29 @@ static hm_rec_t *rec_add(hm_swim_t *s, const char *name, size_t len, uint32_t h)
     if (r == 0)
         return NULL;
     if (len < HM_REC_INLINE_NAME) {
-        memcpy(s->recs[r].nm.in, name, len);
-        s->recs[r].nm.in[len] = 0;
-    } else if ((s->recs[r].nm.p = arena_dup(s, name, len)) == NULL) {
-        s->recs[r].inc = s->recs_free;
+        memcpy(hm_rec(s, r)->nm.in, name, len);
+        hm_rec(s, r)->nm.in[len] = 0;
+    } else if ((hm_rec(s, r)->nm.p = arena_dup(s, name, len)) == NULL) {
+        hm_rec(s, r)->inc = s->recs_free;
         s->recs_free = r;
         return NULL;
     }
-    s->recs[r].name_len = (uint16_t)len;
+    hm_rec(s, r)->name_len = (uint16_t)len;
     htab_put(s, r, h);
     s->order[s->norder] = s->order[off];
     s->order[off] = r;
     s->norder++;
     hm_swim_prefetch_order(s);
-    return &s->recs[r];
+    return hm_rec(s, r);
 }
 
 static uint32_t rec_idx(const hm_swim_t *s, const hm_rec_t *r)
 {
-    return (uint32_t)(r - s->recs);
+    uint32_t c;
+
+    for (c = 0; r < s->rch[c] || r >= s->rch[c] + HM_REC_CHUNK; c++)
+        ;
+    return c * HM_REC_CHUNK + (uint32_t)(r - s->rch[c]);
 }
 
 static const uint8_t *rec_meta(const hm_swim_t *s, const hm_rec_t *r)
@@ -460,7 +467,7 @@ void hm_swim_rec_addr(const hm_swim_t *s, const hm_rec_t *r, hm_addr_t *out)
     out->len = (uint8_t)hm_rec_alen(r);
     out->port = r->port;
     if (r->flags & REC_A16)
-        memcpy(out->ip, s->v6[r - s->recs], 16);
+        memcpy(out->ip, s->v6[rec_idx(s, r)], 16);
     else
         memcpy(out->ip, r->ip4, 4);
 }
@@ -470,7 +477,7 @@ static int rec_set_addr(hm_swim_t *s, hm_rec_t *r, const hm_addr_t *a)
     if (a->len == 16) {
         if (s->v6 == NULL && (s->v6 = calloc(s->recs_cap, 16)) == NULL)
             return -1;
-        memcpy(s->v6[r - s->recs], a->ip, 16);
+        memcpy(s->v6[rec_idx(s, r)], a->ip, 16);
         r->flags = (uint8_t)((r->flags & ~(REC_A4 | REC_A16)) | REC_A16);
     } else {
         memcpy(r->ip4, a->ip, 4);
@@ -485,7 +492,7 @@ static bool rec_addr_eq(const hm_swim_t *s, const hm_rec_t *r, const hm_addr_t *
     if (hm_rec_alen(r) != a->len || r->port != a->port)
         return false;
     if (a->len == 16)
-        return memcmp(s->v6[r - s->recs], a->ip, 16) == 0;
+        return memcmp(s->v6[rec_idx(s, r)], a->ip, 16) == 0;
     if (a->len == 4) /* a fixed size: compiled to one compare, not a call */
         return memcmp(r->ip4, a->ip, 4) == 0;
     return memcmp(r->ip4, a->ip, a->len > 4 ? 4 : a->len) == 0;
@@ -758,7 +765,7 @@ static uint8_t *w_addr_inc_meta(const hm_swim_t *s, const hm_rec_t *r, uint8_t *
         memcpy(w, r->ip4, 4);
         w += 4;
     } else if (r->flags & REC_A16) {
-        w = w_raw(w, s->v6[r - s->recs], 16);
+        w = w_raw(w, s->v6[rec_idx(s, r)], 16);
     } else {
         *w++ = 0xc0;
     }
@@ -869,27 +876,27 @@ static int bq_encode(void *ud, uint32_t key, uint32_t handle, hm_buf_t *out)
 {
     hm_swim_t *s = ud;
     /* a record holds the handle of its queued message (a released one: 0) */
-    if (key == 0 || key >= s->recs_used || s->recs[key].bc != handle)
+    if (key == 0 || key >= s->recs_used || hm_rec(s, key)->bc != handle)
         return 1;
     if (out == NULL)
         return 0;
-    if (!REC_IN_USE(&s->recs[key]))
+    if (!REC_IN_USE(hm_rec(s, key)))
         return -1;
-    return encode_alive_rec(s, &s->recs[key], out);
+    return encode_alive_rec(s, hm_rec(s, key), out);
 }
 
 static void bq_prefetch(void *ud, uint32_t key)
 {
     const hm_swim_t *s = ud;
     if (key && key < s->recs_used)
-        hm_prefetch(&s->recs[key]);
+        hm_prefetch(hm_rec(s, key));
 }
 
 static void bq_drop(void *ud, uint32_t key)
 {
     hm_swim_t *s = ud;
     if (key < s->recs_used)
-        s->recs[key].bc = 0;
+        hm_rec(s, key)->bc = 0;
 }
 
 /* Sizes of go-msgpack's raw header and unsigned integer forms. */
@@ -1126,7 +1133,7 @@ static bool verify_start(hm_swim_t *s, uint32_t idx);
  * Take the newer one up, as a fresh suspicion. */
 static void susp_renew(hm_swim_t *s, uint32_t idx)
 {
-    hm_rec_t *r = &s->recs[s->susps[idx].rec];
+    hm_rec_t *r = hm_rec(s, s->susps[idx].rec);
     uint32_t inc = s->susps[idx].newer;
     hm_ml_str_t me;
 
@@ -1142,7 +1149,7 @@ static void susp_renew(hm_swim_t *s, uint32_t idx)
 static void susp_fire(hm_swim_t *s, uint32_t idx)
 {
     hm_susp_t *x = &s->susps[idx];
-    hm_rec_t *r = &s->recs[x->rec];
+    hm_rec_t *r = hm_rec(s, x->rec);
     hm_ml_accuse_t d;
 
     if (x->rec == 0 || !REC_IN_USE(r) || rec_susp(s, r) != idx) {
@@ -1230,8 +1237,8 @@ void hm_swim_note_reachable(hm_swim_t *s, uint32_t rec)
 
 static bool verify_candidate(const hm_swim_t *s, uint32_t ri, uint32_t suspect)
 {
-    return ri && ri < s->recs_used && ri != suspect && ri != s->self && REC_IN_USE(&s->recs[ri]) &&
-           s->recs[ri].state == HM_ML_STATE_ALIVE;
+    return ri && ri < s->recs_used && ri != suspect && ri != s->self && REC_IN_USE(hm_rec(s, ri)) &&
+           hm_rec(s, ri)->state == HM_ML_STATE_ALIVE;
 }
 
 /* The peer that answered us directly most recently, else a random alive
@@ -1259,7 +1266,7 @@ static hm_verify_t *verify_open(hm_swim_t *s, hm_verify_t *v, uint32_t peer, boo
 {
     hm_addr_t to;
 
-    hm_swim_rec_addr(s, &s->recs[peer], &to);
+    hm_swim_rec_addr(s, hm_rec(s, peer), &to);
     v->deadline = s->now + (s->cfg.probe_timeout_ms ? s->cfg.probe_timeout_ms : 1);
     v->stream = hm_swim_push_pull_until(s, &to, false, v->deadline);
     if (v->stream == 0)
@@ -1316,7 +1323,7 @@ static hm_verify_t *verify_self_slot(hm_swim_t *s, uint32_t suspect)
 static bool verify_start(hm_swim_t *s, uint32_t idx)
 {
     hm_susp_t *x = &s->susps[idx];
-    hm_rec_t *r = &s->recs[x->rec];
+    hm_rec_t *r = hm_rec(s, x->rec);
     hm_verify_t *v, *sv;
 
     if (s->cfg.disable_suspicion_verify || s->leaving)
@@ -1326,7 +1333,7 @@ static bool verify_start(hm_swim_t *s, uint32_t idx)
     if (v == NULL && sv == NULL)
         return false;
     hm_swim_log(s, HM_LOG_DEBUG, "Suspect %s timed out (%u peer confirmations): checking with %s%s",
-                REC_NAME(r), x->n, v ? REC_NAME(&s->recs[v->peer]) : "",
+                REC_NAME(r), x->n, v ? REC_NAME(hm_rec(s, v->peer)) : "",
                 sv ? (v ? " and itself" : "itself") : "");
     s->stats.verifies++;
     x->vpeer = v ? v->stream : 0;
@@ -1375,7 +1382,7 @@ void hm_swim_verify_done(hm_swim_t *s, uint32_t stream, bool ok)
             continue;
         if (x->vself == stream && lost)
             x->self_lost = true;
-        if (x->vself == stream && ok && s->recs[x->rec].state == HM_ML_STATE_SUSPECT) {
+        if (x->vself == stream && ok && hm_rec(s, x->rec)->state == HM_ML_STATE_SUSPECT) {
             verify_answered(s, x);
             continue;
         }
@@ -1488,7 +1495,7 @@ void hm_swim_alive_h(hm_swim_t *s, const hm_ml_alive_t *a, uint32_t h, bool boot
             return;
         }
     }
-    is_local = r == &s->recs[s->self];
+    is_local = r == hm_rec(s, s->self);
     if (a->incarnation <= r->inc && !is_local && !updates_node)
         return;
     if (a->incarnation < r->inc && is_local)
@@ -1548,7 +1555,7 @@ void hm_swim_suspect(hm_swim_t *s, const hm_ml_accuse_t *m)
     }
     if (r->state != HM_ML_STATE_ALIVE)
         return;
-    if (r == &s->recs[s->self]) {
+    if (r == hm_rec(s, s->self)) {
         refute(s, r, m->incarnation, "suspect", &m->from);
         return;
     }
@@ -1575,7 +1582,7 @@ void hm_swim_dead(hm_swim_t *s, const hm_ml_accuse_t *m)
     susp_drop(s, r);
     if (r->state == HM_ML_STATE_DEAD || r->state == HM_ML_STATE_LEFT)
         return;
-    if (r == &s->recs[s->self]) {
+    if (r == hm_rec(s, s->self)) {
         if (!s->leaving) {
             refute(s, r, m->incarnation, "dead", &m->from);
             return;
@@ -1701,7 +1708,9 @@ void hm_swim_free(hm_swim_t *s)
     }
     free(s->susps);
     free(s->heap);
-    hm_pool_free(s->recs, (size_t)s->recs_cap * sizeof(*s->recs));
+    for (i = 0; i < s->recs_cap / HM_REC_CHUNK; i++)
+        hm_pool_chunk_free(s->rch[i]);
+    free(s->rch);
     hm_pool_free(s->order, (size_t)s->order_cap * sizeof(*s->order));
     hm_pool_free(s->htab, (size_t)s->hcap * sizeof(*s->htab));
     free(s->v6);
@@ -1736,7 +1745,7 @@ static size_t k_random(hm_swim_t *s, uint32_t k, rec_filter_fn skip, uint32_t *o
 
     for (i = 0; i < 3 * n && got < k; i++) {
         uint32_t r = s->order[hm_swim_randn(s, (uint32_t)n)];
-        if (skip(s, &s->recs[r]))
+        if (skip(s, hm_rec(s, r)))
             continue;
         for (j = 0; j < got && out[j] != r; j++)
             ;
@@ -1748,7 +1757,7 @@ static size_t k_random(hm_swim_t *s, uint32_t k, rec_filter_fn skip, uint32_t *o
 
 static bool gossip_skip(const hm_swim_t *s, const hm_rec_t *r)
 {
-    if (r == &s->recs[s->self])
+    if (r == hm_rec(s, s->self))
         return true;
     switch (r->state) {
     case HM_ML_STATE_ALIVE:
@@ -1764,7 +1773,7 @@ static bool gossip_skip(const hm_swim_t *s, const hm_rec_t *r)
 bool hm_swim_skip_not_alive(const hm_swim_t *s, const hm_rec_t *r);
 bool hm_swim_skip_not_alive(const hm_swim_t *s, const hm_rec_t *r)
 {
-    return r == &s->recs[s->self] || r->state != HM_ML_STATE_ALIVE;
+    return r == hm_rec(s, s->self) || r->state != HM_ML_STATE_ALIVE;
 }
 
 static void gossip(hm_swim_t *s)
@@ -1777,7 +1786,7 @@ static void gossip(hm_swim_t *s)
         return;
     n = k_random(s, k, gossip_skip, nodes);
     for (i = 0; i < n; i++) {
-        hm_rec_t *r = &s->recs[nodes[i]];
+        hm_rec_t *r = hm_rec(s, nodes[i]);
         size_t m;
         hm_buf_reset(&s->cat);
         if ((m = get_broadcasts(s, 2, budget, 0)) == 0)
@@ -1809,7 +1818,7 @@ static void periodic_push_pull(hm_swim_t *s)
     hm_addr_t to;
 
     if (k_random(s, 1, hm_swim_skip_not_alive, &r) == 1) {
-        hm_swim_rec_addr(s, &s->recs[r], &to);
+        hm_swim_rec_addr(s, hm_rec(s, r), &to);
         hm_swim_push_pull(s, s->now, &to, false);
     }
 }
@@ -1823,7 +1832,7 @@ void hm_swim_reset_nodes(hm_swim_t *s)
 
     for (i = 0; i < s->norder; i++) {
         uint32_t r = s->order[i];
-        hm_rec_t *x = &s->recs[r];
+        hm_rec_t *x = hm_rec(s, r);
         if (x->state == HM_ML_STATE_DEAD && hm_rec_age(s, x) > s->cfg.gossip_to_the_dead_ms &&
             r != s->self) {
             rec_release(s, r);
@@ -2054,7 +2063,7 @@ uint64_t hm_swim_next_deadline(const hm_swim_t *s)
 
 int hm_swim_leave(hm_swim_t *s, uint64_t now)
 {
-    hm_rec_t *me = &s->recs[s->self];
+    hm_rec_t *me = hm_rec(s, s->self);
     hm_ml_accuse_t d;
     uint32_t i;
     bool any_alive = false;
@@ -2070,7 +2079,7 @@ int hm_swim_leave(hm_swim_t *s, uint64_t now)
     d.from = d.node;
     hm_swim_dead(s, &d);
     for (i = 0; i < s->norder; i++) {
-        const hm_rec_t *r = &s->recs[s->order[i]];
+        const hm_rec_t *r = hm_rec(s, s->order[i]);
         if (s->order[i] != s->self && r->state != HM_ML_STATE_DEAD && r->state != HM_ML_STATE_LEFT)
             any_alive = true;
     }
@@ -2088,7 +2097,7 @@ int hm_swim_update_meta(hm_swim_t *s, uint64_t now)
 {
     if (now > s->now)
         s->now = now;
-    self_alive(s, s->recs[s->self].inc + 1, NULL);
+    self_alive(s, hm_rec(s, s->self)->inc + 1, NULL);
     return 0;
 }
 
@@ -2129,7 +2138,7 @@ void hm_swim_foreach(const hm_swim_t *s, hm_swim_iter_fn fn, void *ud)
     hm_swim_node_t v;
 
     for (i = 0; i < s->norder; i++)
-        if (fn(ud, hm_swim_view((hm_swim_t *)s, &s->recs[s->order[i]], &v)) != 0)
+        if (fn(ud, hm_swim_view((hm_swim_t *)s, hm_rec(s, s->order[i]), &v)) != 0)
             break;
 }
 

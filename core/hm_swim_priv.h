@@ -8,6 +8,7 @@
 #include <hamlet/module.h>
 
 #include "hm_bcast_int.h"
+#include "hm_pool.h"
 #include "hm_mlwire.h"
 #include "hm_swim.h"
 
@@ -21,10 +22,13 @@
  * most of its time, so what is rarely needed lives beside them, indexed
  * by record: an IPv6 address (s->v6), meta and the suspicion (s->ext),
  * both allocated on first use; Vsn is an index into the engine's table of
- * the few distinct version tuples.  Records live in a pool with stable
- * indices (0 = none) so the broadcast queue and suspicion timers can
- * refer to them; the probe order is a separate array of indices, like
- * memberlist's m.nodes. */
+ * the few distinct version tuples.  Records live in chunks of
+ * HM_REC_CHUNK with stable indices (0 = none) so the broadcast queue and
+ * suspicion timers can refer to them; the probe order is a separate array
+ * of indices, like memberlist's m.nodes.  Chunks, not one array: they
+ * never move or grow, so in the simulator they come from one pool on
+ * huge pages (hm_pool_chunk_new), where 10,000 engines' records share a
+ * TLB entry per 2 MB instead of one per 4 KB page. */
 #define HM_REC_INLINE_NAME 8
 typedef struct hm_rec {
     union {
@@ -44,6 +48,11 @@ typedef struct hm_rec {
 } hm_rec_t;
 
 _Static_assert(sizeof(hm_rec_t) == 32, "two records a cache line");
+
+#define HM_REC_CHUNK_SHIFT 11
+#define HM_REC_CHUNK (1u << HM_REC_CHUNK_SHIFT) /* 2048 records: HM_POOL_CHUNK bytes */
+_Static_assert(sizeof(hm_rec_t) * HM_REC_CHUNK == HM_POOL_CHUNK,
+               "a chunk of records, a pool chunk");
 
 #define REC_A4 1u   /* an IPv4 address in ip4 */
 #define REC_A16 2u  /* an IPv6 address in s->v6[record] */
@@ -134,8 +143,8 @@ struct hm_swim {
     uint64_t now;
 
     /* node table */
-    hm_rec_t *recs;
-    uint32_t recs_cap, recs_free, recs_used; /* used: high-water mark */
+    hm_rec_t **rch; /* chunks: record i is rch[i / HM_REC_CHUNK][i % ...] */
+    uint32_t recs_cap, recs_free, recs_used; /* cap: chunks * HM_REC_CHUNK; used: high-water mark */
     uint32_t *order;
     uint32_t norder, order_cap, probe_index;
     uint32_t order_draw; /* the random number of the next insert into the probe
@@ -185,6 +194,12 @@ struct hm_swim {
     hm_buf_t cat;                         /* a packet's messages end to end */
     uint32_t plen[HM_SWIM_MAX_PARTS + 1]; /* and their lengths */
 };
+
+/* Record i (below recs_cap). */
+static inline hm_rec_t *hm_rec(const hm_swim_t *s, uint32_t i)
+{
+    return &s->rch[i >> HM_REC_CHUNK_SHIFT][i & (HM_REC_CHUNK - 1)];
+}
 
 /* hm_swim.c */
 static inline uint32_t hm_rec_alen(const hm_rec_t *r)

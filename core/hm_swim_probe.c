@@ -25,7 +25,7 @@ static void self_source(hm_swim_t *s, hm_ml_str_t *node, hm_addr_t *addr)
 
 static void probe_node(hm_swim_t *s, uint32_t ri)
 {
-    hm_rec_t *r = &s->recs[ri];
+    hm_rec_t *r = hm_rec(s, ri);
     hm_probe_t *p = &s->probe;
     hm_ml_ping_t ping = {0};
     hm_addr_t to;
@@ -90,7 +90,7 @@ void hm_swim_probe_tick(hm_swim_t *s)
             continue;
         }
         ri = s->order[s->probe_index++];
-        r = &s->recs[ri];
+        r = hm_rec(s, ri);
         if (ri == s->self || r->state == HM_ML_STATE_DEAD || r->state == HM_ML_STATE_LEFT) {
             checked++;
             continue;
@@ -119,7 +119,7 @@ static void probe_done(hm_swim_t *s, int health_delta)
 static void probe_indirect(hm_swim_t *s)
 {
     hm_probe_t *p = &s->probe;
-    hm_rec_t *target = &s->recs[p->rec];
+    hm_rec_t *target = hm_rec(s, p->rec);
     uint32_t peers[16], k = s->cfg.indirect_checks > 16 ? 16 : s->cfg.indirect_checks;
     size_t n = 0, i, tries;
     hm_ml_indirect_ping_t ind = {0};
@@ -130,7 +130,7 @@ static void probe_indirect(hm_swim_t *s)
     for (tries = 0; tries < 3 * (size_t)s->norder && n < k; tries++) {
         uint32_t ri = s->order[hm_swim_randn(s, s->norder)];
         size_t j;
-        if (ri == p->rec || hm_swim_skip_not_alive(s, &s->recs[ri]))
+        if (ri == p->rec || hm_swim_skip_not_alive(s, hm_rec(s, ri)))
             continue;
         for (j = 0; j < n && peers[j] != ri; j++)
             ;
@@ -143,7 +143,7 @@ static void probe_indirect(hm_swim_t *s)
     ind.seq_no = p->seq;
     self_source(s, &ind.source_node, &ind.source);
     for (i = 0; i < n; i++) {
-        hm_rec_t *peer = &s->recs[peers[i]];
+        hm_rec_t *peer = hm_rec(s, peers[i]);
         hm_addr_t to;
         hm_swim_rec_addr(s, peer, &to);
         ind.nack = hm_rec_vsn(s, peer)[1] >= 4;
@@ -171,7 +171,7 @@ static void probe_indirect(hm_swim_t *s)
 static void probe_verdict(hm_swim_t *s)
 {
     hm_probe_t *p = &s->probe;
-    hm_rec_t *r = &s->recs[p->rec];
+    hm_rec_t *r = hm_rec(s, p->rec);
     hm_ml_accuse_t sus;
     int delta = 0;
 
@@ -344,7 +344,7 @@ void hm_swim_handle_ack(hm_swim_t *s, const uint8_t *p, size_t n)
         return;
     }
     if (pr->active && !pr->acked && ack.seq_no == pr->seq) {
-        hm_rec_t *r = &s->recs[pr->rec];
+        hm_rec_t *r = hm_rec(s, pr->rec);
         /* memberlist only reports the RTT for an ack inside ProbeTimeout */
         if (s->now < pr->timeout_at && s->d.notify_ping_complete && REC_IN_USE(r))
             s->d.notify_ping_complete(s->d.ud, hm_swim_view(s, r, &s->view),

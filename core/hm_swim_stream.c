@@ -117,8 +117,8 @@ static int local_state(hm_swim_t *s, bool join, hm_buf_t *out)
     for (i = 0; i < s->norder && rc == 0; i++) {
         /* the probe order is a random walk over the records: overlap the misses */
         if (i + 8 < s->norder)
-            hm_prefetch(&s->recs[s->order[i + 8]]);
-        rc = hm_swim_encode_push_node(s, &s->recs[s->order[i]], out);
+            hm_prefetch(hm_rec(s, s->order[i + 8]));
+        rc = hm_swim_encode_push_node(s, hm_rec(s, s->order[i]), out);
     }
     rc |= hm_buf_append(out, user.data, user.len);
     hm_buf_free(&user);
@@ -210,7 +210,7 @@ static int verify_protocol(const hm_swim_t *s, const nodes_acc_t *rem)
     /* every record in use is in the probe order: read them in pool order,
      * not in the order's, which sends each read to a random record */
     for (i = 1; i < s->recs_used; i++) {
-        const hm_rec_t *r = &s->recs[i];
+        const hm_rec_t *r = hm_rec(s, i);
         const uint8_t *v = hm_rec_vsn(s, r);
         if (!REC_IN_USE(r) || r->state != HM_ML_STATE_ALIVE)
             continue;
@@ -226,8 +226,8 @@ static int verify_protocol(const hm_swim_t *s, const nodes_acc_t *rem)
             return -1;
     }
     for (i = 1; i < s->recs_used; i++) {
-        const uint8_t *v = hm_rec_vsn(s, &s->recs[i]);
-        if (!REC_IN_USE(&s->recs[i]))
+        const uint8_t *v = hm_rec_vsn(s, hm_rec(s, i));
+        if (!REC_IN_USE(hm_rec(s, i)))
             continue;
         if (v[2] < maxpmin || v[2] > minpmax || v[5] < maxdmin || v[5] > mindmax)
             return -1;

@@ -8,6 +8,7 @@
 #include <hamlet/module.h>
 
 #include "hm_mlwire.h"
+#include "hm_pool.h"
 #include "hm_swim.h"
 #include "tap.h"
 
@@ -1182,5 +1183,11 @@ int main(void)
     test_push_pull_bytes();
     test_fuzz();
     test_big_table();
+    /* again with the records' chunks on huge pages, as in the simulator:
+     * the second time from chunks the first engine gave back */
+    hm_pool_set_huge(true);
+    test_big_table();
+    test_big_table();
+    hm_pool_set_huge(false);
     return done_testing();
 }

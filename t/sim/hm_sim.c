@@ -36,6 +36,7 @@
 #include <hamlet/module.h>
 
 #include "hm_mlwire.h"
+#include "hm_pool.h"
 #include "hm_sim.h"
 
 enum ev_type { EV_WAKE, EV_PACKET, EV_STREAM_OPEN, EV_STREAM_REPLY, EV_STREAM_FAIL };
@@ -1315,6 +1316,8 @@ hm_sim_t *hm_sim_new(uint64_t seed)
      * largest mmap threshold glibc accepts. */
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
+    /* The node records, read at random, on huge pages (hm_pool.h). */
+    hm_pool_set_huge(true);
     s->seed = seed;
     s->rng[0] = splitmix(&x);
     s->rng[1] = splitmix(&x);
