@@ -14,7 +14,9 @@
  * engines, so the queue is cache-cold on every get:
  * this touches a few cache lines per item where a search tree touched
  * dozens.  Items are 16 bytes in a pool addressed by 32-bit index (the
- * handle); bytes, callbacks and names sit in an optional side block.
+ * handle); bytes, callbacks and names sit in an optional side block.  The
+ * engine's items (lazy, keyed, no callback) are "direct": no item at all,
+ * only their 8-byte bucket entry (see BQ_DIRECT).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -70,9 +72,9 @@ typedef struct bq_bucket {
  * is what the engine queues for every node it learns of (a lazy, keyed
  * item with no callback), so at 10,000 simulated nodes the item slots
  * were 1.5 GB and a cache miss for every item sent.  Its tier and length
- * are its bucket's; removing one is lazy: the drop hook tells the owner
- * to forget the handle, and the entry, now stale, is thrown away when a
- * get or prune comes to it (the encode hook says it is stale). */
+ * are its bucket's.  Removing one is lazy: its owner forgets the handle
+ * (no drop hook is called), and the entry, now stale, is thrown away
+ * when a get or prune comes to it (the encode hook says it is stale). */
 #define BQ_DIRECT 0x80000000u
 
 static inline bool ent_direct(uint64_t e)
@@ -945,7 +947,8 @@ static int emit(hm_bcast_queue_t *q, uint64_t e, hm_buf_t *out)
     return q->enc(q->hook_ud, q->items[x].key, x, out) == 0 ? 0 : -1;
 }
 
-/* Entry e (of tier t, length len) has left its bucket for good. */
+/* Entry e, taken out of its bucket, leaves the queue (sent its last
+ * time, or its bytes cannot be produced). */
 static void finish_entry(hm_bcast_queue_t *q, uint64_t e)
 {
     if (ent_direct(e))

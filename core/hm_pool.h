@@ -28,12 +28,13 @@ void hm_pool_free(void *p, size_t size);
 
 /* Chunks: blocks of HM_POOL_CHUNK bytes, 64-byte aligned, contents
  * unspecified, that never grow or move (an engine's node records).  Each
- * is a mapping of its own (its pages faulted in as used) unless hm_pool_set_huge(true) was
- * called: then they are carved out of big regions on transparent huge
- * pages and kept for reuse (never given back to the system), which is
- * what a process holding many engines wants (the simulator: at 10,000
- * nodes, 3 GB of records read at random, where one TLB entry per 4 KB
- * page meant a page walk per record).  Thread-safe. */
+ * is a mapping of its own (its pages faulted in as used) unless
+ * hm_pool_set_huge(true) was called: then they are carved out of big
+ * regions on transparent huge pages and kept for reuse (never given back
+ * to the system), which is what a process holding many engines wants
+ * (the simulator: at 10,000 nodes, 3 GB of records read at random, where
+ * one TLB entry per 4 KB page meant a page walk per record).
+ * Thread-safe. */
 #define HM_POOL_CHUNK (64 * 1024)
 void *hm_pool_chunk_new(void);
 void hm_pool_chunk_free(void *p);

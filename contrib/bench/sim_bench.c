@@ -19,15 +19,30 @@
  *       on a loaded machine -j1 can be faster.  Compare CPU by user time.
  *
  * Figures on this 2-core machine, 60 s of protocol time, -j2, otherwise
- * idle (2026-11-26, fifth round):
+ * idle (2026-11-26, sixth round):
  *   nodes  conv_s  pkts/node/s  wall_s      user_s       maxrss
- *    1000    32.9         12.6  1.9         3.6-3.7      100 MB
- *    5000    none         15.6  19.9-21.4   36.1-38.4    1.93 GB
- *   10000    none         15.6  59.6-61.3   94.7-97.7    7.43 GB
- * The 10k target (under 60 s wall) is met on some runs and missed by a
- * second or so on others: 59.6 s at best, 61.3 s at worst, as the
- * machine's speed drifts (the same binary's user time moves by 5%
- * between runs).  This round: the two threads finish each window
+ *    1000    32.9         12.6  1.8         3.1          117 MB
+ *    5000    none         15.6  19.4-22.5   33.9-39.8    1.69 GB
+ *   10000    none         15.6  50.7-55.9   86.7-95.6    6.06 GB
+ * The 10k target (under 60 s wall) is met on every run of this round;
+ * the fifth round's build, run in between, took 64.5-65.2 s.  This
+ * round: the engine's queue items (lazy, keyed, no callback) are
+ * "direct", only an 8-byte bucket entry with no 16-byte item slot (1.5
+ * GB and a cache miss per item sent, at 10k), removed lazily; a bucket
+ * emptied hands its ring to the next one made, and rings start at 16
+ * entries (two thirds of the mallocs were rings growing from 4); node
+ * records live in 64 KiB chunks that the simulator takes from regions
+ * on transparent huge pages (system time 8-12 s against 21 s; a
+ * dependent load over 2 GB here: 380 ns on 4 KB pages, 257 ns on huge
+ * ones).  Tried and not kept this round: merging a run into the next
+ * tier's bucket where it does not fit in one place (no gain: most such
+ * runs are single items), shrinking rings at 3/8 full (20 MB less at
+ * 5k), the hash table on a huge-page chunk and faulting huge pages in
+ * ahead at the window barrier (both more idle time), all pools on huge
+ * pages without exact sizes (12.2 GB: the doubled arrays' tails were
+ * backed; 65.5 s against 63.3 s).
+ * Fifth round (2026-11-26): 59.6-61.3 s wall, 94.7-97.7 s user, 7.43
+ * GB.  That round: the two threads finish each window
  * together (near the end of a list they take and hold fewer nodes
  * ahead; nodes with a push/pull pending are listed first and taken one
  * at a time), so the time they spent at the window barrier fell from
