@@ -23,9 +23,9 @@
  *   nodes  conv_s  pkts/node/s  wall_s      user_s       maxrss
  *    1000    32.9         12.6  1.8         3.1          117 MB
  *    5000    none         15.6  19.4-22.5   33.9-39.8    1.69 GB
- *   10000    none         15.6  50.7-55.9   86.7-95.6    6.06 GB
+ *   10000    none         15.6  50.7-57.2   86.7-96.5    6.06 GB
  * The 10k target (under 60 s wall) is met on every run of this round;
- * the fifth round's build, run in between, took 64.5-65.2 s.  This
+ * the fifth round's build, run in between, took 64.5-66.9 s.  This
  * round: the engine's queue items (lazy, keyed, no callback) are
  * "direct", only an 8-byte bucket entry with no 16-byte item slot (1.5
  * GB and a cache miss per item sent, at 10k), removed lazily; a bucket
