@@ -40,7 +40,10 @@
  * 5k), the hash table on a huge-page chunk and faulting huge pages in
  * ahead at the window barrier (both more idle time), all pools on huge
  * pages without exact sizes (12.2 GB: the doubled arrays' tails were
- * backed; 65.5 s against 63.3 s).
+ * backed; 65.5 s against 63.3 s), the queue's rings on huge pages as
+ * power-of-two blocks kept per thread (7.36 GB against 6.06: a block
+ * freed is never reused for another size; 53.5 and 53.7 s against 55.7
+ * and 54.0 s).
  * Fifth round (2026-11-26): 59.6-61.3 s wall, 94.7-97.7 s user, 7.43
  * GB.  That round: the two threads finish each window
  * together (near the end of a list they take and hold fewer nodes
