@@ -62,7 +62,7 @@ typedef struct bq_item {
  * to keep room at. */
 #define BQ_NEAR 8 /* entries per cache line */
 typedef struct bq_bucket {
-    uint64_t *e; /* (uint64_t)id << 32 | item */
+    uint64_t *e; /* (uint64_t)id << 32 | item, or | BQ_DIRECT | key */
     uint32_t lo, n, cap, len;
     uint32_t hint; /* where the last insertion went (may be stale) */
 } bq_bucket_t;
@@ -80,6 +80,12 @@ typedef struct bq_bucket {
 static inline bool ent_direct(uint64_t e)
 {
     return ((uint32_t)e & BQ_DIRECT) != 0;
+}
+
+/* A direct entry's key. */
+static inline uint32_t ent_key(uint64_t e)
+{
+    return (uint32_t)e & ~BQ_DIRECT;
 }
 
 static inline uint32_t ent_handle(uint64_t e)
@@ -720,13 +726,13 @@ static void finish_direct(hm_bcast_queue_t *q, uint64_t e)
 {
     count_drop(q);
     if (q->drop)
-        q->drop(q->hook_ud, (uint32_t)e & ~BQ_DIRECT);
+        q->drop(q->hook_ud, ent_key(e));
 }
 
 /* Is direct entry e still queued (its owner still holds its handle)? */
 static bool direct_live(const hm_bcast_queue_t *q, uint64_t e)
 {
-    return q->enc && q->enc(q->hook_ud, (uint32_t)e & ~BQ_DIRECT, ent_handle(e), NULL) == 0;
+    return q->enc && q->enc(q->hook_ud, ent_key(e), ent_handle(e), NULL) == 0;
 }
 
 /* Leave the queue: unlink, run the finished callback and drop hook. */
@@ -937,7 +943,7 @@ static int emit(hm_bcast_queue_t *q, uint64_t e, hm_buf_t *out)
     bq_ext_t *ext;
 
     if (ent_direct(e))
-        return q->enc ? q->enc(q->hook_ud, x & ~BQ_DIRECT, ent_handle(e), out) : -1;
+        return q->enc ? q->enc(q->hook_ud, ent_key(e), ent_handle(e), out) : -1;
     ext = ext_of(q, x);
     if (ext && ext->has_msg)
         return hm_buf_append(out, ext->msg, ext->len);
@@ -1024,7 +1030,7 @@ static void warm_far(const hm_bcast_queue_t *q, uint64_t e)
     if (!ent_direct(e))
         hm_prefetch(&q->items[(uint32_t)e]);
     else if (q->pre)
-        q->pre(q->hook_ud, (uint32_t)e & ~BQ_DIRECT);
+        q->pre(q->hook_ud, ent_key(e));
 }
 
 /* The owner's part, nearer (an item slot's key has come in by now). */
